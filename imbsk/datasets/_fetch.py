@@ -1,0 +1,181 @@
+"""Small file-handling helpers shared by the dataset loaders.
+
+They resolve the data directory, check sha256 checksums, download with a
+timeout and write files atomically. Nothing here knows about a particular
+dataset.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from pathlib import Path
+
+__all__ = [
+    "DATA_ENV_VAR",
+    "DOWNLOAD_TIMEOUT",
+    "get_data_home",
+    "sha256_file",
+    "verify_sha256",
+    "download_bytes",
+    "atomic_write",
+    "missing_file_error",
+]
+
+#: Environment variable naming the directory that holds the dataset files.
+DATA_ENV_VAR = "IMBSK_DATA"
+
+#: Seconds a single blocking network operation may take before giving up.
+DOWNLOAD_TIMEOUT = 60.0
+
+_CHUNK = 1 << 20
+
+
+def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
+    """Return the directory in which dataset files are looked for.
+
+    Resolution order: the ``data_home`` argument, else the environment variable
+    ``IMBSK_DATA``, else ``$XDG_CACHE_HOME/imbsk``, else ``~/.cache/imbsk``.
+    The directory is not created here; only a download creates it.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Explicit directory; ``~`` is expanded.
+
+    Returns
+    -------
+    path : pathlib.Path
+    """
+    if data_home is not None:
+        return Path(data_home).expanduser()
+    env = os.environ.get(DATA_ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "imbsk"
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 digest of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sha256_gunzipped(path: Path) -> str | None:
+    """sha256 of the decompressed content, or None if ``path`` is no valid gzip."""
+    h = hashlib.sha256()
+    try:
+        with gzip.open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                h.update(chunk)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return h.hexdigest()
+
+
+def verify_sha256(
+    path: str | os.PathLike[str],
+    expected: str,
+    expected_uncompressed: str | None = None,
+) -> None:
+    """Raise ``ValueError`` unless ``path`` has the expected sha256.
+
+    The file passes if its own digest equals ``expected``. A gzip file that
+    was recompressed (for example by our own downloader, whose gzip header
+    differs from GNU ``gzip -9 -n``) still passes when the digest of its
+    *decompressed* content equals ``expected_uncompressed``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        File to check.
+    expected : str
+        Hex sha256 of the file itself.
+    expected_uncompressed : str, default=None
+        Hex sha256 of the decompressed content of a ``.gz`` file.
+
+    Raises
+    ------
+    ValueError
+        On a mismatch; the message names the file and both digests.
+    """
+    path = Path(path)
+    actual = sha256_file(path)
+    if actual == expected.lower():
+        return
+    if expected_uncompressed is not None:
+        inner = _sha256_gunzipped(path)
+        if inner == expected_uncompressed.lower():
+            return
+        raise ValueError(
+            f"Checksum mismatch for {path}: expected sha256 {expected} "
+            f"(or {expected_uncompressed} for the decompressed content), got {actual}"
+            + (f" (decompressed: {inner})" if inner is not None else " (not a valid gzip file)")
+            + ". The file is corrupt or a different version; replace it, or pass verify=False."
+        )
+    raise ValueError(
+        f"Checksum mismatch for {path}: expected sha256 {expected}, got {actual}. "
+        "The file is corrupt or a different version; replace it, or pass verify=False."
+    )
+
+
+def download_bytes(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> bytes:
+    """Fetch ``url`` with :mod:`urllib` and return the body.
+
+    Raises
+    ------
+    OSError
+        On any network or HTTP failure (``urllib.error.URLError`` is an
+        ``OSError``; timeouts and truncated reads are converted).
+    """
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed https URLs)
+            return resp.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise OSError(f"Download of {url} failed: {exc}") from exc
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and :func:`os.replace`.
+
+    A crash or a concurrent reader never sees a half-written file, which
+    matters because a truncated file would otherwise be cached forever.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def missing_file_error(
+    filename: str, directory: Path, source: str, reason: str | None = None
+) -> FileNotFoundError:
+    """Build the error raised when a dataset file is absent.
+
+    The message says where the loader looked, where to put the file, and how
+    to point the loader elsewhere (``data_home`` or ``IMBSK_DATA``).
+    """
+    msg = (
+        f"Dataset file {filename!r} not found in {directory}"
+        + (f" ({reason})" if reason else "")
+        + f". Get it from {source} and place it at {directory / filename}, or pass "
+        f"data_home=... / set the environment variable {DATA_ENV_VAR} to the "
+        "directory that contains it."
+    )
+    return FileNotFoundError(msg)

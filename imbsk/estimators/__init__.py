@@ -1,0 +1,5 @@
+"""scikit-learn estimators."""
+
+from imbsk.estimators.mlp import ImbalancedMLPClassifier
+
+__all__ = ["ImbalancedMLPClassifier"]

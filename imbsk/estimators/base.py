@@ -1,0 +1,306 @@
+"""The scikit-learn face shared by the imbsk classifiers.
+
+:class:`BaseImbalancedClassifier` holds every parameter that does not depend
+on the input type (optimisation, the paper's three techniques, the imbalance
+baselines, early stopping, device) and the whole ``fit`` / ``predict`` logic.
+Subclasses say how inputs are validated and encoded, which network is built
+and which augmentations exist.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+from torch import nn
+
+from imbsk.techniques.class_scaling import CLASS_SCALING_RULES, class_smoothing_values, sam_class_radii
+from imbsk.techniques.class_weights import balanced_sampling_weights, compute_class_weights
+from imbsk.techniques.losses import LOSS_NAMES, build_loss
+from imbsk.techniques.sam import AsymmetricSAM
+from imbsk.training.batching import TensorBatchIterator, TensorData
+from imbsk.training.callbacks import (
+    DeferredReweighting,
+    EarlyStoppingBest,
+    FiniteLossGuard,
+    ValidationBalancedAccuracy,
+    WarmupCosineLR,
+)
+from imbsk.training.net import ImbalanceNet
+
+_EARLY_STOPPING_MONITORS = {
+    "loss": ("valid_loss", True),
+    "accuracy": ("valid_acc", False),
+    "balanced_accuracy": ("valid_bacc", False),
+}
+
+
+def resolve_device(device: str) -> str:
+    """Map ``'auto'`` to ``'cuda'`` when a GPU is visible, else ``'cpu'``; check ``'cuda'`` is usable."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but no CUDA device is available; use device='cpu' or 'auto'.")
+    return device
+
+
+class _FixedValidation:
+    """skorch ``train_split`` returning a validation set prepared beforehand."""
+
+    def __init__(self, valid: TensorData) -> None:
+        self.valid = valid
+
+    def __call__(self, dataset, y=None, **kwargs):
+        return dataset, self.valid
+
+
+class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
+    """Shared implementation; see :class:`imbsk.ImbalancedMLPClassifier` for the parameters."""
+
+    _parameter_constraints: dict = {
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions({"sgd", "adamw"})],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "lr_warmup_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "ema_decay": [Interval(numbers.Real, 0, 1, closed="left"), None],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "early_stopping_metric": [StrOptions(set(_EARLY_STOPPING_MONITORS))],
+        "sam_asymmetric_rho": [Interval(numbers.Real, 0, None, closed="left")],
+        "class_smoothing_eps": [Interval(numbers.Real, 0, 1, closed="both")],
+        "joint_ssl_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "class_scaling": [StrOptions(set(CLASS_SCALING_RULES))],
+        "loss": [StrOptions(set(LOSS_NAMES))],
+        "focal_gamma": [Interval(numbers.Real, 0, None, closed="left")],
+        "ldam_max_margin": [Interval(numbers.Real, 0, None, closed="left")],
+        "class_weight": [StrOptions({"balanced", "effective_number"}), dict, None],
+        "effective_number_beta": [Interval(numbers.Real, 0, 1, closed="left")],
+        "drw_epoch": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        "resampling": [StrOptions({"balanced"}), None],
+        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # -- subclass hooks ------------------------------------------------------------
+    @abstractmethod
+    def _fit_inputs(self, X: Any) -> Any:
+        """Validate ``X`` at fit (set ``n_features_in_`` etc.) and return the encoded inputs."""
+
+    @abstractmethod
+    def _transform_inputs(self, X: Any) -> Any:
+        """Validate ``X`` at predict time and return the encoded inputs."""
+
+    @abstractmethod
+    def _build_module(self, train_inputs: Any, n_classes: int, with_projector: bool) -> nn.Module:
+        """The network for these inputs (with a projector head when Joint-SSL is on)."""
+
+    def _view_transform(self, train_data: TensorData):
+        """``f(X_batch) -> X_view``, a random augmentation of a batch for Joint-SSL."""
+        return None
+
+    def _batch_transform(self):
+        """``f(X_batch, y_batch) -> (X_batch, BatchTargets)`` applied to training batches, or None."""
+        return None
+
+    # -- helpers -------------------------------------------------------------------
+    def _encode_targets(self, y: Any) -> np.ndarray:
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        target_type = type_of_target(y, input_name="y")
+        if target_type not in ("binary", "multiclass"):
+            raise ValueError(f"Only binary and multiclass targets are supported, got target type {target_type!r}.")
+        encoder = LabelEncoder()
+        y_encoded = encoder.fit_transform(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"The training data has only 1 class ({self.classes_[0]!r}); a classifier needs at least 2 classes."
+            )
+        self.class_counts_ = np.bincount(y_encoded, minlength=len(self.classes_))
+        return y_encoded
+
+    def _validation_split(self, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+        indices = np.arange(len(y))
+        if self.validation_fraction is None:
+            return indices, None
+        n_valid = max(1, int(round(self.validation_fraction * len(y))))
+        if n_valid >= len(y):
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves no training sample out of {len(y)}; "
+                "lower it or set validation_fraction=None."
+            )
+        can_stratify = np.bincount(y).min() >= 2 and len(y) - n_valid >= len(self.classes_) and n_valid >= len(self.classes_)
+        train, valid = train_test_split(
+            indices, test_size=n_valid, random_state=seed, stratify=y if can_stratify else None
+        )
+        return train, valid
+
+    def _class_weight_vector(self) -> np.ndarray | None:
+        if self.class_weight is None:
+            return None
+        return compute_class_weights(
+            self.class_weight, self.class_counts_, classes=self.classes_, beta=self.effective_number_beta
+        )
+
+    def _make_net(self, module: nn.Module, train: TensorData, valid: TensorData | None, seed: int, device: str) -> ImbalanceNet:
+        n_classes = len(self.classes_)
+        eps = class_smoothing_values(self.class_smoothing_eps, self.class_counts_, self.class_scaling)
+        criterion = build_loss(
+            self.loss,
+            n_classes=n_classes,
+            class_counts=self.class_counts_,
+            eps_per_class=torch.as_tensor(eps, dtype=torch.float32) if self.class_smoothing_eps > 0 else None,
+            focal_gamma=self.focal_gamma,
+            ldam_max_margin=self.ldam_max_margin,
+        )
+        sam = None
+        if self.sam_asymmetric_rho > 0:
+            radii, ascent_weights = sam_class_radii(self.sam_asymmetric_rho, self.class_counts_, self.class_scaling)
+            sam = AsymmetricSAM(radii, ascent_weights)
+
+        steps_per_epoch = len(TensorBatchIterator(train, self.batch_size, merge_singleton=True))
+        total_steps = steps_per_epoch * self.max_iter
+        callbacks: list = [
+            ("lr_schedule", WarmupCosineLR(total_steps, int(self.lr_warmup_fraction * total_steps))),
+            ("finite_loss", FiniteLossGuard()),
+        ]
+        weights = self._class_weight_vector()
+        if weights is not None and self.drw_epoch:
+            callbacks.append(("drw", DeferredReweighting(weights, self.drw_epoch)))
+        if valid is not None:
+            monitor, lower_is_better = _EARLY_STOPPING_MONITORS[self.early_stopping_metric]
+            callbacks.append(("valid_scores", ValidationBalancedAccuracy(n_classes)))
+            callbacks.append(("early_stopping", EarlyStoppingBest(monitor, lower_is_better, self.n_iter_no_change, self.tol)))
+
+        if self.optimizer == "sgd":
+            optimizer, optimizer_kwargs = torch.optim.SGD, {"momentum": self.momentum, "weight_decay": self.weight_decay}
+        else:
+            optimizer, optimizer_kwargs = torch.optim.AdamW, {"weight_decay": self.weight_decay}
+        sampling = None
+        if self.resampling == "balanced":
+            sampling = balanced_sampling_weights(train.y.cpu().numpy(), n_classes)
+        return ImbalanceNet(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=self.learning_rate_init,
+            max_epochs=self.max_iter,
+            batch_size=self.batch_size,
+            train_split=None if valid is None else _FixedValidation(valid),
+            callbacks=callbacks,
+            device=device,
+            verbose=int(self.verbose),
+            sam=sam,
+            ssl_weight=self.joint_ssl_weight,
+            view_transform=self._view_transform(train) if self.joint_ssl_weight > 0 else None,
+            batch_transform=self._batch_transform(),
+            ema_decay=self.ema_decay or None,
+            class_weights=None if self.drw_epoch else weights,
+            iterator_seed=seed,
+            sample_probabilities=sampling,
+            **{f"optimizer__{key}": value for key, value in optimizer_kwargs.items()},
+        )
+
+    # -- public API ------------------------------------------------------------------
+    def fit(self, X: Any, y: Any) -> "BaseImbalancedClassifier":
+        """Train the network on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Class labels of any type scikit-learn accepts; ``predict`` returns them.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        started = time.perf_counter()
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if y is None:
+            self._encode_targets(y)
+        inputs = self._fit_inputs(X)
+        y_encoded = self._encode_targets(y)
+        if _n_rows(inputs) != len(y_encoded):
+            raise ValueError(f"X has {_n_rows(inputs)} samples but y has {len(y_encoded)}.")
+        device = resolve_device(self.device)
+        train_index, valid_index = self._validation_split(y_encoded, seed)
+        train = TensorData(_take(inputs, train_index), y_encoded[train_index], device=device)
+        valid = None if valid_index is None else TensorData(_take(inputs, valid_index), y_encoded[valid_index], device=device)
+
+        fork_devices = [torch.cuda.current_device()] if device.startswith("cuda") else []
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(seed)
+            module = self._build_module(train, len(self.classes_), with_projector=self.joint_ssl_weight > 0)
+            net = self._make_net(module, train, valid, seed, device)
+            net.fit(train, None)
+        net.finalize()
+        self.net_ = net
+        self.n_iter_ = len(net.history)
+        self.fit_time_ = time.perf_counter() - started
+        return self
+
+    def _logits(self, X: Any) -> torch.Tensor:
+        check_is_fitted(self, "net_")
+        inputs = self._transform_inputs(X)
+        with torch.inference_mode():
+            return self.net_.forward(inputs, training=False, device="cpu")
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns ordered as ``classes_``; rows sum to 1."""
+        proba = torch.softmax(self._logits(X).double(), dim=1).numpy()
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`."""
+        return torch.log_softmax(self._logits(X).double(), dim=1).numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class labels (the original labels given to ``fit``)."""
+        logits = self._logits(X)
+        return self.classes_[logits.argmax(dim=1).numpy()]
+
+    @property
+    def history_(self):
+        """skorch's per-epoch training history (losses, validation scores, durations)."""
+        check_is_fitted(self, "net_")
+        return self.net_.history
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _n_rows(inputs: Any) -> int:
+    if isinstance(inputs, dict):
+        return len(next(iter(inputs.values())))
+    return len(inputs)
+
+
+def _take(inputs: Any, index: np.ndarray) -> Any:
+    if isinstance(inputs, dict):
+        return {key: value[index] for key, value in inputs.items()}
+    return inputs[index]

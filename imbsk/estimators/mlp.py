@@ -1,0 +1,352 @@
+"""``ImbalancedMLPClassifier``: a tabular MLP with numerical embeddings, trained the paper's way."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from rtdl_num_embeddings import compute_bins
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, validate_data
+from torch import nn
+
+from imbsk.estimators.base import BaseImbalancedClassifier
+from imbsk.models.tabular import TabularMLP
+from imbsk.preprocessing.tabular import TabularPreprocessor
+from imbsk.techniques.tabular_augment import TabularAugmenter
+from imbsk.training.batching import TensorData
+
+
+class _TabularViews:
+    """Adapter: the estimator's batches are dicts ``{'x_num', 'x_cat'}``; the augmenter takes two tensors."""
+
+    def __init__(self, augmenter: TabularAugmenter) -> None:
+        self.augmenter = augmenter
+
+    def __call__(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x_num, x_cat = self.augmenter(batch["x_num"], batch["x_cat"])
+        return {"x_num": x_num, "x_cat": x_cat}
+
+
+class ImbalancedMLPClassifier(BaseImbalancedClassifier):
+    """MLP classifier for class-imbalanced tabular data (Shwartz-Ziv et al., NeurIPS 2023).
+
+    A multilayer perceptron over numerical feature embeddings (PLR by default,
+    Gorishniy et al. 2022) and learned categorical embeddings, trained with the
+    paper's recipe: SGD with momentum, a small batch, linear warm-up then cosine
+    annealing, weight decay and an exponential moving average of the weights,
+    plus the paper's three techniques for imbalance, each off at 0:
+
+    * ``sam_asymmetric_rho`` -- SAM-A: the gradient of class-``c`` samples is
+      taken at ``theta + rho_c * g_hat`` (see :mod:`imbsk.techniques.sam`);
+    * ``class_smoothing_eps`` -- class-conditional label smoothing,
+      ``q_{y,j} = (1 - eps_y) 1[j = y] + eps_y / K``
+      (see :mod:`imbsk.techniques.label_smoothing`);
+    * ``joint_ssl_weight`` -- Joint-SSL: ``L = L_sup + lambda * L_VICReg`` on two
+      SCARF-style corrupted views of each row (see :mod:`imbsk.techniques.vicreg`).
+
+    ``rho_c`` and ``eps_c`` follow from the base values and the class counts by
+    the ``class_scaling`` rule (:mod:`imbsk.techniques.class_scaling`).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Widths of the MLP blocks (Linear, ReLU, Dropout).
+    dropout : float, default=0.1
+        Dropout probability after each block.
+    num_embedding : {'plr', 'piecewise', 'none'}, default='plr'
+        Embedding of numeric features: periodic + linear + ReLU (MLP-PLR),
+        piecewise-linear encoding with quantile bins, or the raw values.
+    d_embedding : int, default=24
+        Size of each numeric feature's embedding.
+    n_frequencies : int, default=48
+        Number of frequencies of the periodic embedding.
+    frequency_init_scale : float, default=0.01
+        Standard deviation of the initial frequencies (the most important PLR
+        hyperparameter; Gorishniy et al. tune it log-uniformly in [0.01, 100]).
+    n_bins : int, default=48
+        Number of quantile bins for ``num_embedding='piecewise'``.
+    cat_embedding : {'embedding', 'onehot'}, default='embedding'
+        Learned embedding table or one-hot encoding of categorical columns.
+        Missing and unseen categories share a dedicated slot.
+    d_cat_embedding : int, default=8
+        Size of each categorical column's learned embedding.
+    numeric_transform : {'quantile', 'standard'} or None, default='quantile'
+        Preprocessing of numeric columns; 'quantile' maps each to a standard
+        normal (as Gorishniy et al.).
+    categorical_features : 'auto' or list, default='auto'
+        Categorical columns by name or position; 'auto' takes the DataFrame
+        columns of category, string, object and bool dtypes.
+    learning_rate_init : float, default=0.05
+        Peak learning rate (after warm-up).
+    batch_size : int, default=64
+        Mini-batch size. The paper finds small batches best under imbalance.
+    max_iter : int, default=100
+        Maximum number of epochs.
+    optimizer : {'sgd', 'adamw'}, default='sgd'
+        SGD with ``momentum`` (the paper) or AdamW.
+    momentum : float, default=0.9
+        SGD momentum (paper, Appendix B).
+    weight_decay : float, default=2e-4
+        L2 weight decay (paper, Appendix B).
+    lr_warmup_fraction : float, default=0.05
+        Fraction of all steps spent in linear warm-up before cosine annealing.
+    ema_decay : float or None, default=0.999
+        Decay of the exponential moving average of the weights; the averaged
+        weights are validated and predict. None or 0 turns it off.
+    validation_fraction : float or None, default=0.1
+        Fraction of the training data held out (stratified) for early stopping;
+        None trains on everything for ``max_iter`` epochs.
+    n_iter_no_change : int, default=10
+        Epochs without improvement of the validation score before stopping;
+        the weights of the best epoch are restored.
+    tol : float, default=1e-4
+        Minimum improvement of the validation score.
+    early_stopping_metric : {'loss', 'accuracy', 'balanced_accuracy'}, default='loss'
+        Validation score watched by early stopping (the loss is the plain
+        cross-entropy).
+    sam_asymmetric_rho : float, default=0.0
+        Base ascent radius ``rho`` of SAM-A; 0 disables SAM.
+    class_smoothing_eps : float, default=0.0
+        Base label-smoothing strength ``eps``; 0 disables smoothing.
+    joint_ssl_weight : float, default=0.0
+        Weight ``lambda`` of the VICReg loss; 0 builds no projector and computes no views.
+    class_scaling : {'sqrt_inverse_frequency', 'inverse_frequency', 'paper', 'official', 'uniform'}, \
+            default='sqrt_inverse_frequency'
+        Rule giving per-class ``rho_c`` and ``eps_c`` from the class counts. The
+        default gives the majority class the base value and minority classes
+        ``sqrt(n_max / n_c)`` times more; 'paper' is Eq. 5/6 as printed and
+        'official' the authors' code (see :mod:`imbsk.techniques.class_scaling`).
+    loss : {'cross_entropy', 'focal', 'ldam'}, default='cross_entropy'
+        Supervised loss (focal: Lin et al. 2017; LDAM: Cao et al. 2019).
+    focal_gamma : float, default=2.0
+        Focusing parameter of the focal loss.
+    ldam_max_margin : float, default=0.5
+        Largest LDAM margin (of the rarest class).
+    class_weight : {'balanced', 'effective_number'}, dict or None, default=None
+        Per-class loss weights: inverse frequency, the effective number of
+        samples (Cui et al. 2019), or an explicit ``{label: weight}``.
+    effective_number_beta : float, default=0.9999
+        ``beta`` of the effective-number weights.
+    drw_epoch : int or None, default=None
+        Deferred re-weighting: apply ``class_weight`` only from this epoch (0-based) on.
+    resampling : {'balanced'} or None, default=None
+        Class-balanced resampling of the training batches.
+    ssl_projector_dims : tuple of int, default=(256, 256)
+        Projector head of Joint-SSL.
+    ssl_corruption_rate : float, default=0.3
+        Fraction of features replaced from the empirical marginals in each SSL view.
+    ssl_noise_std : float, default=0.1
+        Gaussian noise added to the (normalised) numeric features of each view.
+    device : {'auto', 'cpu', 'cuda'}, default='auto'
+        Where to train; 'auto' uses CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, the validation split and augmentation;
+        an int makes CPU runs reproducible.
+    verbose : int, default=0
+        Print the epoch table (training loss, validation loss, accuracy and
+        balanced accuracy, duration) when > 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    class_counts_ : ndarray of shape (n_classes,)
+        Number of training samples of each class (aligned with ``classes_``).
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` was a DataFrame with string column names.
+    preprocessor_ : TabularPreprocessor
+        The fitted input encoder.
+    net_ : ImbalanceNet
+        The trained skorch net.
+    n_iter_ : int
+        Epochs run.
+    fit_time_ : float
+        Seconds spent in ``fit``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from imbsk import ImbalancedMLPClassifier
+    >>> X, y = make_classification(n_samples=300, weights=[0.9, 0.1], random_state=0)
+    >>> clf = ImbalancedMLPClassifier(sam_asymmetric_rho=0.05, class_smoothing_eps=0.1,
+    ...                               max_iter=5, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseImbalancedClassifier._parameter_constraints,
+        "hidden_layer_sizes": ["array-like"],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "num_embedding": [StrOptions({"plr", "piecewise", "none"})],
+        "d_embedding": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_frequencies": [Interval(numbers.Integral, 1, None, closed="left")],
+        "frequency_init_scale": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_bins": [Interval(numbers.Integral, 2, None, closed="left")],
+        "cat_embedding": [StrOptions({"embedding", "onehot"})],
+        "d_cat_embedding": [Interval(numbers.Integral, 1, None, closed="left")],
+        "numeric_transform": [StrOptions({"quantile", "standard"}), None],
+        "categorical_features": [StrOptions({"auto"}), "array-like"],
+        "ssl_projector_dims": ["array-like"],
+        "ssl_corruption_rate": [Interval(numbers.Real, 0, 1, closed="both")],
+        "ssl_noise_std": [Interval(numbers.Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes: tuple[int, ...] = (256, 256),
+        *,
+        dropout: float = 0.1,
+        num_embedding: str = "plr",
+        d_embedding: int = 24,
+        n_frequencies: int = 48,
+        frequency_init_scale: float = 0.01,
+        n_bins: int = 48,
+        cat_embedding: str = "embedding",
+        d_cat_embedding: int = 8,
+        numeric_transform: str | None = "quantile",
+        categorical_features: Any = "auto",
+        learning_rate_init: float = 0.05,
+        batch_size: int = 64,
+        max_iter: int = 100,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        weight_decay: float = 2e-4,
+        lr_warmup_fraction: float = 0.05,
+        ema_decay: float | None = 0.999,
+        validation_fraction: float | None = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        early_stopping_metric: str = "loss",
+        sam_asymmetric_rho: float = 0.0,
+        class_smoothing_eps: float = 0.0,
+        joint_ssl_weight: float = 0.0,
+        class_scaling: str = "sqrt_inverse_frequency",
+        loss: str = "cross_entropy",
+        focal_gamma: float = 2.0,
+        ldam_max_margin: float = 0.5,
+        class_weight: Any = None,
+        effective_number_beta: float = 0.9999,
+        drw_epoch: int | None = None,
+        resampling: str | None = None,
+        ssl_projector_dims: tuple[int, ...] = (256, 256),
+        ssl_corruption_rate: float = 0.3,
+        ssl_noise_std: float = 0.1,
+        device: str = "auto",
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
+        self.num_embedding = num_embedding
+        self.d_embedding = d_embedding
+        self.n_frequencies = n_frequencies
+        self.frequency_init_scale = frequency_init_scale
+        self.n_bins = n_bins
+        self.cat_embedding = cat_embedding
+        self.d_cat_embedding = d_cat_embedding
+        self.numeric_transform = numeric_transform
+        self.categorical_features = categorical_features
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.lr_warmup_fraction = lr_warmup_fraction
+        self.ema_decay = ema_decay
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.early_stopping_metric = early_stopping_metric
+        self.sam_asymmetric_rho = sam_asymmetric_rho
+        self.class_smoothing_eps = class_smoothing_eps
+        self.joint_ssl_weight = joint_ssl_weight
+        self.class_scaling = class_scaling
+        self.loss = loss
+        self.focal_gamma = focal_gamma
+        self.ldam_max_margin = ldam_max_margin
+        self.class_weight = class_weight
+        self.effective_number_beta = effective_number_beta
+        self.drw_epoch = drw_epoch
+        self.resampling = resampling
+        self.ssl_projector_dims = ssl_projector_dims
+        self.ssl_corruption_rate = ssl_corruption_rate
+        self.ssl_noise_std = ssl_noise_std
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- inputs ----------------------------------------------------------------------
+    def _check_table(self, X: Any, reset: bool) -> Any:
+        """Shape, dtype and feature-name checks; DataFrames keep their column dtypes."""
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if X.shape[0] == 0:
+                raise ValueError("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required." % X.shape[1])
+            return X
+        if sp.issparse(X):
+            raise TypeError(f"{type(self).__name__} does not accept sparse input; convert it with X.toarray().")
+        X = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
+        if X.dtype.kind in "OUS":
+            try:
+                X = X.astype(np.float64)
+            except (TypeError, ValueError) as error:
+                raise ValueError(
+                    f"Could not convert X to numbers ({error}); pass a pandas DataFrame to use categorical columns."
+                ) from error
+        return check_array(X, dtype=np.float64, ensure_all_finite=False)
+
+    def _fit_inputs(self, X: Any) -> dict[str, np.ndarray]:
+        X = self._check_table(X, reset=True)
+        self.preprocessor_ = TabularPreprocessor(
+            numeric_transform=self.numeric_transform,
+            categorical_features=self.categorical_features,
+            random_state=self.random_state,
+        )
+        return self.preprocessor_.fit_transform(X)
+
+    def _transform_inputs(self, X: Any) -> dict[str, np.ndarray]:
+        return self.preprocessor_.transform(self._check_table(X, reset=False))
+
+    # -- network -----------------------------------------------------------------------
+    def _build_module(self, train: TensorData, n_classes: int, with_projector: bool) -> nn.Module:
+        x_num = train.X["x_num"]
+        bins = None
+        if self.num_embedding == "piecewise" and x_num.shape[1] > 0:
+            n_bins = max(2, min(self.n_bins, len(x_num) - 1))
+            bins = compute_bins(x_num.cpu(), n_bins=n_bins)
+        return TabularMLP(
+            x_num.shape[1],
+            list(self.preprocessor_.cardinalities_),
+            n_classes,
+            num_embedding=self.num_embedding if x_num.shape[1] > 0 else "none",
+            d_embedding=self.d_embedding,
+            n_frequencies=self.n_frequencies,
+            frequency_init_scale=self.frequency_init_scale,
+            bins=bins,
+            cat_embedding=self.cat_embedding,
+            d_cat_embedding=self.d_cat_embedding,
+            hidden_layer_sizes=tuple(int(size) for size in self.hidden_layer_sizes),
+            dropout=self.dropout,
+            projector_dims=tuple(int(size) for size in self.ssl_projector_dims) if with_projector else None,
+        )
+
+    def _view_transform(self, train: TensorData):
+        augmenter = TabularAugmenter(
+            train.X["x_num"], train.X["x_cat"], corruption_rate=self.ssl_corruption_rate, noise_std=self.ssl_noise_std
+        )
+        return _TabularViews(augmenter)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags

@@ -1,0 +1,6 @@
+"""PyTorch modules: the tabular MLP with numerical embeddings, CIFAR ResNets / WideResNets, the SSL projector."""
+
+from imbsk.models.projector import Projector
+from imbsk.models.tabular import TabularMLP
+
+__all__ = ["Projector", "TabularMLP"]

@@ -1,0 +1,123 @@
+"""In-memory batching by index: no per-sample ``Dataset.__getitem__`` and no collate.
+
+The whole (preprocessed) data set lives as tensors on the training device; a
+batch is ``tensor[index[start:stop]]`` for a shuffled index, i.e. one gather
+kernel per input tensor. This replaces skorch's default ``DataLoader`` whose
+per-item Python calls and collation dominate the cost of small tabular models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def _as_tensor(value: Any, device: torch.device | str) -> Tensor:
+    if isinstance(value, Tensor):
+        return value.to(device)
+    array = np.asarray(value)
+    if array.dtype == np.float64:
+        array = array.astype(np.float32)
+    return torch.as_tensor(array, device=device)
+
+
+class TensorData:
+    """Inputs (a tensor or a dict of tensors) and optional labels, on one device.
+
+    Parameters
+    ----------
+    X : array-like, Tensor or mapping of them
+        Inputs; every entry has the same first dimension.
+    y : array-like or Tensor, optional
+        Encoded labels (int64).
+    device : str or torch.device
+        Where the tensors live.
+    """
+
+    def __init__(self, X: Any, y: Any = None, device: torch.device | str = "cpu") -> None:
+        if isinstance(X, Mapping):
+            self.X: Tensor | dict[str, Tensor] = {key: _as_tensor(value, device) for key, value in X.items()}
+            self._length = len(next(iter(self.X.values())))
+        else:
+            self.X = _as_tensor(X, device)
+            self._length = len(self.X)
+        self.y = None if y is None else _as_tensor(y, device).long()
+        self.device = torch.device(device)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def take(self, index: Tensor | slice) -> tuple[Any, Tensor | None]:
+        """The batch ``(X[index], y[index])``."""
+        if isinstance(self.X, dict):
+            Xi: Any = {key: value[index] for key, value in self.X.items()}
+        else:
+            Xi = self.X[index]
+        return Xi, (None if self.y is None else self.y[index])
+
+
+class TensorBatchIterator:
+    """Iterate over :class:`TensorData` in mini-batches sliced by index.
+
+    Parameters
+    ----------
+    data : TensorData
+    batch_size : int
+    shuffle : bool, default=False
+        Draw a new random permutation each pass (training).
+    generator : torch.Generator, optional
+        Source of randomness (CPU generator) for reproducible shuffles.
+    sample_probabilities : array-like of shape (n_samples,), optional
+        If given, each pass draws ``len(data)`` indices with replacement from
+        this distribution (class-balanced resampling) instead of a permutation.
+    merge_singleton : bool, default=False
+        Merge a final batch of one sample into the previous one (BatchNorm cannot
+        normalise a single sample in training mode).
+    """
+
+    def __init__(
+        self,
+        data: TensorData,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        sample_probabilities: np.ndarray | None = None,
+        merge_singleton: bool = False,
+    ) -> None:
+        self.data = data
+        self.batch_size = max(1, min(int(batch_size), len(data)))
+        self.shuffle = shuffle
+        self.generator = generator
+        self.sample_probabilities = (
+            None if sample_probabilities is None else torch.as_tensor(sample_probabilities, dtype=torch.float64)
+        )
+        self.merge_singleton = merge_singleton
+
+    def __len__(self) -> int:
+        n_batches = -(-len(self.data) // self.batch_size)
+        if self.merge_singleton and n_batches > 1 and len(self.data) % self.batch_size == 1:
+            n_batches -= 1
+        return n_batches
+
+    def _order(self) -> Tensor | None:
+        n = len(self.data)
+        if self.sample_probabilities is not None:
+            order = torch.multinomial(self.sample_probabilities, n, replacement=True, generator=self.generator)
+        elif self.shuffle:
+            order = torch.randperm(n, generator=self.generator)
+        else:
+            return None
+        return order.to(self.data.device, non_blocking=True)
+
+    def __iter__(self) -> Iterator[tuple[Any, Tensor | None]]:
+        order = self._order()
+        n = len(self.data)
+        for batch in range(len(self)):
+            start = batch * self.batch_size
+            stop = n if batch == len(self) - 1 else start + self.batch_size
+            yield self.data.take(slice(start, stop) if order is None else order[start:stop])

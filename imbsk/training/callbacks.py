@@ -1,0 +1,178 @@
+"""skorch callbacks used by the imbsk training loop."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+from imbsk.techniques.class_weights import drw_weights
+
+
+def warmup_cosine_factor(step: int, total_steps: int, warmup_steps: int) -> float:
+    """Learning-rate multiplier: linear warm-up, then cosine annealing to 0.
+
+    ``f(t) = (t + 1) / W`` for ``t < W``, else
+    ``f(t) = 0.5 * (1 + cos(pi * (t - W) / (T - W)))`` (Loshchilov & Hutter 2017;
+    Goyal et al. 2017 for the warm-up), with ``T`` total and ``W`` warm-up steps.
+    """
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class WarmupCosineLR(Callback):
+    """Set every parameter group's learning rate before each training batch.
+
+    Parameters
+    ----------
+    total_steps : int
+        Optimiser steps of the whole run (epochs x batches per epoch).
+    warmup_steps : int
+        Steps of linear warm-up.
+    """
+
+    def __init__(self, total_steps: int, warmup_steps: int) -> None:
+        self.total_steps = total_steps
+        self.warmup_steps = warmup_steps
+
+    def initialize(self) -> "WarmupCosineLR":
+        self.step_ = 0
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs) -> None:
+        if not training:
+            return
+        factor = warmup_cosine_factor(self.step_, self.total_steps, self.warmup_steps)
+        for group in net.optimizer_.param_groups:
+            group["lr"] = net.lr * factor
+        self.step_ += 1
+
+
+class ValidationBalancedAccuracy(Callback):
+    """Record ``valid_acc`` and ``valid_bacc`` (balanced accuracy) each epoch.
+
+    The confusion counts are accumulated on the device with ``bincount``; one
+    host synchronisation per epoch.
+    """
+
+    def __init__(self, n_classes: int) -> None:
+        self.n_classes = n_classes
+
+    def on_epoch_begin(self, net, **kwargs) -> None:
+        self.confusion_ = None
+
+    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs) -> None:
+        if training or y_pred is None:
+            return
+        y_true = batch[1]
+        pairs = y_true * self.n_classes + y_pred.argmax(dim=1)
+        counts = torch.bincount(pairs, minlength=self.n_classes**2)
+        self.confusion_ = counts if self.confusion_ is None else self.confusion_ + counts
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        if self.confusion_ is None:
+            return
+        confusion = self.confusion_.view(self.n_classes, self.n_classes).cpu().numpy()
+        support = confusion.sum(axis=1)
+        present = support > 0
+        recall = np.diag(confusion)[present] / support[present]
+        net.history.record("valid_acc", float(np.trace(confusion) / confusion.sum()))
+        net.history.record("valid_bacc", float(recall.mean()))
+        self.confusion_ = None
+
+
+class FiniteLossGuard(Callback):
+    """Stop training with an error naming the epoch when the training loss is not finite."""
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        loss = net.history[-1, "train_loss"]
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"The training loss became {loss} in epoch {len(net.history)}; the model diverged. "
+                "Lower learning_rate_init or sam_asymmetric_rho, or check the input for extreme values."
+            )
+
+
+class EarlyStoppingBest(Callback):
+    """Stop when the monitored validation score has not improved for ``patience`` epochs,
+    then restore the weights of the best epoch.
+
+    The weights kept are those of the module that predicts (the EMA copy when
+    weight averaging is on). They are kept on the CPU and dropped after
+    training so that a pickled model holds no device tensors here.
+
+    Parameters
+    ----------
+    monitor : str
+        History key, e.g. ``'valid_loss'`` or ``'valid_bacc'``.
+    lower_is_better : bool
+    patience : int
+        ``n_iter_no_change`` of the estimator.
+    tol : float
+        Minimum improvement that counts.
+    """
+
+    def __init__(self, monitor: str, lower_is_better: bool, patience: int, tol: float) -> None:
+        self.monitor = monitor
+        self.lower_is_better = lower_is_better
+        self.patience = patience
+        self.tol = tol
+
+    def initialize(self) -> "EarlyStoppingBest":
+        self.best_score_ = math.inf if self.lower_is_better else -math.inf
+        self.best_epoch_ = 0
+        self.best_state_ = None
+        self.stale_epochs_ = 0
+        return self
+
+    def _improved(self, score: float) -> bool:
+        if self.lower_is_better:
+            return score < self.best_score_ - self.tol
+        return score > self.best_score_ + self.tol
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        score = net.history[-1, self.monitor]
+        if math.isfinite(score) and self._improved(score):
+            self.best_score_ = score
+            self.best_epoch_ = len(net.history)
+            self.stale_epochs_ = 0
+            self.best_state_ = {
+                key: value.detach().to("cpu", copy=True) for key, value in net.prediction_module.state_dict().items()
+            }
+            net.history.record("event_best", True)
+            return
+        net.history.record("event_best", False)
+        self.stale_epochs_ += 1
+        if self.stale_epochs_ >= self.patience:
+            if net.verbose:
+                print(f"Stopping early: no improvement of {self.monitor} for {self.patience} epochs; "
+                      f"restoring the weights of epoch {self.best_epoch_}.")
+            raise KeyboardInterrupt
+
+    def on_train_end(self, net, **kwargs) -> None:
+        if self.best_state_ is not None:
+            net.prediction_module.load_state_dict(self.best_state_)
+        self.best_state_ = None
+
+
+class DeferredReweighting(Callback):
+    """Deferred re-weighting (DRW, Cao et al. 2019): plain loss until ``start_epoch``, then class weights.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_classes,)
+        The class weights switched on at ``start_epoch`` (0-based).
+    start_epoch : int
+    """
+
+    def __init__(self, weights: np.ndarray, start_epoch: int) -> None:
+        self.weights = weights
+        self.start_epoch = start_epoch
+
+    def on_epoch_begin(self, net, **kwargs) -> None:
+        epoch = len(net.history) - 1  # skorch appends the new epoch's row before this call
+        net.class_weights = drw_weights(epoch, self.start_epoch, self.weights)

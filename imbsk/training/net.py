@@ -1,0 +1,259 @@
+"""The skorch net behind every imbsk estimator: one training step for tabular and vision.
+
+:class:`ImbalanceNet` subclasses :class:`skorch.NeuralNet` and overrides only
+what the paper's algorithm needs:
+
+* ``train_step``: ERM or SAM-A (:mod:`imbsk.techniques.sam`), the Joint-SSL
+  term (:mod:`imbsk.techniques.vicreg`) on two augmented views, per-class loss
+  weights (re-weighting, DRW), an optional batch transform (image augmentation,
+  CutMix/MixUp) and the EMA update (:mod:`imbsk.techniques.ema`);
+* ``get_loss``: the validation loss is the plain cross-entropy of the
+  predicting (EMA) weights, whatever the training loss;
+* ``get_dataset`` / ``get_iterator``: tensors on the device batched by index
+  (:mod:`imbsk.training.batching`) instead of a per-item ``DataLoader``.
+
+The criterion returns one loss per sample, ``criterion(logits, y) -> (N,)``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skorch import NeuralNet
+from skorch.dataset import unpack_data
+from skorch.utils import TeeGenerator
+from torch import Tensor, nn
+
+from imbsk.techniques.ema import update_ema
+from imbsk.techniques.sam import AsymmetricSAM
+from imbsk.techniques.vicreg import vicreg_loss
+from imbsk.training.batching import TensorBatchIterator, TensorData
+
+
+class BatchTargets:
+    """Labels of a training batch after an optional mixing transform.
+
+    A sample's loss is ``lam * l(y_a) + (1 - lam) * l(y_b)`` and its class
+    weight ``lam * w[y_a] + (1 - lam) * w[y_b]`` (CutMix / MixUp); without
+    mixing ``y_b`` is None and ``lam`` is 1.
+    """
+
+    __slots__ = ("y_a", "y_b", "lam")
+
+    def __init__(self, y_a: Tensor, y_b: Tensor | None = None, lam: Tensor | None = None) -> None:
+        self.y_a, self.y_b, self.lam = y_a, y_b, lam
+
+    def per_sample(self, fn: Callable[[Tensor], Tensor]) -> Tensor:
+        """Combine ``fn(labels)`` (one value per sample) over the mixed labels."""
+        value = fn(self.y_a)
+        if self.y_b is None:
+            return value
+        return self.lam * value + (1.0 - self.lam) * fn(self.y_b)
+
+
+class ImbalanceNet(NeuralNet):
+    """skorch net with the paper's training step.
+
+    Parameters (beyond :class:`skorch.NeuralNet`'s)
+    -------------------------------------------------
+    sam : AsymmetricSAM or None
+        SAM-A gradient computation; None for ERM.
+    ssl_weight : float
+        Weight ``lambda`` of the VICReg loss; 0 disables Joint-SSL.
+    view_transform : callable or None
+        ``view_transform(X_batch) -> X_view``: one random augmentation of a batch
+        (same structure as the input); called twice per step for Joint-SSL.
+    batch_transform : callable or None
+        ``batch_transform(X_batch, y_batch) -> (X_batch, BatchTargets)``, applied
+        to training batches before the forward pass (image augmentation and mixing).
+    ema_decay : float or None
+        Decay of the weight EMA; None or 0 disables it.
+    class_weights : ndarray of shape (n_classes,) or None
+        Per-class loss weights (re-weighting); may be replaced between epochs (DRW).
+    iterator_seed : int
+        Seed of the shuffling generator.
+    sample_probabilities : ndarray or None
+        Per-sample drawing probabilities for class-balanced resampling.
+    """
+
+    def __init__(
+        self,
+        module,
+        *args,
+        sam: AsymmetricSAM | None = None,
+        ssl_weight: float = 0.0,
+        view_transform: Callable | None = None,
+        batch_transform: Callable | None = None,
+        ema_decay: float | None = None,
+        class_weights: np.ndarray | None = None,
+        iterator_seed: int = 0,
+        sample_probabilities: np.ndarray | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(module, *args, **kwargs)
+        self.sam = sam
+        self.ssl_weight = ssl_weight
+        self.view_transform = view_transform
+        self.batch_transform = batch_transform
+        self.ema_decay = ema_decay
+        self.class_weights = class_weights
+        self.iterator_seed = iterator_seed
+        self.sample_probabilities = sample_probabilities
+
+    # -- initialisation -------------------------------------------------------------
+    def initialize_module(self):
+        super().initialize_module()
+        if self.ema_decay:
+            averaged = copy.deepcopy(self.module_)
+            for parameter in averaged.parameters():
+                parameter.requires_grad_(False)
+            self.ema_module_ = averaged
+        self.ema_updates_ = 0
+        return self
+
+    def initialize(self):
+        super().initialize()
+        self.shuffle_generator_ = torch.Generator().manual_seed(int(self.iterator_seed))
+        self._class_weight_cache: tuple[int, Tensor] | None = None
+        return self
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_class_weight_cache", None)
+        return state
+
+    def get_all_learnable_params(self):
+        for name, parameter in self.module_.named_parameters():
+            if parameter.requires_grad:
+                yield name, parameter
+
+    @property
+    def prediction_module(self) -> nn.Module:
+        """The weights that predict: the EMA copy when weight averaging is on."""
+        return getattr(self, "ema_module_", None) or self.module_
+
+    # -- data -----------------------------------------------------------------------
+    def get_dataset(self, X, y=None):
+        if isinstance(X, TensorData):
+            return X
+        return TensorData(X, y, device=self.device)
+
+    def get_iterator(self, dataset, training=False):
+        if training:
+            return TensorBatchIterator(
+                dataset,
+                self.batch_size,
+                shuffle=True,
+                generator=self.shuffle_generator_,
+                sample_probabilities=self.sample_probabilities,
+                merge_singleton=True,
+            )
+        return TensorBatchIterator(dataset, self.batch_size if self.batch_size > 0 else len(dataset))
+
+    # -- forward --------------------------------------------------------------------
+    @staticmethod
+    def _call(module: nn.Module, X: Any, **kwargs) -> Any:
+        if isinstance(X, Mapping):
+            return module(**X, **kwargs)
+        return module(X, **kwargs)
+
+    def infer(self, x, **fit_params):
+        module = self.module_ if self.module_.training else self.prediction_module
+        return self._call(module, x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Mean training loss (per-sample criterion, class weights) or plain validation cross-entropy."""
+        if not training:
+            return F.cross_entropy(y_pred, y_true)
+        targets = y_true if isinstance(y_true, BatchTargets) else BatchTargets(y_true)
+        losses = targets.per_sample(lambda labels: self.criterion_(y_pred, labels))
+        weights = self._device_class_weights(y_pred.device)
+        if weights is not None:
+            losses = losses * targets.per_sample(lambda labels: weights[labels])
+        return losses.mean()
+
+    def _device_class_weights(self, device: torch.device) -> Tensor | None:
+        if self.class_weights is None:
+            return None
+        key = id(self.class_weights)
+        cached = getattr(self, "_class_weight_cache", None)
+        if cached is None or cached[0] != key or cached[1].device != device:
+            cached = (key, torch.as_tensor(np.asarray(self.class_weights), dtype=torch.float32, device=device))
+            self._class_weight_cache = cached
+        return cached[1]
+
+    def _ssl_loss(self, Xi: Any) -> Tensor:
+        """VICReg loss of the projected features of two random views of the batch."""
+        view_1, view_2 = self.view_transform(Xi), self.view_transform(Xi)
+        if isinstance(view_1, Mapping):
+            both = {key: torch.cat([view_1[key], view_2[key]]) for key in view_1}
+        else:
+            both = torch.cat([view_1, view_2])
+        _, features = self._call(self.module_, both, return_features=True)
+        projections = self.module_.project(features)
+        z_1, z_2 = projections.chunk(2)
+        return vicreg_loss(z_1, z_2)
+
+    # -- the training step ------------------------------------------------------------
+    def train_step(self, batch, **fit_params):
+        """One optimisation step: ERM or SAM-A, plus Joint-SSL, then the EMA update."""
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        targets = BatchTargets(yi)
+        if self.batch_transform is not None:
+            Xi, targets = self.batch_transform(Xi, yi)
+        use_ssl = self.ssl_weight > 0 and self.view_transform is not None
+        record: dict[str, Tensor] = {}
+        base_weights = self._device_class_weights(yi.device)
+
+        def objective(sam_class_weights: Tensor | None, extra_weight: float) -> Tensor:
+            y_pred = self._call(self.module_, Xi, **fit_params)
+            losses = targets.per_sample(lambda labels: self.criterion_(y_pred, labels))
+            weights = base_weights
+            if sam_class_weights is not None:
+                weights = sam_class_weights if weights is None else weights * sam_class_weights
+            if weights is not None:
+                losses = losses * targets.per_sample(lambda labels: weights[labels])
+            loss = losses.mean()
+            if use_ssl:
+                loss = loss + extra_weight * self.ssl_weight * self._ssl_loss(Xi)
+            if "loss" not in record:
+                record["loss"], record["y_pred"] = loss.detach(), y_pred.detach()
+            return loss
+
+        self._zero_grad_optimizer(set_to_none=True)
+        if self.sam is None:
+            objective(None, 1.0).backward()
+        else:
+            params = [p for _, p in self.get_all_learnable_params()]
+            self.sam.compute_gradients(params, objective, self.module_)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        self._step_optimizer(None)
+        ema = getattr(self, "ema_module_", None)
+        if ema is not None:
+            update_ema(ema, self.module_, self.ema_decay, self.ema_updates_)
+            self.ema_updates_ += 1
+        return record
+
+    def finalize(self) -> None:
+        """After training: predict with the averaged weights and drop training-only state."""
+        ema = getattr(self, "ema_module_", None)
+        if ema is not None:
+            self.module_.load_state_dict(ema.state_dict())
+            del self.ema_module_
+        self.module_.eval()
+        self.view_transform = None
+        self.batch_transform = None
+        self.sample_probabilities = None
+        self.train_split = None
+        self._class_weight_cache = None
