@@ -67,7 +67,8 @@ class ImbalanceNet(NeuralNet):
         Weight ``lambda`` of the VICReg loss; 0 disables Joint-SSL.
     view_transform : callable or None
         ``view_transform(X_batch) -> X_view``: one random augmentation of a batch
-        (same structure as the input); called twice per step for Joint-SSL.
+        (same structure as the input); called twice per step for Joint-SSL, on the
+        batch as loaded (before ``batch_transform``).
     batch_transform : callable or None
         ``batch_transform(X_batch, y_batch) -> (X_batch, BatchTargets)``, applied
         to training batches before the forward pass (image augmentation and mixing).
@@ -204,6 +205,8 @@ class ImbalanceNet(NeuralNet):
         """One optimisation step: ERM or SAM-A, plus Joint-SSL, then the EMA update."""
         self._set_training(True)
         Xi, yi = unpack_data(batch)
+        # Joint-SSL views are drawn from the batch as loaded, before augmentation and mixing.
+        X_views = Xi
         targets = BatchTargets(yi)
         if self.batch_transform is not None:
             Xi, targets = self.batch_transform(Xi, yi)
@@ -221,7 +224,7 @@ class ImbalanceNet(NeuralNet):
                 losses = losses * targets.per_sample(lambda labels: weights[labels])
             loss = losses.mean()
             if use_ssl:
-                loss = loss + extra_weight * self.ssl_weight * self._ssl_loss(Xi)
+                loss = loss + extra_weight * self.ssl_weight * self._ssl_loss(X_views)
             if "loss" not in record:
                 record["loss"], record["y_pred"] = loss.detach(), y_pred.detach()
             return loss

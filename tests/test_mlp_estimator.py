@@ -1,0 +1,298 @@
+"""ImbalancedMLPClassifier: scikit-learn contract, techniques wiring, bad input, persistence."""
+
+import io
+import os
+import pickle
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from imbsk import ImbalancedMLPClassifier
+
+FAST = dict(hidden_layer_sizes=(32,), d_embedding=8, n_frequencies=8, batch_size=32, device="cpu")
+
+
+def _shared_data_dir() -> Path:
+    return Path(os.environ.get("IMBSK_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(scope="module")
+def imbalanced():
+    X, y = make_classification(
+        n_samples=600, n_features=8, n_informative=5, n_classes=3, weights=[0.7, 0.2, 0.1], random_state=0
+    )
+    return X, y
+
+
+@parametrize_with_checks([ImbalancedMLPClassifier(max_iter=20, ema_decay=None, random_state=0, **FAST)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_fit_predict_original_labels_and_attributes(imbalanced):
+    X, y = imbalanced
+    labels = np.array(["cat", "dog", "emu"])[y]
+    clf = ImbalancedMLPClassifier(max_iter=15, random_state=0, **FAST).fit(X, labels)
+    assert list(clf.classes_) == ["cat", "dog", "emu"]
+    assert clf.class_counts_.tolist() == [int((labels == c).sum()) for c in clf.classes_]
+    assert clf.n_features_in_ == 8
+    assert set(clf.predict(X)) <= set(clf.classes_)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    assert clf.score(X, labels) > 0.8
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X[:5])), proba[:5], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(sam_asymmetric_rho=0.05),
+        dict(class_smoothing_eps=0.1),
+        dict(joint_ssl_weight=0.1),
+        dict(sam_asymmetric_rho=0.05, class_smoothing_eps=0.1, joint_ssl_weight=0.1, class_scaling="inverse_frequency"),
+        dict(sam_asymmetric_rho=0.05, class_scaling="official"),
+        dict(num_embedding="piecewise"),
+        dict(num_embedding="none", cat_embedding="onehot", optimizer="adamw", learning_rate_init=1e-3),
+    ],
+)
+def test_techniques_train(imbalanced, params):
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=10, random_state=0, **{**FAST, **params}).fit(X, y)
+    assert clf.score(X, y) > 0.75
+
+
+def test_techniques_are_absent_at_zero(imbalanced):
+    X, y = imbalanced
+    plain = ImbalancedMLPClassifier(max_iter=2, random_state=0, **FAST).fit(X, y)
+    assert plain.net_.sam is None
+    assert plain.net_.criterion_.eps_per_class is None
+    assert not hasattr(plain.net_.module_, "projector")
+    full = ImbalancedMLPClassifier(
+        max_iter=2, random_state=0, sam_asymmetric_rho=0.1, class_smoothing_eps=0.2, joint_ssl_weight=0.5, **FAST
+    ).fit(X, y)
+    assert full.net_.sam is not None and not full.net_.sam.uniform
+    radii = full.net_.sam.class_radii
+    counts = full.class_counts_
+    # minority classes get at least the majority's radius
+    assert radii[np.argmin(counts)] > radii[np.argmax(counts)] == pytest.approx(0.1)
+    eps = full.net_.criterion_.eps_per_class.numpy()
+    assert eps[np.argmin(counts)] > eps[np.argmax(counts)] == pytest.approx(0.2)
+    assert hasattr(full.net_.module_, "projector")
+
+
+def test_zero_valued_techniques_match_plain_training(imbalanced):
+    X, y = imbalanced
+    a = ImbalancedMLPClassifier(max_iter=3, random_state=3, **FAST).fit(X, y)
+    b = ImbalancedMLPClassifier(
+        max_iter=3, random_state=3, sam_asymmetric_rho=0.0, class_smoothing_eps=0.0, joint_ssl_weight=0.0,
+        class_scaling="paper", **FAST
+    ).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_reproducible_with_random_state(imbalanced):
+    X, y = imbalanced
+    params = dict(max_iter=4, sam_asymmetric_rho=0.05, joint_ssl_weight=0.1, **FAST)
+    p1 = ImbalancedMLPClassifier(random_state=7, **params).fit(X, y).predict_proba(X)
+    p2 = ImbalancedMLPClassifier(random_state=7, **params).fit(X, y).predict_proba(X)
+    p3 = ImbalancedMLPClassifier(random_state=8, **params).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+    assert not np.allclose(p1, p3)
+
+
+def test_early_stopping_restores_best_weights(imbalanced):
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(
+        max_iter=60, n_iter_no_change=3, learning_rate_init=0.3, random_state=0, ema_decay=None, **FAST
+    ).fit(X, y)
+    history = clf.history_
+    assert clf.n_iter_ < 60
+    valid_losses = history[:, "valid_loss"]
+    best_epoch = int(np.argmin(valid_losses))
+    assert clf.n_iter_ == best_epoch + 1 + 3
+    # recompute the validation loss of the final weights on the same split
+    seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))
+    _, valid_index = clf._validation_split(y, seed)
+    proba = clf.predict_proba(X[valid_index])
+    loss = -np.mean(np.log(proba[np.arange(len(valid_index)), y[valid_index]]))
+    assert loss == pytest.approx(valid_losses[best_epoch], rel=1e-4)
+
+
+def test_without_validation_runs_all_epochs(imbalanced):
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=4, validation_fraction=None, random_state=0, **FAST).fit(X, y)
+    assert clf.n_iter_ == 4
+    assert "valid_loss" not in clf.history_[-1]
+
+
+def test_verbose_prints_epoch_table(imbalanced, capsys):
+    X, y = imbalanced
+    ImbalancedMLPClassifier(max_iter=2, verbose=1, random_state=0, **FAST).fit(X, y)
+    out = capsys.readouterr().out
+    for column in ("epoch", "train_loss", "valid_loss", "valid_bacc", "dur"):
+        assert column in out
+
+
+def test_baselines_wire_into_training(imbalanced):
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(
+        max_iter=4, class_weight="effective_number", drw_epoch=2, loss="ldam", validation_fraction=None,
+        random_state=0, **FAST
+    ).fit(X, y)
+    assert clf.n_iter_ == 4
+    assert np.ptp(clf.net_.class_weights) > 0  # DRW switched the weights on
+    sampled = ImbalancedMLPClassifier(
+        max_iter=6, resampling="balanced", loss="focal", ema_decay=None, random_state=0, **FAST
+    ).fit(X, y)
+    assert balanced_accuracy_score(y, sampled.predict(X)) > 0.6
+
+
+# -- persistence ----------------------------------------------------------------------
+
+
+def test_pickle_and_joblib_round_trips(imbalanced, tmp_path):
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=3, joint_ssl_weight=0.1, random_state=0, **FAST).fit(X, y)
+    expected = clf.predict_proba(X)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+    joblib.dump(clf, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "model.joblib").predict_proba(X), expected)
+
+
+def test_model_trained_on_cuda_unpickles_on_cpu(imbalanced, monkeypatch):
+    """A net pickled with device='cuda' loads on a CPU-only machine (skorch maps the tensors to CPU)."""
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=2, random_state=0, **FAST).fit(X, y)
+    expected = clf.predict_proba(X)
+    clf.net_.device = "cuda"  # what a GPU-trained model carries
+    payload = pickle.dumps(clf)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="CUDA"):
+        restored = pickle.loads(payload)
+    assert str(restored.net_.device) == "cpu"
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_training_round_trip(imbalanced):
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=3, random_state=0, sam_asymmetric_rho=0.05, **{**FAST, "device": "cuda"})
+    clf.fit(X, y)
+    buffer = io.BytesIO()
+    torch.save  # noqa: B018 - the pickle below goes through skorch's CUDA-aware state
+    pickle.dump(clf, buffer)
+    buffer.seek(0)
+    assert pickle.load(buffer).score(X, y) == clf.score(X, y)
+
+
+# -- bad input --------------------------------------------------------------------------
+
+
+def test_nan_names_the_column():
+    X = pd.DataFrame({"age": [1.0, 2.0, np.nan, 4.0] * 10, "income": np.arange(40.0)})
+    y = [0, 1] * 20
+    with pytest.raises(ValueError, match="age"):
+        ImbalancedMLPClassifier(max_iter=1, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="inf"):
+        ImbalancedMLPClassifier(max_iter=1, **FAST).fit(np.array([[1.0, np.inf]] * 10), [0, 1] * 5)
+
+
+def test_target_errors():
+    X = np.random.RandomState(0).randn(20, 3)
+    with pytest.raises(ValueError, match="1 class"):
+        ImbalancedMLPClassifier(**FAST).fit(X, np.zeros(20))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        ImbalancedMLPClassifier(**FAST).fit(X, np.linspace(0, 1, 20))
+
+
+def test_wrong_number_of_columns_at_predict(imbalanced):
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=1, random_state=0, **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="8 features"):
+        clf.predict(X[:, :5])
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [("sam_asymmetric_rho", -1.0), ("class_smoothing_eps", 1.5), ("joint_ssl_weight", -0.1),
+     ("class_scaling", "nope"), ("batch_size", 0), ("device", "tpu"), ("num_embedding", "fourier")],
+)
+def test_invalid_hyperparameters_name_the_parameter(imbalanced, param, value):
+    X, y = imbalanced
+    with pytest.raises(ValueError, match=param):
+        ImbalancedMLPClassifier(**{**FAST, param: value}).fit(X, y)
+
+
+def test_diverging_training_names_the_epoch(imbalanced):
+    X, y = imbalanced
+    with pytest.raises(FloatingPointError, match="epoch 1"):
+        ImbalancedMLPClassifier(max_iter=3, learning_rate_init=1e30, ema_decay=None, random_state=0, **FAST).fit(X, y)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
+def test_cuda_requested_without_gpu(imbalanced):
+    X, y = imbalanced
+    with pytest.raises(ValueError, match="CUDA"):
+        ImbalancedMLPClassifier(**{**FAST, "device": "cuda"}).fit(X, y)
+
+
+# -- pandas, categoricals, pipelines, grid search on real Adult rows -------------------
+
+
+@pytest.fixture(scope="module")
+def adult_rows():
+    path = _shared_data_dir() / "adult.csv.gz"
+    if not path.exists():
+        pytest.skip(f"{path} not found (set IMBSK_SHARED_DATA)")
+    frame = pd.read_csv(path, na_values=["?"], nrows=6000)
+    frame = frame.sample(n=1500, random_state=0)
+    y = frame.pop("income")
+    frame = frame.drop(columns=["split"])
+    for column in ("workclass", "education", "marital_status", "relationship", "race", "sex"):
+        frame[column] = frame[column].astype("category")
+    return frame, y
+
+
+def test_grid_search_on_adult_dataframe(adult_rows):
+    X, y = adult_rows
+    assert X["workclass"].isna().any() and X["occupation"].isna().any()
+    assert pd.api.types.is_string_dtype(X["occupation"])  # str columns are categorical too
+    search = GridSearchCV(
+        ImbalancedMLPClassifier(max_iter=8, batch_size=128, random_state=0, hidden_layer_sizes=(64,)),
+        {"sam_asymmetric_rho": [0.0, 0.05], "class_smoothing_eps": [0.0, 0.1]},
+        cv=2,
+        scoring="accuracy",
+    )
+    search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_params_["sam_asymmetric_rho"] in (0.0, 0.05)
+    predictions = search.predict(X)
+    assert set(predictions) <= {"<=50K", ">50K"}
+    assert search.best_estimator_.feature_names_in_.tolist() == list(X.columns)
+    majority = (y == "<=50K").mean()
+    assert search.best_score_ > majority  # learns something beyond the majority class
+    # unseen category and missing values at predict time do not crash
+    X_new = X.head(3).copy()
+    X_new["occupation"] = ["Astronaut", None, "Sales"]
+    assert len(search.predict(X_new)) == 3
+
+
+def test_in_sklearn_pipeline_and_clone(imbalanced):
+    X, y = imbalanced
+    pipe = make_pipeline(StandardScaler(), ImbalancedMLPClassifier(max_iter=3, random_state=0, **FAST))
+    pipe.fit(X, y)
+    assert pipe.score(X, y) > 0.5
+    cloned = clone(pipe)
+    assert not hasattr(cloned[-1], "net_")

@@ -1,0 +1,164 @@
+"""SAM-A against naive references: per-class perturbation loop, plain SAM, the official rule, BatchNorm."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from imbsk.techniques.sam import INTERPOLATION_ANCHOR, AsymmetricSAM, frozen_batchnorm_statistics
+
+
+def _problem(seed=0, n=48, batchnorm=False):
+    torch.manual_seed(seed)
+    layers = [nn.Linear(5, 16)]
+    if batchnorm:
+        layers.append(nn.BatchNorm1d(16))
+    layers += [nn.Tanh(), nn.Linear(16, 3)]
+    model = nn.Sequential(*layers).double()
+    X = torch.randn(n, 5, dtype=torch.float64)
+    y = torch.tensor([0] * (n // 2) + [1] * (n // 3) + [2] * (n - n // 2 - n // 3))
+    return model, X, y
+
+
+def _per_sample_loss(model, X, y):
+    return nn.functional.cross_entropy(model(X), y, reduction="none")
+
+
+def _objective(model, X, y):
+    def objective(class_weights, extra_weight):
+        return (_per_sample_loss(model, X, y) * class_weights.to(torch.float64)[y]).mean()
+
+    return objective
+
+
+def _grads(model):
+    return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+
+def _flat_grad(loss, model):
+    return torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(model.parameters()))])
+
+
+def _ascent_direction(model, X, y, class_weights):
+    g = _flat_grad((_per_sample_loss(model, X, y) * class_weights[y]).mean(), model)
+    return g / g.norm()
+
+
+def _perturbed_class_gradient(model, X, y, direction, radius, cls):
+    """Gradient of class ``cls``'s share of the mean loss at theta + radius * direction (a naive reference)."""
+    params = list(model.parameters())
+    offsets, start = [], 0
+    for p in params:
+        offsets.append(direction[start : start + p.numel()].view_as(p))
+        start += p.numel()
+    with torch.no_grad():
+        for p, d in zip(params, offsets):
+            p.add_(radius * d)
+    mask = (y == cls).to(torch.float64)
+    grad = _flat_grad((_per_sample_loss(model, X, y) * mask).mean(), model)
+    with torch.no_grad():
+        for p, d in zip(params, offsets):
+            p.sub_(radius * d)
+    return grad
+
+
+def _sam_a_gradient(model, X, y, radii, ascent_weights=None):
+    sam = AsymmetricSAM(radii, ascent_weights)
+    model.zero_grad(set_to_none=True)
+    sam.compute_gradients(list(model.parameters()), _objective(model, X, y), model)
+    return sam, _grads(model)
+
+
+def _naive_reference(model, X, y, sam, radii):
+    direction = _ascent_direction(model, X, y, torch.as_tensor(sam._pass1, dtype=torch.float64))
+    return sum(_perturbed_class_gradient(model, X, y, direction, radii[c], c) for c in range(len(radii)))
+
+
+def test_asymmetric_step_matches_per_class_loop_to_first_order():
+    model, X, y = _problem()
+    erm = _flat_grad(_per_sample_loss(model, X, y).mean(), model)
+    errors = []
+    for rho in (0.02, 0.01, 0.005):
+        radii = rho * np.array([1.0, 2.0, 4.0])
+        sam, ours = _sam_a_gradient(model, X, y, radii)
+        reference = _naive_reference(model, X, y, sam, radii)
+        shift = (reference - erm).norm()
+        error = (ours - reference).norm()
+        # the documented tolerance: error is second order, far below the first-order SAM shift
+        assert error < 0.05 * shift
+        errors.append(error.item())
+    # halving rho divides a second-order error by about 4
+    assert errors[0] / errors[1] > 3.0 and errors[1] / errors[2] > 3.0
+
+
+def test_uniform_radii_is_exactly_plain_sam():
+    model, X, y = _problem(seed=1)
+    rho = 0.1
+    sam, ours = _sam_a_gradient(model, X, y, [rho, rho, rho])
+    assert sam.uniform
+    g = _flat_grad(_per_sample_loss(model, X, y).mean(), model)
+    direction = g / g.norm()
+    plain = sum(_perturbed_class_gradient(model, X, y, direction, rho, c) for c in range(3))
+    torch.testing.assert_close(ours, plain, rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(ours, g)
+
+
+def test_official_rule_weights_only_the_ascent():
+    model, X, y = _problem(seed=2)
+    rho, weights = 0.1, np.array([1.0, 1.5, 3.0])
+    _, ours = _sam_a_gradient(model, X, y, [rho] * 3, ascent_weights=weights)
+    direction = _ascent_direction(model, X, y, torch.as_tensor(weights))
+    expected = sum(_perturbed_class_gradient(model, X, y, direction, rho, c) for c in range(3))
+    torch.testing.assert_close(ours, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_parameters_are_restored_after_the_step():
+    model, X, y = _problem(seed=3)
+    before = [p.detach().clone() for p in model.parameters()]
+    _sam_a_gradient(model, X, y, [0.1, 0.3, 0.5])
+    for p, b in zip(model.parameters(), before):
+        torch.testing.assert_close(p.detach(), b, rtol=0, atol=1e-15)
+
+
+def test_interpolation_weights():
+    sam = AsymmetricSAM([0.1, 0.2, 0.4])
+    s = INTERPOLATION_ANCHOR * 0.4
+    assert sam.radius == pytest.approx(s)
+    np.testing.assert_allclose(sam._pass2, np.array([0.1, 0.2, 0.4]) / s)
+    np.testing.assert_allclose(sam._pass1 + sam._pass2, 1.0)
+    assert sam._extra2 == pytest.approx(0.1 / s)
+
+
+def test_batchnorm_statistics_are_updated_once_per_step():
+    model, X, y = _problem(seed=4, batchnorm=True)
+    reference, _, _ = _problem(seed=4, batchnorm=True)
+    reference.train()
+    reference(X)  # one ERM forward pass updates the running statistics once
+    _sam_a_gradient(model, X, y, [0.1, 0.2, 0.4])
+    bn, bn_ref = model[1], reference[1]
+    torch.testing.assert_close(bn.running_mean, bn_ref.running_mean)
+    torch.testing.assert_close(bn.running_var, bn_ref.running_var)
+    assert int(bn.num_batches_tracked) == 1
+
+
+def test_frozen_batchnorm_restores_momentum():
+    bn = nn.BatchNorm1d(4, momentum=0.3)
+    with frozen_batchnorm_statistics(bn):
+        bn(torch.randn(8, 4))
+    assert bn.momentum == 0.3
+    torch.testing.assert_close(bn.running_mean, torch.zeros(4))
+
+
+def test_invalid_radii():
+    with pytest.raises(ValueError, match="non-negative"):
+        AsymmetricSAM([0.1, -0.2])
+
+
+def test_pickle_drops_device_tensors():
+    import pickle
+
+    sam = AsymmetricSAM([0.1, 0.2])
+    sam._weights(torch.device("cpu"))
+    restored = pickle.loads(pickle.dumps(sam))
+    assert restored._device_weights == {}
+    np.testing.assert_allclose(restored.class_radii, [0.1, 0.2])
