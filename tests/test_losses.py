@@ -3,12 +3,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from imbsk.techniques.label_smoothing import smoothed_targets
 from imbsk.techniques.losses import (
     LOSS_NAMES,
     FocalLoss,
     LDAMLoss,
     SmoothedCrossEntropy,
-    _smoothed_targets,
     build_loss,
     ldam_margins,
 )
@@ -44,7 +44,7 @@ def all_losses(eps=None):
 
 def test_smoothed_targets_hand_values():
     y = torch.tensor([0, 2, 3])
-    q = _smoothed_targets(y, K, EPS)
+    q = smoothed_targets(y, K, EPS)
     expected = torch.tensor(
         [
             [1.0, 0.0, 0.0, 0.0],
@@ -59,8 +59,8 @@ def test_smoothed_targets_hand_values():
 def test_smoothed_targets_none_and_zero_are_onehot():
     y = torch.tensor([1, 0, 3, 3])
     onehot = F.one_hot(y, K).float()
-    assert torch.equal(_smoothed_targets(y, K, None), onehot)
-    assert torch.equal(_smoothed_targets(y, K, torch.zeros(K)), onehot)
+    assert torch.equal(smoothed_targets(y, K, None), onehot)
+    assert torch.equal(smoothed_targets(y, K, torch.zeros(K)), onehot)
 
 
 # --- cross-entropy --------------------------------------------------------------------------

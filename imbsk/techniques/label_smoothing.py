@@ -19,7 +19,9 @@ import torch
 from torch import Tensor
 
 
-def smoothed_targets(y: Tensor, n_classes: int, eps_per_class: Tensor | None) -> Tensor:
+def smoothed_targets(
+    y: Tensor, n_classes: int, eps_per_class: Tensor | None, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """Soft targets ``q_{y,j} = (1 - eps_y) 1[j = y] + eps_y / K`` for a batch of labels.
 
     Parameters
@@ -30,13 +32,15 @@ def smoothed_targets(y: Tensor, n_classes: int, eps_per_class: Tensor | None) ->
         ``K``.
     eps_per_class : Tensor of shape (K,) or None
         Smoothing strength of each class; None means no smoothing.
+    dtype : torch.dtype, default=torch.float32
+        dtype of the targets (that of the logits they are used with).
 
     Returns
     -------
     Tensor of shape (n_samples, K), rows summing to 1.
     """
-    onehot = torch.nn.functional.one_hot(y, n_classes).to(torch.float32)
+    onehot = torch.nn.functional.one_hot(y, n_classes).to(dtype)
     if eps_per_class is None:
         return onehot
-    eps = eps_per_class.to(onehot.dtype)[y].unsqueeze(1)
+    eps = eps_per_class.to(device=y.device, dtype=dtype)[y].unsqueeze(1)
     return onehot * (1.0 - eps) + eps / n_classes

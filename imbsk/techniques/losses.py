@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from imbsk.techniques.label_smoothing import smoothed_targets
+
 LOSS_NAMES = ("cross_entropy", "focal", "ldam")
 
 
@@ -47,34 +49,6 @@ def _as_eps_buffer(eps_per_class: Tensor | Sequence[float] | np.ndarray | None) 
     if not bool(torch.all(torch.isfinite(eps))) or bool(torch.any(eps < 0)) or bool(torch.any(eps > 1)):
         raise ValueError(f"eps_per_class values must lie in [0, 1], got {eps.tolist()}.")
     return eps
-
-
-def _smoothed_targets(
-    y: Tensor, n_classes: int, eps_per_class: Tensor | None, dtype: torch.dtype = torch.float32
-) -> Tensor:
-    """Class-conditional smoothed targets ``q = (1 - eps_y) onehot(y) + eps_y / K``.
-
-    Parameters
-    ----------
-    y : Tensor of shape (N,), int64
-        Encoded labels in ``[0, K)``.
-    n_classes : int
-        ``K``.
-    eps_per_class : Tensor of shape (K,) or None
-        Smoothing strength of each class; None means no smoothing.
-    dtype : torch.dtype, default=torch.float32
-        dtype of the returned targets (that of the logits they are used with).
-
-    Returns
-    -------
-    q : Tensor of shape (N, K)
-        Rows sum to 1. With ``eps_per_class`` None or all zeros, ``q`` is exactly one-hot.
-    """
-    onehot = F.one_hot(y, n_classes).to(dtype)
-    if eps_per_class is None:
-        return onehot
-    eps = eps_per_class.to(device=y.device, dtype=dtype)[y].unsqueeze(1)
-    return onehot * (1.0 - eps) + eps / n_classes
 
 
 def _check_inputs(logits: Tensor, y: Tensor, eps_per_class: Tensor | None) -> Tensor:
@@ -133,7 +107,7 @@ class SmoothedCrossEntropy(nn.Module):
     def forward(self, logits: Tensor, y: Tensor) -> Tensor:
         """Per-sample losses of shape (N,)."""
         logits = _check_inputs(logits, y, self.eps_per_class)
-        q = _smoothed_targets(y, logits.shape[1], self.eps_per_class, dtype=logits.dtype)
+        q = smoothed_targets(y, logits.shape[1], self.eps_per_class, dtype=logits.dtype)
         return _soft_cross_entropy(logits, q)
 
 
@@ -176,7 +150,7 @@ class FocalLoss(nn.Module):
     def forward(self, logits: Tensor, y: Tensor) -> Tensor:
         """Per-sample losses of shape (N,)."""
         logits = _check_inputs(logits, y, self.eps_per_class)
-        q = _smoothed_targets(y, logits.shape[1], self.eps_per_class, dtype=logits.dtype)
+        q = smoothed_targets(y, logits.shape[1], self.eps_per_class, dtype=logits.dtype)
         log_p = F.log_softmax(logits, dim=1)
         # -expm1(log p) is 1 - p without the cancellation near p = 1. The floor
         # keeps (1 - p)^gamma differentiable when p rounds to exactly 1 and
@@ -301,7 +275,7 @@ class LDAMLoss(nn.Module):
         onehot = F.one_hot(y, n_classes).to(logits.dtype)
         margin_y = self.margins.to(logits.dtype)[y].unsqueeze(1)
         adjusted = self.scale * (logits - margin_y * onehot)
-        q = _smoothed_targets(y, n_classes, self.eps_per_class, dtype=logits.dtype)
+        q = smoothed_targets(y, n_classes, self.eps_per_class, dtype=logits.dtype)
         return _soft_cross_entropy(adjusted, q)
 
     def extra_repr(self) -> str:
