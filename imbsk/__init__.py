@@ -6,7 +6,8 @@ class-conditional label smoothing and Joint-SSL, as scikit-learn estimators
 trained by skorch.
 """
 
+from imbsk.estimators.cnn import ImbalancedCNNClassifier
 from imbsk.estimators.mlp import ImbalancedMLPClassifier
 
 __version__ = "0.1.0"
-__all__ = ["ImbalancedMLPClassifier", "__version__"]
+__all__ = ["ImbalancedCNNClassifier", "ImbalancedMLPClassifier", "__version__"]

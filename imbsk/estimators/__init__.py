@@ -1,5 +1,6 @@
 """scikit-learn estimators."""
 
+from imbsk.estimators.cnn import ImbalancedCNNClassifier
 from imbsk.estimators.mlp import ImbalancedMLPClassifier
 
-__all__ = ["ImbalancedMLPClassifier"]
+__all__ = ["ImbalancedCNNClassifier", "ImbalancedMLPClassifier"]

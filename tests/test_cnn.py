@@ -1,0 +1,389 @@
+"""ImbalancedCNNClassifier: input layouts, augmentation / mixing / Joint-SSL wiring, bad input, persistence."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import balanced_accuracy_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils import estimator_checks
+
+from imbsk.datasets import load_digits_lt
+from imbsk.estimators.cnn import ImageNet, ImbalancedCNNClassifier, _channel_stats
+from imbsk.models.projector import Projector
+from imbsk.techniques.sam import AsymmetricSAM
+
+# Small network, no augmentation and one epoch unless a test says otherwise.
+FAST = dict(architecture="resnet8", max_iter=1, batch_size=32, device="cpu", augmentation="none", mixing=None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # The models are tiny: one thread avoids oversubscription on shared CI cores (several times faster).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits_lt(1.0, as_images=True, random_state=0)
+    # 20 images per class for the quick fits.
+    keep = np.concatenate([np.flatnonzero(data.y_train == c)[:20] for c in range(10)])
+    return data, data.X_train[keep], data.y_train[keep]
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    _, X, y = digits
+    return ImbalancedCNNClassifier(random_state=0, **FAST).fit(X, y)
+
+
+def _to_nchw_float(X_uint8: np.ndarray) -> np.ndarray:
+    # Same float32 arithmetic as the estimator's uint8 path, so both give bit-identical inputs.
+    return np.ascontiguousarray(X_uint8.transpose(0, 3, 1, 2)).astype(np.float32) / np.float32(255)
+
+
+# -- input layouts and fitted attributes ---------------------------------------------------
+def test_uint8_nhwc_float_nchw_and_flat_rows_are_the_same_images(digits):
+    _, X, y = digits
+    reference = ImbalancedCNNClassifier(random_state=0, **FAST).fit(X, y)
+    assert reference.image_shape_ == (8, 8, 1)
+    assert reference.n_features_in_ == 64
+    np.testing.assert_allclose(reference.channel_mean_, [X.mean() / 255], rtol=1e-6)
+    np.testing.assert_allclose(reference.channel_std_, [X.std() / 255], rtol=1e-6)
+    proba = reference.predict_proba(X[:50])
+    assert proba.shape == (50, 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+
+    as_float = ImbalancedCNNClassifier(random_state=0, **FAST).fit(_to_nchw_float(X), y)
+    np.testing.assert_array_equal(as_float.predict_proba(_to_nchw_float(X[:50])), proba)
+    # Prediction accepts either layout whatever the layout at fit.
+    np.testing.assert_array_equal(as_float.predict_proba(X[:50]), proba)
+
+    flat = ImbalancedCNNClassifier(image_shape=(8, 8, 1), random_state=0, **FAST).fit(X.reshape(len(X), -1), y)
+    np.testing.assert_array_equal(flat.predict_proba(X[:50].reshape(50, -1)), proba)
+    np.testing.assert_array_equal(flat.predict_proba(X[:50]), proba)
+
+
+def test_colour_images_build_a_three_channel_network():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(40, 8, 10, 3), dtype=np.uint8)
+    y = np.repeat([0, 1], 20)
+    clf = ImbalancedCNNClassifier(**{**FAST, "augmentation": "trivialaugment", "mixing": "cutmix"}, random_state=0)
+    clf.fit(X, y)
+    assert clf.image_shape_ == (8, 10, 3) and clf.n_features_in_ == 240
+    assert clf.net_.module_.backbone.stem[0].in_channels == 3
+    np.testing.assert_allclose(clf.channel_mean_, X.reshape(-1, 3).mean(axis=0) / 255, rtol=1e-6)
+    assert clf.predict_proba(X[:5]).shape == (5, 2)
+
+
+def test_channel_statistics_and_in_network_normalisation():
+    # Channel 0 is constant 51 (= 0.2): centred but not rescaled. Channel 1 is half 0, half 255.
+    X = np.zeros((4, 8, 8, 2), dtype=np.uint8)
+    X[..., 0] = 51
+    X[2:, :, :, 1] = 255
+    clf = ImbalancedCNNClassifier(**FAST).fit(X, [0, 1, 0, 1])
+    np.testing.assert_allclose(clf.channel_mean_, [0.2, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(clf.channel_std_, [1.0, 0.5], rtol=1e-6)
+    module = clf.net_.module_
+    assert isinstance(module, ImageNet)
+    np.testing.assert_allclose(module.channel_mean.flatten().numpy(), clf.channel_mean_, rtol=1e-6)
+    x = torch.rand(3, 2, 8, 8)
+    with torch.no_grad():
+        direct = module.backbone((x - module.channel_mean) / module.channel_std)
+        np.testing.assert_allclose(module(x).numpy(), direct.numpy(), rtol=1e-6)
+    # Two-pass statistics match numpy on a larger random batch.
+    images = np.random.default_rng(1).random((300, 3, 5, 7), dtype=np.float32)
+    mean, std = _channel_stats(images)
+    np.testing.assert_allclose(mean, images.mean(axis=(0, 2, 3), dtype=np.float64), rtol=1e-10)
+    np.testing.assert_allclose(std, images.astype(np.float64).std(axis=(0, 2, 3)), rtol=1e-10)
+
+
+def test_string_labels_round_trip(digits):
+    _, X, y = digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    clf = ImbalancedCNNClassifier(random_state=0, **FAST).fit(X, names[y])
+    np.testing.assert_array_equal(clf.classes_, np.sort(names))
+    np.testing.assert_array_equal(clf.class_counts_, np.full(10, 20))
+    predicted = clf.predict(X[:30])
+    assert set(predicted) <= set(names)
+    np.testing.assert_array_equal(predicted, clf.classes_[clf.predict_proba(X[:30]).argmax(axis=1)])
+
+
+# -- augmentation, mixing, techniques ----------------------------------------------------
+@pytest.mark.parametrize("augmentation", ["none", "flip_crop", "trivialaugment", "autoaugment"])
+@pytest.mark.parametrize("mixing", ["cutmix", "mixup", None])
+def test_fit_with_every_augmentation_and_mixing(digits, augmentation, mixing):
+    _, X, y = digits
+    clf = ImbalancedCNNClassifier(**{**FAST, "augmentation": augmentation, "mixing": mixing}, random_state=0)
+    assert clf.fit(X[::2], y[::2]) is clf
+    assert clf.n_iter_ == 1
+    assert np.isfinite(clf.history_[-1, "train_loss"])
+    assert np.isfinite(clf.predict_proba(X[:10])).all()
+    transform = clf._batch_transform()
+    assert (transform is None) == (augmentation == "none" and mixing is None)
+
+
+def _unfitted_with_shape(**params) -> ImbalancedCNNClassifier:
+    clf = ImbalancedCNNClassifier(**{**FAST, **params})
+    clf.image_shape_ = (8, 8, 1)  # what fit would set; the transforms only need the image size
+    return clf
+
+
+def test_mixup_batch_is_the_convex_combination_of_the_paired_images():
+    torch.manual_seed(0)
+    x = torch.rand(16, 1, 8, 8)
+    y = torch.arange(16)  # distinct labels: y_b reveals the pairing
+    out, targets = _unfitted_with_shape(mixing="mixup")._batch_transform()(x, y)
+    perm, lam = targets.y_b, targets.lam
+    torch.testing.assert_close(targets.y_a, y)
+    assert lam.shape == (16,) and bool(((lam >= 0) & (lam <= 1)).all())
+    expected = lam.view(-1, 1, 1, 1) * x + (1 - lam.view(-1, 1, 1, 1)) * x[perm]
+    torch.testing.assert_close(out, expected)
+
+
+def test_cutmix_pastes_a_box_whose_area_gives_lam():
+    torch.manual_seed(3)
+    n = 16
+    x = (torch.arange(n, dtype=torch.float32) + 1).div(n + 1).view(n, 1, 1, 1).expand(n, 1, 8, 8).contiguous()
+    out, targets = _unfitted_with_shape(mixing="cutmix", mixing_alpha=1.0)._batch_transform()(x, torch.arange(n))
+    perm, lam = targets.y_b, targets.lam
+    own = out == x
+    from_partner = out == x[perm]
+    assert bool((own | from_partner).all())
+    moved = perm != torch.arange(n)
+    own_fraction = own[moved].float().mean(dim=(1, 2, 3))
+    torch.testing.assert_close(own_fraction, lam[moved].float())
+
+
+def test_augmentation_transform_changes_images_but_not_labels():
+    torch.manual_seed(0)
+    x = torch.rand(32, 1, 8, 8)
+    y = torch.randint(0, 10, (32,))
+    out, targets = _unfitted_with_shape(augmentation="flip_crop")._batch_transform()(x, y)
+    assert out.shape == x.shape and targets.y_b is None and targets.lam is None
+    torch.testing.assert_close(targets.y_a, y)
+    assert not torch.equal(out, x)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+
+def test_same_seed_same_model_with_random_augmentation(digits):
+    _, X, y = digits
+    params = {**FAST, "augmentation": "trivialaugment", "mixing": "cutmix"}
+    first = ImbalancedCNNClassifier(**params, random_state=5).fit(X, y).predict_proba(X[:20])
+    second = ImbalancedCNNClassifier(**params, random_state=5).fit(X, y).predict_proba(X[:20])
+    other = ImbalancedCNNClassifier(**params, random_state=6).fit(X, y).predict_proba(X[:20])
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first, other)
+
+
+def test_joint_ssl_builds_a_projector_and_views_come_from_unmixed_images(digits):
+    _, X, y = digits
+    seen: list[torch.Tensor] = []
+
+    class Recording(ImbalancedCNNClassifier):
+        def _view_transform(self, train):
+            inner = super()._view_transform(train)
+
+            def view(batch):
+                seen.append(batch.clone())
+                return inner(batch)
+
+            return view
+
+    params = {**FAST, "augmentation": "flip_crop", "mixing": "cutmix", "ssl_projector_dims": (16, 8)}
+    clf = Recording(joint_ssl_weight=0.5, random_state=0, **params).fit(X, y)
+    projector = clf.net_.module_.projector
+    assert isinstance(projector, Projector) and projector.out_features == 8
+    assert projector.in_features == clf.net_.module_.backbone.feature_dim
+    # Two views per step, each of the whole (un-augmented, un-mixed) training batch.
+    n_steps = -(-len(X) // 32)
+    assert len(seen) == 2 * n_steps
+    training_rows = {row.tobytes() for row in _to_nchw_float(X)}
+    assert all(row.numpy().tobytes() in training_rows for batch in seen for row in batch)
+
+    without = ImbalancedCNNClassifier(random_state=0, **params).fit(X, y)
+    assert without.net_.module_.projector is None
+    with pytest.raises(RuntimeError, match="projector"):
+        without.net_.module_.project(torch.zeros(2, 64))
+    assert not np.allclose(clf.predict_proba(X[:20]), without.predict_proba(X[:20]))
+
+
+def test_joint_ssl_views_differ_even_without_augmentation(digits):
+    _, X, y = digits
+    clf = ImbalancedCNNClassifier(**{**FAST, "ssl_projector_dims": (16, 8)}, joint_ssl_weight=0.1, random_state=0)
+    clf.image_shape_ = (8, 8, 1)
+    view = clf._view_transform(None)
+    x = torch.rand(32, 1, 8, 8)
+    torch.manual_seed(0)
+    assert not torch.equal(view(x), view(x))
+    assert np.isfinite(clf.fit(X, y).history_[-1, "train_loss"])
+
+
+def test_sam_a_is_wired_and_changes_training(digits):
+    _, X, y = digits
+    erm = ImbalancedCNNClassifier(random_state=0, **FAST).fit(X, y)
+    sam = ImbalancedCNNClassifier(sam_asymmetric_rho=0.05, random_state=0, **FAST).fit(X, y)
+    assert erm.net_.sam is None
+    assert isinstance(sam.net_.sam, AsymmetricSAM)
+    assert not np.allclose(erm.predict_proba(X[:20]), sam.predict_proba(X[:20]))
+
+
+def test_class_smoothing_sets_per_class_eps(digits):
+    _, X, y = digits
+    keep = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:5]])  # 20 vs 5 images
+    clf = ImbalancedCNNClassifier(class_smoothing_eps=0.1, random_state=0, **FAST).fit(X[keep], y[keep])
+    # sqrt_inverse_frequency: eps_c = 0.1 * sqrt(20 / n_c).
+    np.testing.assert_allclose(clf.net_.criterion_.eps_per_class.numpy(), [0.1, 0.2], rtol=1e-6)
+    plain = ImbalancedCNNClassifier(random_state=0, **FAST).fit(X[keep], y[keep])
+    assert not np.allclose(clf.predict_proba(X[:20]), plain.predict_proba(X[:20]))
+
+
+def test_learns_digits_well_above_chance(digits):
+    data, _, _ = digits
+    keep = np.concatenate([np.flatnonzero(data.y_train == c)[:50] for c in range(10)])
+    clf = ImbalancedCNNClassifier(**{**FAST, "max_iter": 15}, random_state=0)
+    clf.fit(data.X_train[keep], data.y_train[keep])
+    # Chance is 0.1 on the 500 balanced held-out images.
+    assert balanced_accuracy_score(data.y_test, clf.predict(data.X_test)) > 0.8
+
+
+# -- persistence and scikit-learn contract -------------------------------------------------
+def test_pickle_round_trip_gives_identical_probabilities(fitted, digits):
+    _, X, _ = digits
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(X[:40]), fitted.predict_proba(X[:40]))
+    np.testing.assert_array_equal(restored.classes_, fitted.classes_)
+    assert restored.image_shape_ == fitted.image_shape_
+
+
+def test_clone_and_params(fitted):
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "net_")
+    copy.set_params(mixing="mixup", architecture="wrn10_1")
+    assert copy.mixing == "mixup" and copy.architecture == "wrn10_1"
+
+
+def test_predict_before_fit_raises_not_fitted(digits):
+    _, X, _ = digits
+    with pytest.raises(NotFittedError):
+        ImbalancedCNNClassifier(**FAST).predict(X)
+
+
+def test_flat_rows_in_a_pipeline(digits):
+    _, X, y = digits
+    flat = X.reshape(len(X), -1).astype(np.float64)
+    model = make_pipeline(MinMaxScaler(), ImbalancedCNNClassifier(image_shape=(8, 8, 1), random_state=0, **FAST))
+    model.fit(flat, y)
+    assert model.predict(flat[:7]).shape == (7,)
+
+
+def test_tags_allow_2d_input_only_with_image_shape():
+    assert not ImbalancedCNNClassifier().__sklearn_tags__().input_tags.two_d_array
+    assert ImbalancedCNNClassifier(image_shape=(8, 8, 1)).__sklearn_tags__().input_tags.two_d_array
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        estimator_checks.check_no_attributes_set_in_init,
+        estimator_checks.check_get_params_invariance,
+        estimator_checks.check_set_params,
+        estimator_checks.check_estimator_repr,
+        estimator_checks.check_estimator_cloneable,
+        estimator_checks.check_estimators_unfitted,
+        estimator_checks.check_param_validation,
+        estimator_checks.check_do_not_raise_errors_in_init_or_set_params,
+        estimator_checks.check_mixin_order,
+        estimator_checks.check_valid_tag_types,
+        estimator_checks.check_estimator_tags_renamed,
+        estimator_checks.check_requires_y_none,
+        estimator_checks.check_estimator_sparse_array,
+        estimator_checks.check_fit1d,
+    ],
+    ids=lambda check: check.__name__,
+)
+def test_sklearn_checks_that_do_not_depend_on_the_data_format(check):
+    check("ImbalancedCNNClassifier", ImbalancedCNNClassifier(image_shape=(2, 2, 1), **FAST))
+
+
+def test_sklearn_default_constructible():
+    estimator_checks.check_parameters_default_constructible("ImbalancedCNNClassifier", ImbalancedCNNClassifier())
+
+
+# -- bad input -------------------------------------------------------------------------
+EXPECTED = r"\(n_samples, height, width, channels\)"
+
+
+@pytest.mark.parametrize("shape", [(20,), (20, 8, 8), (2, 2, 8, 8, 1)])
+def test_wrong_rank_names_the_expected_shape(shape):
+    X = np.zeros(shape, dtype=np.uint8)
+    with pytest.raises(ValueError, match=EXPECTED):
+        ImbalancedCNNClassifier(**FAST).fit(X, np.arange(20) % 2)
+
+
+def test_2d_input_without_image_shape_suggests_the_mlp():
+    with pytest.raises(ValueError, match="ImbalancedMLPClassifier"):
+        ImbalancedCNNClassifier(**FAST).fit(np.zeros((10, 64)), np.arange(10) % 2)
+
+
+def test_flat_rows_of_the_wrong_width():
+    with pytest.raises(ValueError, match=r"\(n_samples, 64\)"):
+        ImbalancedCNNClassifier(image_shape=(8, 8, 1), **FAST).fit(np.zeros((10, 63)), np.arange(10) % 2)
+    with pytest.raises(ValueError, match="image_shape"):
+        ImbalancedCNNClassifier(image_shape=(8, 8), **FAST).fit(np.zeros((10, 64)), np.arange(10) % 2)
+    with pytest.raises(ValueError, match="does not match"):
+        ImbalancedCNNClassifier(image_shape=(8, 8, 3), **FAST).fit(np.zeros((10, 8, 8, 1), np.uint8), np.arange(10) % 2)
+
+
+def test_predict_checks_channels_and_size(fitted):
+    with pytest.raises(ValueError, match=r"expected shape \(n_samples, 8, 8, 1\)"):
+        fitted.predict(np.zeros((3, 8, 8, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"\(n_samples, 1, 8, 8\) for float input"):
+        fitted.predict(np.zeros((3, 1, 16, 16), dtype=np.float32))
+    with pytest.raises(ValueError, match="ImbalancedMLPClassifier"):
+        fitted.predict(np.zeros((3, 64)))
+
+
+def test_float_input_rules():
+    y = np.arange(6) % 2
+    with pytest.raises(ValueError, match=r"transpose\(0, 3, 1, 2\)"):
+        ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 8, 8, 3), dtype=np.float32), y)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        ImbalancedCNNClassifier(**FAST).fit(np.full((6, 1, 8, 8), 16.0), y)
+    X = np.zeros((6, 1, 8, 8))
+    X[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ImbalancedCNNClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="uint8"):
+        ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 8, 8, 1), dtype=np.int64), y)
+    with pytest.raises(ValueError, match="numeric"):
+        ImbalancedCNNClassifier(**FAST).fit(np.full((6, 8, 8, 1), "a"), y)
+    with pytest.raises(TypeError, match="sparse"):
+        ImbalancedCNNClassifier(image_shape=(2, 2, 1), **FAST).fit(sp.csr_matrix(np.ones((6, 4))), y)
+
+
+def test_invalid_architecture_is_named():
+    X = np.zeros((6, 8, 8, 1), dtype=np.uint8)
+    with pytest.raises(ValueError, match="architecture='resnet9'"):
+        ImbalancedCNNClassifier(**{**FAST, "architecture": "resnet9"}).fit(X, np.arange(6) % 2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_with_every_technique(digits):
+    _, X, y = digits
+    params = {**FAST, "device": "cuda", "augmentation": "trivialaugment", "mixing": "cutmix", "max_iter": 2}
+    clf = ImbalancedCNNClassifier(
+        sam_asymmetric_rho=0.05, class_smoothing_eps=0.05, joint_ssl_weight=0.1, random_state=0, **params
+    ).fit(X, y)
+    proba = clf.predict_proba(X[:20])
+    assert np.isfinite(proba).all() and proba.shape == (20, 10)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(clf)).predict_proba(X[:20]), proba, rtol=1e-5, atol=1e-6)
