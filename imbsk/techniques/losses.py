@@ -107,8 +107,13 @@ class SmoothedCrossEntropy(nn.Module):
     def forward(self, logits: Tensor, y: Tensor) -> Tensor:
         """Per-sample losses of shape (N,)."""
         logits = _check_inputs(logits, y, self.eps_per_class)
-        q = smoothed_targets(y, logits.shape[1], self.eps_per_class, dtype=logits.dtype)
-        return _soft_cross_entropy(logits, q)
+        if self.eps_per_class is None:
+            return F.cross_entropy(logits, y, reduction="none")
+        # (1 - eps_y) * CE(onehot) + eps_y * CE(uniform), without building the (N, K) target
+        log_p = F.log_softmax(logits, dim=1)
+        nll = -log_p.gather(1, y.unsqueeze(1)).squeeze(1)
+        eps = self.eps_per_class.to(log_p.dtype)[y]
+        return nll + eps * (-log_p.mean(dim=1) - nll)
 
 
 class FocalLoss(nn.Module):

@@ -1,0 +1,324 @@
+"""Tests of the comparison engine (imbsk.compare) and the ``imbsk compare`` command."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.svm import SVC, LinearSVC
+
+from imbsk.cli import main
+from imbsk.compare import (
+    METHODS,
+    METRICS,
+    QUICK_MLP_PARAMS,
+    DatasetInfo,
+    LabelEncodedXGBClassifier,
+    SmoteSamplingStrategy,
+    describe_dataset,
+    format_table,
+    mlp_defaults,
+    run_comparison,
+    summarize,
+    summary_to_markdown,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SUMMARY_COLUMNS = [column for metric in (*METRICS, "fit_time") for column in (metric, f"{metric}_se")]
+
+
+def _mixed_frame(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Three imbalanced string classes; numeric, category, str and bool columns, NaN in some."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(np.array(["common", "middle", "rare"]), size=n, p=[0.65, 0.23, 0.12])
+    X = pd.DataFrame(
+        {
+            "signal": rng.normal(size=n) + 2.5 * (y == "middle") - 2.5 * (y == "rare"),
+            "noise": rng.normal(size=n),
+            "colour": pd.Series(rng.choice(["red", "green", "blue"], size=n)).astype("category"),
+            "code": pd.Series(np.where(y == "rare", "r", rng.choice(["p", "q"], size=n))).astype("str"),
+            "flag": rng.random(n) < 0.5,
+        }
+    )
+    X.loc[rng.random(n) < 0.1, "colour"] = np.nan
+    X.loc[rng.random(n) < 0.1, "code"] = np.nan
+    return X, y
+
+
+# ---------------------------------------------------------------------------------------
+# the CLI end to end
+# ---------------------------------------------------------------------------------------
+@pytest.mark.filterwarnings(r"ignore:smote_mlp. classes \[9\]:UserWarning")
+def test_compare_digits_writes_all_outputs(tmp_path, capsys):
+    methods = ["erm", "logreg", "xgboost", "smote_mlp"]
+    out = tmp_path / "out"
+    status = main(
+        ["compare", "--methods", ",".join(methods), "--seeds", "2", "--out", str(out), "--no-progress", "--quick",
+         "--device", "cpu"]
+    )
+    assert status == 0
+    printed = capsys.readouterr().out
+    # digits-lt at the default ratio 0.01: 304 long-tailed training images, 50 test images per digit.
+    assert "304 training rows, 500 test rows, 10 classes" in printed
+    for method in methods:
+        assert method in printed
+
+    summary = pd.read_csv(out / "summary.csv", index_col="method")
+    assert list(summary.index) == methods
+    assert set(SUMMARY_COLUMNS) <= set(summary.columns)
+    scores = summary[[*METRICS, *(f"{metric}_se" for metric in METRICS)]].to_numpy()
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert (summary["n_runs"] == 2).all() and (summary["n_failed"] == 0).all()
+    # Logistic regression is deterministic and far above chance (10%) on digits.
+    assert summary.loc["logreg", "accuracy"] > 0.6
+    assert summary.loc["logreg", "accuracy_se"] == pytest.approx(0.0, abs=1e-12)
+
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == len(methods) * 2
+    assert sorted(zip(results["method"], results["seed"])) == sorted((m, s) for m in methods for s in (0, 1))
+    assert results["error"].isna().all()
+    # The summary is the mean of the per-run rows.
+    erm = results[results["method"] == "erm"]
+    assert summary.loc["erm", "balanced_accuracy"] == pytest.approx(erm["balanced_accuracy"].mean())
+
+    markdown = (out / "summary.md").read_text(encoding="utf-8")
+    assert markdown.count("| smote_mlp |") == 1 and "Minority acc. (%)" in markdown
+    assert (out / "minority_majority.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_compare_csv_dataset_with_categoricals(tmp_path, capsys):
+    X, y = _mixed_frame(200)
+    frame = X.assign(label=y)
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    status = main(
+        ["compare", "--dataset", str(path), "--target", "label", "--methods", "erm,svm,xgboost,smote_mlp",
+         "--seeds", "0,3", "--out", str(out), "--no-progress", "--quick", "--device", "cpu"]
+    )
+    assert status == 0
+    # Stratified 80/20 split of 200 rows.
+    assert "160 training rows, 40 test rows, 3 classes" in capsys.readouterr().out
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(set(results["seed"])) == [0, 3]
+    assert len(results) == 8 and results["error"].isna().all()
+    assert results[list(METRICS)].notna().all().all()
+
+
+def test_compare_imbalance_ratio_on_csv(tmp_path, capsys):
+    X, y = _mixed_frame(300)
+    path = tmp_path / "table.csv"
+    X.assign(label=y).to_csv(path, index=False)
+    status = main(
+        ["compare", "--dataset", str(path), "--target", "label", "--methods", "logreg", "--seeds", "1",
+         "--imbalance-ratio", "0.25", "--out", str(tmp_path / "out"), "--no-progress"]
+    )
+    assert status == 0
+    printed = capsys.readouterr().out
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert len(results) == 1 and results["error"].isna().all()
+    counts_text = printed.split("training class counts ")[1].splitlines()[0]
+    counts = eval(counts_text)  # noqa: S307 - the dict printed by the CLI
+    # n_max is the smallest class of the stratified 240-row training split (the 'rare'
+    # class, 12% of 300 rows, about 29 of them); labels in sorted order get
+    # floor(n_max * 0.25 ** (i / 2)).
+    n_max = counts["common"]
+    assert 20 <= n_max <= 40
+    assert counts["middle"] == math.floor(n_max * 0.5 + 1e-9)
+    assert counts["rare"] == math.floor(n_max * 0.25 + 1e-9)
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--methods", "erm,nonsense"], ["Unknown method 'nonsense'", "sam_a", "ldam_drw", "logreg"]),
+        (["--dataset", "mnist"], ["unknown dataset 'mnist'", "digits-lt", "adult", "otto", "covertype"]),
+        (["--imbalance-ratio", "0.001"], ["too small for digits-lt", "requested counts"]),
+    ],
+)
+def test_compare_bad_input_exits_2(tmp_path, capsys, extra, expected):
+    status = main(["compare", "--out", str(tmp_path / "out"), "--no-progress", "--quick", *extra])
+    assert status == 2
+    error = capsys.readouterr().err
+    for text in expected:
+        assert text in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare_csv_errors(tmp_path, capsys):
+    X, y = _mixed_frame(60)
+    path = tmp_path / "small.csv"
+    X.assign(label=y).to_csv(path, index=False)
+    base = ["compare", "--dataset", str(path), "--out", str(tmp_path / "out"), "--no-progress", "--quick"]
+
+    assert main(base) == 2
+    assert "--target is required" in capsys.readouterr().err
+
+    assert main([*base, "--target", "income"]) == 2
+    error = capsys.readouterr().err
+    assert "'income'" in error and all(column in error for column in ["signal", "colour", "label"])
+
+    # 48 training rows: the rarest class is too small for a 100:1 long tail.
+    assert main([*base, "--target", "label", "--imbalance-ratio", "0.01"]) == 2
+    error = capsys.readouterr().err
+    assert "class counts {'common':" in error and "'rare':" in error
+
+    assert main([*base, "--dataset", str(tmp_path / "missing.csv"), "--target", "label"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_seeds_option_parsing(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--seeds", "zero", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+
+
+def test_python_m_imbsk_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "imbsk", "compare", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--dataset" in done.stdout and "--imbalance-ratio" in done.stdout
+    assert "--quick" not in done.stdout  # hidden
+
+
+# ---------------------------------------------------------------------------------------
+# the engine
+# ---------------------------------------------------------------------------------------
+def test_run_comparison_unknown_method_lists_valid_names():
+    X, y = _mixed_frame(40)
+    with pytest.raises(ValueError, match="valid methods are: erm, sam_a, class_smoothing"):
+        run_comparison(X, y, X, y, methods=["erm", "gbm"], seeds=1, progress=False)
+
+
+def test_every_method_handles_categorical_frames_with_nan(capsys):
+    X, y = _mixed_frame(240)
+    X_train, X_test, y_train, y_test = X.iloc[:180], X.iloc[180:], y[:180], y[180:]
+    # Numeric NaN too: the MLPs get an imputer, SMOTE-NC imputes before interpolating.
+    X_train = X_train.copy()
+    X_train.loc[X_train.index[:5], "noise"] = np.nan
+    results = run_comparison(
+        X_train, y_train, X_test, y_test, methods="all", seeds=1, mlp_params=QUICK_MLP_PARAMS, progress=False
+    )
+    assert list(results["method"]) == list(METHODS)
+    assert results["error"].isna().all()
+    scores = results[list(METRICS)].to_numpy()
+    assert np.all((scores >= 0) & (scores <= 1))
+    # The signal column separates the classes: logistic regression must find it.
+    assert results.set_index("method").loc["logreg", "balanced_accuracy"] > 0.7
+    assert capsys.readouterr().err == ""  # progress=False: no bar
+
+
+def test_progress_bar_goes_to_stderr(capsys):
+    X, y = _mixed_frame(60)
+    run_comparison(X, y, X, y, methods="logreg", seeds=[0, 1], progress=True)
+    assert "2/2" in capsys.readouterr().err
+
+
+def test_failed_runs_are_recorded_with_errors_warn():
+    X, y = _mixed_frame(60)
+    X_test = X.drop(columns=["signal"])  # a column missing at predict time makes every run fail
+    with pytest.warns(RuntimeWarning, match="logreg .seed 0. failed"):
+        results = run_comparison(X, y, X_test, y, methods="logreg", seeds=1, progress=False, errors="warn")
+    assert results.loc[0, "error"].startswith("ValueError")
+    summary = summarize(results)
+    assert summary.loc["logreg", "n_runs"] == 0 and summary.loc["logreg", "n_failed"] == 1
+    assert "failed" in format_table(summary)
+
+
+def test_summarize_mean_and_standard_error_by_hand():
+    results = pd.DataFrame(
+        {
+            "method": ["b", "b", "a", "a", "a"],
+            "seed": [0, 1, 0, 1, 2],
+            "accuracy": [0.5, 0.7, 0.6, 0.6, 0.9],
+            "balanced_accuracy": [0.4, 0.4, 0.3, 0.6, 0.9],
+            "minority_accuracy": [0.0, 1.0, 0.1, 0.2, 0.3],
+            "majority_accuracy": [1.0, 1.0, 0.9, 0.9, 0.9],
+            "fit_time": [1.0, 3.0, 2.0, 2.0, 2.0],
+            "error": [None] * 5,
+        }
+    )
+    summary = summarize(results)
+    assert list(summary.index) == ["b", "a"]  # order of first appearance
+    # b: mean 0.6, sample sd sqrt(0.02) = 0.1414, se = 0.1414 / sqrt(2) = 0.1.
+    assert summary.loc["b", "accuracy"] == pytest.approx(0.6)
+    assert summary.loc["b", "accuracy_se"] == pytest.approx(0.1)
+    # a: balanced accuracy 0.3, 0.6, 0.9 -> mean 0.6, sd 0.3, se 0.3 / sqrt(3).
+    assert summary.loc["a", "balanced_accuracy_se"] == pytest.approx(0.3 / math.sqrt(3))
+    assert summary.loc["a", "majority_accuracy_se"] == pytest.approx(0.0)
+    assert summary.loc["b", "fit_time_se"] == pytest.approx(1.0)
+    table = format_table(summary)
+    assert "60.0 ± 10.0" in table and "2.00 ± 1.00" in table
+    markdown = summary_to_markdown(summary)
+    assert "| b | 60.0 ± 10.0 | 40.0 ± 0.0 | 50.0 ± 50.0 | 100.0 ± 0.0 | 2.00 ± 1.00 |" in markdown
+
+
+def test_single_run_has_no_standard_error():
+    results = pd.DataFrame(
+        {"method": ["m"], "seed": [0], "accuracy": [0.25], "balanced_accuracy": [0.5],
+         "minority_accuracy": [0.0], "majority_accuracy": [1.0], "fit_time": [0.5]}
+    )
+    summary = summarize(results)
+    assert math.isnan(summary.loc["m", "accuracy_se"])
+    row = format_table(summary).splitlines()[-1].split()
+    assert row == ["m", "25.0", "50.0", "0.0", "100.0", "0.50"]
+
+
+def test_smote_strategy_skips_classes_smaller_than_k_plus_one():
+    y = np.array([0] * 10 + [1] * 3 + [2] * 1)
+    assert SmoteSamplingStrategy(1)(y) == {0: 10, 1: 10}
+    assert SmoteSamplingStrategy(3)(y) == {0: 10}
+
+
+def test_smote_factory_adapts_k_and_rejects_all_singleton_minorities():
+    X = np.arange(26, dtype=float).reshape(13, 2)
+    info = describe_dataset(X, np.array([0] * 10 + [1] * 2 + [2]))
+    with pytest.warns(UserWarning, match=r"classes \[2\] have a single training sample"):
+        pipeline = METHODS["smote_mlp"](0, info)
+    sampler = pipeline.steps[1][1]
+    assert sampler.k_neighbors == 1  # min(5, n_min - 1) with n_min = 2
+    with pytest.raises(ValueError, match="class counts are"):
+        METHODS["smote_mlp"](0, describe_dataset(X[:12], np.array([0] * 10 + [1, 2])))
+
+
+def test_ldam_drw_defers_to_two_thirds_without_early_stopping():
+    info = describe_dataset(np.zeros((50, 2)), np.array([0] * 40 + [1] * 10))
+    model = METHODS["ldam_drw"](0, info)
+    assert info.mlp_params["max_iter"] == 100
+    assert model.drw_epoch == 67 and model.validation_fraction is None
+    assert model.loss == "ldam" and model.class_weight == "effective_number"
+
+
+def test_mlp_defaults_tiers_and_svm_switch():
+    assert mlp_defaults(300)["validation_fraction"] is None
+    assert mlp_defaults(5_000)["validation_fraction"] == 0.1
+    assert mlp_defaults(100_000)["batch_size"] > mlp_defaults(5_000)["batch_size"]
+    small = DatasetInfo(n_train=1_000, n_features=3, class_counts={0: 900, 1: 100}, numeric_columns=(0, 1, 2))
+    large = DatasetInfo(n_train=25_000, n_features=3, class_counts={0: 24_000, 1: 1_000}, numeric_columns=(0, 1, 2))
+    assert isinstance(METHODS["svm"](0, small)[-1], SVC)
+    assert isinstance(METHODS["svm"](0, large)[-1], LinearSVC)
+
+
+def test_label_encoded_xgboost_returns_original_labels():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = np.where(X[:, 0] > 0.5, "high", np.where(X[:, 0] < -0.5, "low", "mid"))
+    model = LabelEncodedXGBClassifier(n_estimators=20, random_state=0).fit(X, y)
+    assert list(model.classes_) == ["high", "low", "mid"]
+    assert (model.predict(X) == y).mean() > 0.95
+    np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_tune_without_tuning_module_reports_unavailable(monkeypatch, capsys):
+    import imbsk
+
+    # A None entry in sys.modules makes the import fail, as when imbsk/tuning.py is absent.
+    monkeypatch.setitem(sys.modules, "imbsk.tuning", None)
+    monkeypatch.delattr(imbsk, "tuning", raising=False)
+    assert main(["tune", "--dataset", "adult", "--n-trials", "1"]) == 1
+    assert "tuning is unavailable" in capsys.readouterr().err
