@@ -131,6 +131,13 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-train-rows", type=_positive_int, default=None, help="subsample the training split to N rows"
     )
+    parser.add_argument(
+        "--class-scaling",
+        default=None,
+        choices=["sqrt_inverse_frequency", "inverse_frequency", "paper", "official", "uniform"],
+        help="per-class rule for SAM-A radii and smoothing strengths (default: the estimator's, "
+        "sqrt_inverse_frequency; see docs/class_scaling.md)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Hidden: tiny networks for tests and smoke runs.
     parser.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)
@@ -304,6 +311,8 @@ def _run_compare(args: argparse.Namespace) -> int:
     mlp_params: dict[str, Any] = dict(compare.QUICK_MLP_PARAMS) if args.quick else {}
     if args.max_iter is not None:
         mlp_params["max_iter"] = args.max_iter
+    if args.class_scaling is not None:
+        mlp_params["class_scaling"] = args.class_scaling
     counts = _label_counts(y_train)
     print(
         f"Dataset: {description}: {len(y_train)} training rows, {len(y_test)} test rows, "

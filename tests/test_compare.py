@@ -322,3 +322,20 @@ def test_tune_without_tuning_module_reports_unavailable(monkeypatch, capsys):
     monkeypatch.delattr(imbsk, "tuning", raising=False)
     assert main(["tune", "--dataset", "adult", "--n-trials", "1"]) == 1
     assert "tuning is unavailable" in capsys.readouterr().err
+
+
+def test_class_scaling_option_reaches_the_mlps(tmp_path, monkeypatch):
+    from imbsk import ImbalancedMLPClassifier
+
+    seen = []
+    original_fit = ImbalancedMLPClassifier.fit
+
+    def recording_fit(self, X, y):
+        seen.append(self.class_scaling)
+        return original_fit(self, X, y)
+
+    monkeypatch.setattr(ImbalancedMLPClassifier, "fit", recording_fit)
+    code = main(["compare", "--methods", "class_smoothing", "--seeds", "1", "--quick", "--no-progress",
+                 "--class-scaling", "uniform", "--out", str(tmp_path)])
+    assert code == 0
+    assert seen == ["uniform"]
