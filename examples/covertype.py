@@ -1,0 +1,26 @@
+"""Tune and evaluate XGBoost, MLP-PLR and MLP-PLR + SAM-A + smoothing on UCI Covertype (7 classes).
+
+Each model is tuned with Optuna (TPE) on the validation accuracy, then its best
+configuration is retrained with seeds 0..K-1 and scored on the test split
+(accuracy, minority- and majority-class accuracy, mean ± standard error).
+See :mod:`imbsk.tuning` for the search spaces and docs/benchmarks.md for results.
+
+Example::
+
+    python examples/covertype.py --n-trials 15 --xgb-trials 30 --seeds 5 --max-epochs 20 \\
+        --data-home /work/shared/data --storage sqlite:///covertype.db --out results-covertype
+
+Run it again with the same --storage to add trials to the same studies; several
+copies (or machines, with a postgresql:// storage) can tune at once.
+
+If neither ``covtype.data.gz`` / ``covtype.data`` in --data-home nor
+scikit-learn's cached copy exists, the script says that the data is not
+available and exits with status 2 (it never downloads).
+"""
+
+import sys
+
+from imbsk.tuning import benchmark_main
+
+if __name__ == "__main__":
+    sys.exit(benchmark_main("covertype"))

@@ -1,0 +1,25 @@
+"""Tune and evaluate XGBoost, MLP-PLR and MLP-PLR + SAM-A + smoothing on Otto Group Product Classification (9 classes).
+
+Each model is tuned with Optuna (TPE) on the validation accuracy, then its best
+configuration is retrained with seeds 0..K-1 and scored on the test split
+(accuracy, minority- and majority-class accuracy, mean ± standard error).
+See :mod:`imbsk.tuning` for the search spaces and docs/benchmarks.md for results.
+
+Example::
+
+    python examples/otto.py --n-trials 15 --xgb-trials 30 --seeds 5 --max-epochs 20 \\
+        --data-home /work/shared/data --storage sqlite:///otto.db --out results-otto
+
+Run it again with the same --storage to add trials to the same studies; several
+copies (or machines, with a postgresql:// storage) can tune at once.
+
+The Otto file cannot be downloaded automatically (Kaggle rules); put
+``otto_train.csv.gz`` in --data-home.
+"""
+
+import sys
+
+from imbsk.tuning import benchmark_main
+
+if __name__ == "__main__":
+    sys.exit(benchmark_main("otto"))

@@ -1,0 +1,864 @@
+"""Hyperparameter tuning and multi-seed evaluation on the tabular benchmarks.
+
+Protocol (Gorishniy et al. 2021/2022, also used by Shwartz-Ziv et al. 2023 for
+Table 6): every configuration is trained on ``X_train`` and scored by its
+accuracy on ``X_val``; the best configuration is then retrained with several
+seeds and reported on ``X_test`` as mean +- standard error,
+``se = std(ddof=1) / sqrt(n_seeds)``.
+
+Models
+------
+``'mlp'``
+    :class:`~imbsk.estimators.mlp.ImbalancedMLPClassifier` with PLR numerical
+    embeddings (MLP-PLR), plain empirical risk minimisation.
+``'mlp_sam_ls'``
+    The same MLP-PLR plus the paper's SAM-A (``sam_asymmetric_rho``) and
+    class-conditional label smoothing (``class_smoothing_eps``).
+``'xgboost'``
+    :class:`xgboost.XGBClassifier` (``tree_method='hist'``, native categorical
+    splits via ``enable_categorical=True``), up to ``XGB_MAX_ESTIMATORS`` trees
+    with early stopping after ``XGB_EARLY_STOPPING_ROUNDS`` rounds without
+    improvement of the log-loss on ``X_val``.
+
+Search spaces
+-------------
+The MLP ranges start from the published MLP-PLR space of Gorishniy et al.
+(2022, Table 12/13: ``sigma ~ LogU[0.01, 100]``, ``k, d ~ UniformInt[1, 128]``,
+``n_layers ~ UniformInt[1, 8]``, ``d_layer ~ UniformInt[1, 512]``,
+``dropout ~ {0, U[0, 0.5]}``, ``lr ~ LogU[1e-5, 1e-2]``,
+``weight_decay ~ {0, LogU[1e-6, 1e-3]}``), narrowed where noted so that a few
+dozen CPU trials are informative:
+
+======================  ===================================  ==========================================
+parameter               range                                note
+======================  ===================================  ==========================================
+frequency_init_scale    log-uniform [0.01, 100]              published (sigma)
+n_frequencies           int [8, 96]                          published [1, 128]; narrowed
+d_embedding             int [8, 64]                          published [1, 128]; narrowed (cost)
+n_blocks                int [1, 4]                           published [1, 8]; narrowed
+width                   int [64, 512], step 32               one width for every block
+dropout                 uniform [0, 0.5]                     published
+learning_rate_init      log-uniform [3e-5, 3e-3]             AdamW; published [1e-5, 1e-2]; narrowed
+weight_decay            log-uniform [1e-6, 1e-3]             published (without the 0 branch)
+batch_size              categorical ``batch_sizes``          default (64, 128, 256, 512)
+sam_asymmetric_rho      log-uniform [0.01, 0.5]              ``'mlp_sam_ls'`` only
+class_smoothing_eps     uniform [0, 0.3]                     ``'mlp_sam_ls'`` only
+======================  ===================================  ==========================================
+
+Fixed MLP settings: ``optimizer='adamw'`` (as Gorishniy et al.),
+``num_embedding='plr'``, ``max_iter=max_epochs``, ``ema_decay=0.99``,
+``validation_fraction=0.1`` of ``X_train`` for early stopping on the
+validation loss with ``n_iter_no_change=max(2, max_epochs // 4)``, and the
+default ``class_scaling='sqrt_inverse_frequency'`` (per-class ``rho_c`` and
+``eps_c``).
+
+XGBoost (Gorishniy et al. 2021, Table 14, narrowed for the CPU budget):
+
+======================  ===================================  ==========================================
+parameter               range                                note
+======================  ===================================  ==========================================
+max_depth               int [3, 10]                          published
+learning_rate           log-uniform [0.01, 0.3]              published [1e-5, 1]; narrowed
+min_child_weight        log-uniform [1e-2, 1e2]              published [1e-8, 1e5]; narrowed
+subsample               uniform [0.5, 1]                     published
+colsample_bytree        uniform [0.5, 1]                     published
+reg_lambda              log-uniform [1e-8, 1e2]              published (without the 0 branch)
+reg_alpha               log-uniform [1e-8, 1e2]              published (without the 0 branch)
+n_estimators            2000, early stopping 50 rounds       fixed (cap: ``xgb_max_estimators``)
+======================  ===================================  ==========================================
+
+Every space is a function ``(trial, *, batch_sizes=BATCH_SIZES) -> dict`` that
+returns keyword arguments of the estimator; :func:`tune` stores them in the
+trial's user attribute ``'params'`` (and :func:`best_params` reads them back),
+together with ``'fit_time'`` (seconds) and ``'epochs'`` (epochs run for the
+MLPs, trees kept for XGBoost).
+
+Several workers
+---------------
+:func:`tune` opens the study with ``load_if_exists=True``, so any number of
+processes -- or machines, with ``storage='postgresql://...'`` -- can run
+``tune`` with the same ``storage`` and ``study_name`` and add trials to one
+study. Give every worker a different ``seed``: workers with the same seed
+would draw the same initial random configurations.
+
+Subsampling
+-----------
+``max_train_rows`` keeps a stratified subsample (``random_state=0``) of at most
+that many training rows; validation and test sets are unchanged. It exists for
+smoke tests and quick experiments; benchmark numbers use the full split.
+
+Benchmark driver
+----------------
+:func:`run_benchmark` (behind ``examples/adult.py``, ``otto.py``,
+``covertype.py`` via :func:`benchmark_main`) tunes XGBoost, MLP-PLR and
+MLP-PLR + SAM-A + smoothing in that order, evaluates each over seeds and writes
+``{dataset}-results.csv``, ``{dataset}-summary.csv`` and
+``{dataset}-best-params.json``. Its ``'mlp_sam_ls'`` study first tries the best
+``'mlp'`` configuration with ``rho = WARM_START_RHO`` and
+``eps = WARM_START_EPS`` (``enqueue_trials`` of :func:`tune`), so that a small
+budget measures what the two techniques add. ``xgb_max_estimators`` lowers the
+tree cap (e.g. 1000 on Otto, where every round grows 9 trees).
+
+Command line
+------------
+:func:`add_tune_arguments` and :func:`run_tune_command` implement
+``imbsk tune --dataset adult|otto|covertype --model mlp|mlp_sam_ls|xgboost
+--n-trials N [--timeout S] [--storage URL] [--study-name NAME]
+[--data-home DIR] [--device cpu|cuda|auto] [--max-epochs E]
+[--evaluate-seeds K] [--out DIR]``.
+
+References
+----------
+Gorishniy, Rubachev, Khrulkov, Babenko. "Revisiting Deep Learning Models for
+Tabular Data." NeurIPS 2021.
+Gorishniy, Rubachev, Babenko. "On Embeddings for Numerical Features in Tabular
+Deep Learning." NeurIPS 2022.
+Shwartz-Ziv, Goldblum, Li, Bruss, Wilson. "Simplifying Neural Network Training
+Under Class Imbalance." NeurIPS 2023.
+Akiba, Sano, Yanase, Ohta, Koyama. "Optuna: A Next-generation Hyperparameter
+Optimization Framework." KDD 2019.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch
+
+from imbsk.datasets.tabular import DATASETS, load_dataset
+from imbsk.metrics import majority_accuracy, minority_accuracy
+
+__all__ = [
+    "BATCH_SIZES",
+    "DATASET_NAMES",
+    "MODEL_NAMES",
+    "SEARCH_SPACES",
+    "add_tune_arguments",
+    "best_params",
+    "evaluate",
+    "load_split",
+    "mlp_sam_ls_space",
+    "mlp_space",
+    "run_benchmark",
+    "run_tune_command",
+    "summarize",
+    "tune",
+    "xgboost_space",
+]
+
+#: Default choices of ``batch_size`` in the MLP spaces.
+BATCH_SIZES: tuple[int, ...] = (64, 128, 256, 512)
+#: Trees grown at most by XGBoost (early stopping usually stops far earlier).
+XGB_MAX_ESTIMATORS = 2000
+#: Rounds without improvement of the validation log-loss before XGBoost stops.
+XGB_EARLY_STOPPING_ROUNDS = 50
+#: Default epoch cap of the MLPs.
+DEFAULT_MAX_EPOCHS = 50
+#: Fixed decay of the weight average of the MLPs (horizon of ~100 steps).
+MLP_EMA_DECAY = 0.99
+#: Fraction of ``X_train`` the MLPs hold out for early stopping.
+MLP_VALIDATION_FRACTION = 0.1
+
+#: SAM-A radius and smoothing of the first ``'mlp_sam_ls'`` trial in :func:`run_benchmark`
+#: (added to the best plain-MLP configuration).
+WARM_START_RHO = 0.05
+WARM_START_EPS = 0.05
+
+DATASET_NAMES: tuple[str, ...] = tuple(sorted(DATASETS))
+
+
+# ---------------------------------------------------------------------------
+# search spaces
+# ---------------------------------------------------------------------------
+def mlp_space(trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES) -> dict[str, Any]:
+    """MLP-PLR search space (Gorishniy et al. 2022), plain ERM.
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+        The trial that draws the values.
+    batch_sizes : sequence of int, default=BATCH_SIZES
+        Choices of ``batch_size``; every worker of one study must pass the same.
+
+    Returns
+    -------
+    params : dict
+        Keyword arguments of :class:`~imbsk.estimators.mlp.ImbalancedMLPClassifier`
+        (``hidden_layer_sizes`` as a list so that it is JSON-serialisable).
+    """
+    n_blocks = trial.suggest_int("n_blocks", 1, 4)
+    width = trial.suggest_int("width", 64, 512, step=32)
+    return {
+        "num_embedding": "plr",
+        "frequency_init_scale": trial.suggest_float("frequency_init_scale", 0.01, 100.0, log=True),
+        "n_frequencies": trial.suggest_int("n_frequencies", 8, 96),
+        "d_embedding": trial.suggest_int("d_embedding", 8, 64),
+        "hidden_layer_sizes": [width] * n_blocks,
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+        "learning_rate_init": trial.suggest_float("learning_rate_init", 3e-5, 3e-3, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
+        "batch_size": int(trial.suggest_categorical("batch_size", [int(b) for b in batch_sizes])),
+    }
+
+
+def mlp_sam_ls_space(trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES) -> dict[str, Any]:
+    """MLP-PLR + SAM-A + class-conditional label smoothing (Shwartz-Ziv et al. 2023).
+
+    The :func:`mlp_space` ranges plus ``sam_asymmetric_rho ~ LogU[0.01, 0.5]``
+    (base SAM-A radius ``rho``; class ``c`` ascends with ``rho_c``) and
+    ``class_smoothing_eps ~ U[0, 0.3]`` (base smoothing ``eps``; targets
+    ``q_{y,j} = (1 - eps_y) 1[j = y] + eps_y / K``).
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+        The trial that draws the values.
+    batch_sizes : sequence of int, default=BATCH_SIZES
+        Choices of ``batch_size``.
+
+    Returns
+    -------
+    params : dict
+        Keyword arguments of :class:`~imbsk.estimators.mlp.ImbalancedMLPClassifier`.
+    """
+    params = mlp_space(trial, batch_sizes=batch_sizes)
+    params["sam_asymmetric_rho"] = trial.suggest_float("sam_asymmetric_rho", 0.01, 0.5, log=True)
+    params["class_smoothing_eps"] = trial.suggest_float("class_smoothing_eps", 0.0, 0.3)
+    return params
+
+
+def xgboost_space(trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES) -> dict[str, Any]:
+    """XGBoost search space (Gorishniy et al. 2021, narrowed; see the module table).
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+        The trial that draws the values.
+    batch_sizes : sequence of int
+        Ignored (uniform signature with the MLP spaces).
+
+    Returns
+    -------
+    params : dict
+        Keyword arguments of :class:`xgboost.XGBClassifier`.
+    """
+    del batch_sizes
+    return {
+        "max_depth": trial.suggest_int("max_depth", 3, 10),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
+        "min_child_weight": trial.suggest_float("min_child_weight", 1e-2, 1e2, log=True),
+        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.5, 1.0),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-8, 1e2, log=True),
+        "reg_alpha": trial.suggest_float("reg_alpha", 1e-8, 1e2, log=True),
+    }
+
+
+SEARCH_SPACES: dict[str, Callable[..., dict[str, Any]]] = {
+    "mlp": mlp_space,
+    "mlp_sam_ls": mlp_sam_ls_space,
+    "xgboost": xgboost_space,
+}
+MODEL_NAMES: tuple[str, ...] = tuple(SEARCH_SPACES)
+
+
+def _check_names(dataset: str, model: str) -> tuple[str, str]:
+    dataset_key = dataset.lower() if isinstance(dataset, str) else dataset
+    if dataset_key not in DATASET_NAMES:
+        raise ValueError(f"Unknown dataset {dataset!r}; valid names: {list(DATASET_NAMES)}")
+    if model not in SEARCH_SPACES:
+        raise ValueError(f"Unknown model {model!r}; valid names: {list(MODEL_NAMES)}")
+    return dataset_key, model
+
+
+# ---------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------
+def load_split(dataset: str, *, data_home: str | None = None, max_train_rows: int | None = None) -> Bunch:
+    """Load a benchmark's train / validation / test split, never downloading.
+
+    Parameters
+    ----------
+    dataset : {'adult', 'otto', 'covertype'}
+        Benchmark name.
+    data_home : str, default=None
+        Directory of the data files (``None``: the loaders' default).
+    max_train_rows : int, default=None
+        Keep a stratified subsample (``random_state=0``) of at most this many
+        training rows; validation and test are untouched.
+
+    Returns
+    -------
+    data : Bunch
+        ``X_train, X_val, X_test, y_train, y_val, y_test`` and ``class_counts``
+        (``{label: training count}``).
+    """
+    name, _ = _check_names(dataset, "mlp")
+    bunch = load_dataset(name, data_home=data_home, download=False)
+    X_train, y_train = bunch.X_train, bunch.y_train
+    if max_train_rows is not None and max_train_rows < len(y_train):
+        X_train, _, y_train, _ = train_test_split(
+            X_train, y_train, train_size=int(max_train_rows), stratify=y_train, random_state=0
+        )
+    labels, counts = np.unique(np.asarray(y_train), return_counts=True)
+    return Bunch(
+        X_train=X_train,
+        y_train=y_train,
+        X_val=bunch.X_val,
+        y_val=bunch.y_val,
+        X_test=bunch.X_test,
+        y_test=bunch.y_test,
+        class_counts={label: int(count) for label, count in zip(labels.tolist(), counts.tolist())},
+    )
+
+
+def _xgb_frame(X: pd.DataFrame) -> pd.DataFrame:
+    """Text and boolean columns as pandas categories, which XGBoost splits on natively."""
+    X = X.copy()
+    for column in X.columns:
+        dtype = X[column].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            continue
+        if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            X[column] = X[column].astype("category")
+    return X
+
+
+# ---------------------------------------------------------------------------
+# one fit
+# ---------------------------------------------------------------------------
+class _FittedModel:
+    """A fitted model with a uniform ``predict`` and its cost."""
+
+    def __init__(self, predict: Callable[[Any], np.ndarray], fit_time: float, epochs: int) -> None:
+        self.predict = predict
+        self.fit_time = fit_time
+        self.epochs = epochs
+
+
+def _fit_model(
+    model: str,
+    params: dict[str, Any],
+    data: Bunch,
+    *,
+    seed: int,
+    device: str,
+    max_epochs: int,
+    xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
+) -> _FittedModel:
+    if model == "xgboost":
+        return _fit_xgboost(params, data, seed=seed, device=device, max_estimators=xgb_max_estimators)
+    from imbsk.estimators.mlp import ImbalancedMLPClassifier
+
+    kwargs = dict(params)
+    kwargs["hidden_layer_sizes"] = tuple(int(w) for w in kwargs.get("hidden_layer_sizes", (256, 256)))
+    estimator = ImbalancedMLPClassifier(
+        optimizer="adamw",
+        max_iter=int(max_epochs),
+        ema_decay=MLP_EMA_DECAY,
+        validation_fraction=MLP_VALIDATION_FRACTION,
+        n_iter_no_change=max(2, int(max_epochs) // 4),
+        device=device,
+        random_state=seed,
+        **kwargs,
+    )
+    estimator.fit(data.X_train, data.y_train)
+    return _FittedModel(estimator.predict, estimator.fit_time_, int(estimator.n_iter_))
+
+
+def _fit_xgboost(
+    params: dict[str, Any], data: Bunch, *, seed: int, device: str, max_estimators: int = XGB_MAX_ESTIMATORS
+) -> _FittedModel:
+    import xgboost
+
+    encoder = LabelEncoder().fit(np.asarray(data.y_train))
+    X_train, X_val = _xgb_frame(data.X_train), _xgb_frame(data.X_val)
+    y_train = encoder.transform(np.asarray(data.y_train))
+    y_val = encoder.transform(np.asarray(data.y_val))
+    classifier = xgboost.XGBClassifier(
+        n_estimators=int(max_estimators),
+        early_stopping_rounds=XGB_EARLY_STOPPING_ROUNDS,
+        tree_method="hist",
+        enable_categorical=True,
+        device="cuda" if device == "cuda" else "cpu",
+        random_state=seed,
+        **params,
+    )
+    started = time.perf_counter()
+    classifier.fit(X_train, y_train, eval_set=[(X_val, y_val)], verbose=False)
+    fit_time = time.perf_counter() - started
+
+    def predict(X: Any) -> np.ndarray:
+        # predict() uses the trees up to best_iteration when early stopping fired.
+        return encoder.inverse_transform(classifier.predict(_xgb_frame(X)).astype(np.int64))
+
+    return _FittedModel(predict, fit_time, int(classifier.best_iteration) + 1)
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {device!r}")
+    return device
+
+
+def _accuracy(y_true: Any, y_pred: Any) -> float:
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+
+
+# ---------------------------------------------------------------------------
+# tuning
+# ---------------------------------------------------------------------------
+def _storage(url: str) -> optuna.storages.BaseStorage:
+    # Concurrent workers on one SQLite file wait for the lock instead of failing.
+    engine_kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        except Exception as error:  # sqlalchemy's OperationalError, without importing sqlalchemy
+            # Workers that start together race to create the schema ("table ... already exists");
+            # the loser finds it complete on the next attempt.
+            if "already exists" not in str(error) or attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def tune(
+    dataset: str,
+    model: str,
+    *,
+    n_trials: int,
+    storage: str = "sqlite:///imbsk-tuning.db",
+    study_name: str | None = None,
+    seed: int = 0,
+    timeout: float | None = None,
+    data_home: str | None = None,
+    device: str = "cpu",
+    max_epochs: int = DEFAULT_MAX_EPOCHS,
+    n_jobs: int = 1,
+    max_train_rows: int | None = None,
+    batch_sizes: Sequence[int] = BATCH_SIZES,
+    xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
+    enqueue_trials: Sequence[dict[str, Any]] | None = None,
+) -> optuna.Study:
+    """Run (or continue) an Optuna study maximising the validation accuracy.
+
+    Each trial draws a configuration from ``SEARCH_SPACES[model]``, fits it on
+    ``X_train`` (model seed ``seed``) and returns ``accuracy(y_val, predict(X_val))``.
+    The sampler is :class:`optuna.samplers.TPESampler` (Bergstra et al. 2011)
+    seeded with ``seed``.
+
+    Parameters
+    ----------
+    dataset : {'adult', 'otto', 'covertype'}
+        Benchmark.
+    model : {'mlp', 'mlp_sam_ls', 'xgboost'}
+        Model and search space.
+    n_trials : int
+        Trials this call runs (added to those already in the study).
+    storage : str, default='sqlite:///imbsk-tuning.db'
+        Optuna storage URL; shared by every worker of a study.
+    study_name : str, default=None
+        Defaults to ``'{dataset}-{model}'``.
+    seed : int, default=0
+        Seed of the sampler and of the models; use a different one per worker.
+    timeout : float, default=None
+        Stop starting new trials after this many seconds.
+    data_home : str, default=None
+        Directory of the data files.
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        Where the models train.
+    max_epochs : int, default=DEFAULT_MAX_EPOCHS
+        Epoch cap of the MLPs (ignored by XGBoost).
+    n_jobs : int, default=1
+        Parallel trials in this process (threads; see :meth:`optuna.Study.optimize`).
+    max_train_rows : int, default=None
+        Stratified training subsample (see :func:`load_split`).
+    batch_sizes : sequence of int, default=BATCH_SIZES
+        ``batch_size`` choices of the MLP spaces.
+    xgb_max_estimators : int, default=XGB_MAX_ESTIMATORS
+        Cap on the trees of XGBoost (early stopping usually ends sooner); a
+        lower cap bounds the cost of small learning rates on many classes.
+    enqueue_trials : sequence of dict, default=None
+        Raw trial parameters (the names of the search space, e.g. ``n_blocks``,
+        ``width``) to evaluate first, via :meth:`optuna.Study.enqueue_trial`
+        (skipped if already in the study); they count towards ``n_trials``.
+
+    Returns
+    -------
+    study : optuna.Study
+        The study; the best configuration's estimator arguments are
+        ``best_params(study)``.
+    """
+    dataset, model = _check_names(dataset, model)
+    device = _resolve_device(device)
+    data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
+    space = SEARCH_SPACES[model]
+    choices = [int(b) for b in batch_sizes]
+
+    def objective(trial: optuna.Trial) -> float:
+        params = space(trial, batch_sizes=choices)
+        fitted = _fit_model(model, params, data, seed=seed, device=device, max_epochs=max_epochs,
+                            xgb_max_estimators=xgb_max_estimators)
+        trial.set_user_attr("params", params)
+        trial.set_user_attr("fit_time", float(fitted.fit_time))
+        trial.set_user_attr("epochs", int(fitted.epochs))
+        return _accuracy(data.y_val, fitted.predict(data.X_val))
+
+    study = optuna.create_study(
+        storage=_storage(storage),
+        study_name=study_name or f"{dataset}-{model}",
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
+        load_if_exists=True,
+    )
+    for fixed in enqueue_trials or ():
+        study.enqueue_trial(dict(fixed), skip_if_exists=True)
+    # A diverging configuration (NaN loss) fails its trial, not the study.
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, catch=(RuntimeError, FloatingPointError))
+    return study
+
+
+def best_params(study: optuna.Study) -> dict[str, Any]:
+    """Estimator keyword arguments of the study's best trial.
+
+    Raises
+    ------
+    ValueError
+        The study has no completed trial.
+    """
+    return dict(study.best_trial.user_attrs["params"])
+
+
+# ---------------------------------------------------------------------------
+# evaluation
+# ---------------------------------------------------------------------------
+def evaluate(
+    dataset: str,
+    model: str,
+    params: dict[str, Any],
+    *,
+    seeds: Sequence[int] | int,
+    data_home: str | None = None,
+    device: str = "cpu",
+    max_epochs: int = DEFAULT_MAX_EPOCHS,
+    max_train_rows: int | None = None,
+    xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
+) -> pd.DataFrame:
+    """Retrain one configuration with several seeds and score it on the test set.
+
+    Parameters
+    ----------
+    dataset : {'adult', 'otto', 'covertype'}
+        Benchmark.
+    model : {'mlp', 'mlp_sam_ls', 'xgboost'}
+        Model (``params`` are its estimator arguments, e.g. ``best_params(study)``).
+    params : dict
+        Estimator keyword arguments.
+    seeds : sequence of int or int
+        Model seeds; an int ``k`` means ``range(k)``.
+    data_home : str, default=None
+        Directory of the data files.
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        Where the models train.
+    max_epochs : int, default=DEFAULT_MAX_EPOCHS
+        Epoch cap of the MLPs; use the value of the tuning run.
+    max_train_rows : int, default=None
+        Stratified training subsample (see :func:`load_split`).
+    xgb_max_estimators : int, default=XGB_MAX_ESTIMATORS
+        Cap on the trees of XGBoost; use the value of the tuning run.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        One row per seed: ``dataset, model, seed, val_accuracy, test_accuracy,
+        minority_accuracy, majority_accuracy, fit_time, epochs``. Minority and
+        majority accuracy are the macro accuracies over the 20% of classes with
+        the fewest / most training samples (:mod:`imbsk.metrics`); on a binary
+        task they are the recall of the rarer / commoner class.
+    """
+    dataset, model = _check_names(dataset, model)
+    device = _resolve_device(device)
+    seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
+    data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
+    rows = []
+    for seed in seed_list:
+        fitted = _fit_model(model, params, data, seed=seed, device=device, max_epochs=max_epochs,
+                            xgb_max_estimators=xgb_max_estimators)
+        y_test = np.asarray(data.y_test)
+        test_pred = fitted.predict(data.X_test)
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "seed": seed,
+                "val_accuracy": _accuracy(data.y_val, fitted.predict(data.X_val)),
+                "test_accuracy": _accuracy(y_test, test_pred),
+                "minority_accuracy": minority_accuracy(y_test, test_pred, class_counts=data.class_counts),
+                "majority_accuracy": majority_accuracy(y_test, test_pred, class_counts=data.class_counts),
+                "fit_time": float(fitted.fit_time),
+                "epochs": int(fitted.epochs),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+_METRICS = ("val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy", "fit_time")
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard error over seeds of every metric, per dataset and model.
+
+    ``se = std(ddof=1) / sqrt(n)`` (0 for a single seed).
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Rows from :func:`evaluate` (may mix datasets and models).
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        One row per ``(dataset, model)``: ``n_seeds`` and ``<metric>_mean``,
+        ``<metric>_se`` for each of ``val_accuracy, test_accuracy,
+        minority_accuracy, majority_accuracy, fit_time``.
+    """
+    rows = []
+    for (dataset, model), group in results.groupby(["dataset", "model"], sort=False):
+        row: dict[str, Any] = {"dataset": dataset, "model": model, "n_seeds": len(group)}
+        for metric in _METRICS:
+            values = group[metric].to_numpy(dtype=np.float64)
+            row[f"{metric}_mean"] = float(np.mean(values))
+            row[f"{metric}_se"] = float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """A Markdown table of test / minority / majority accuracy in %, ``mean ± se``."""
+    lines = [
+        "| dataset | model | seeds | test acc. (%) | minority acc. (%) | majority acc. (%) | fit time (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in summary.itertuples(index=False):
+        def pct(name: str) -> str:
+            return f"{100 * getattr(row, name + '_mean'):.2f} ± {100 * getattr(row, name + '_se'):.2f}"
+
+        lines.append(
+            f"| {row.dataset} | {row.model} | {row.n_seeds} | {pct('test_accuracy')} | {pct('minority_accuracy')} "
+            f"| {pct('majority_accuracy')} | {row.fit_time_mean:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# benchmark driver (used by examples/*.py)
+# ---------------------------------------------------------------------------
+def run_benchmark(
+    dataset: str,
+    *,
+    n_trials: dict[str, int],
+    seeds: int,
+    storage: str,
+    data_home: str | None = None,
+    device: str = "cpu",
+    max_epochs: int = DEFAULT_MAX_EPOCHS,
+    timeout: float | None = None,
+    max_train_rows: int | None = None,
+    batch_sizes: Sequence[int] = BATCH_SIZES,
+    xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
+    out: str | None = None,
+) -> pd.DataFrame:
+    """Tune every model of ``n_trials`` on one benchmark, then evaluate it over seeds.
+
+    Parameters
+    ----------
+    dataset : str
+        Benchmark.
+    n_trials : dict {model: int}
+        Models to run, in order, and their trial budgets.
+    seeds : int
+        Seeds ``0..seeds-1`` of the final evaluation.
+    storage : str
+        Optuna storage URL (studies ``'{dataset}-{model}'``).
+    timeout : float, default=None
+        Per-study time limit of the tuning, seconds.
+    out : str, default=None
+        Directory for ``{dataset}-results.csv``, ``{dataset}-summary.csv`` and
+        ``{dataset}-best-params.json``.
+    Other parameters are passed to :func:`tune` and :func:`evaluate`.
+
+    When ``'mlp'`` runs before ``'mlp_sam_ls'``, the first trial of the
+    ``'mlp_sam_ls'`` study is the best ``'mlp'`` configuration with
+    ``sam_asymmetric_rho=WARM_START_RHO`` and ``class_smoothing_eps=WARM_START_EPS``
+    (``enqueue_trials`` of :func:`tune`).
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        Per-seed rows of every model (see :func:`evaluate`).
+    """
+    frames = []
+    best: dict[str, Any] = {}
+    raw_best: dict[str, dict[str, Any]] = {}
+    for model, trials in n_trials.items():
+        enqueue = None
+        if model == "mlp_sam_ls" and "mlp" in raw_best:
+            # With a few trials, start SAM-A + smoothing from the tuned plain MLP, so the
+            # study measures what the two techniques add rather than re-finding an MLP.
+            enqueue = [{**raw_best["mlp"], "sam_asymmetric_rho": WARM_START_RHO, "class_smoothing_eps": WARM_START_EPS}]
+        started = time.perf_counter()
+        study = tune(
+            dataset, model, n_trials=trials, storage=storage, timeout=timeout, data_home=data_home,
+            device=device, max_epochs=max_epochs, max_train_rows=max_train_rows, batch_sizes=batch_sizes,
+            xgb_max_estimators=xgb_max_estimators, enqueue_trials=enqueue,
+        )
+        raw_best[model] = dict(study.best_trial.params)
+        tuned = time.perf_counter() - started
+        completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        params = best_params(study)
+        print(f"[{dataset}/{model}] {len(completed)} trials in the study ({tuned:.0f} s this run); "
+              f"best val acc {study.best_value:.4f}; params {json.dumps(params)}", flush=True)
+        started = time.perf_counter()
+        frame = evaluate(dataset, model, params, seeds=seeds, data_home=data_home, device=device,
+                         max_epochs=max_epochs, max_train_rows=max_train_rows, xgb_max_estimators=xgb_max_estimators)
+        print(f"[{dataset}/{model}] evaluated {seeds} seeds in {time.perf_counter() - started:.0f} s:\n"
+              f"{frame.to_string(index=False)}", flush=True)
+        frames.append(frame)
+        best[model] = {"params": params, "val_accuracy": study.best_value, "n_trials": len(completed),
+                       "tuning_seconds_this_run": tuned}
+    results = pd.concat(frames, ignore_index=True)
+    summary = summarize(results)
+    print(format_summary(summary), flush=True)
+    if out is not None:
+        directory = Path(out)
+        directory.mkdir(parents=True, exist_ok=True)
+        results.to_csv(directory / f"{dataset}-results.csv", index=False)
+        summary.to_csv(directory / f"{dataset}-summary.csv", index=False)
+        (directory / f"{dataset}-best-params.json").write_text(json.dumps(best, indent=2))
+    return results
+
+
+def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
+    """Command line of ``examples/<dataset>.py``: tune three models, evaluate them over seeds."""
+    parser = argparse.ArgumentParser(
+        description=f"Tune XGBoost, MLP-PLR and MLP-PLR + SAM-A + smoothing on {dataset} "
+                    "(validation accuracy), then evaluate the best of each over seeds on the test split."
+    )
+    parser.add_argument("--n-trials", type=int, default=20, help="trials per MLP model")
+    parser.add_argument("--xgb-trials", type=int, default=None, help="trials of XGBoost (default: 2 x --n-trials)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds of the final evaluation")
+    parser.add_argument("--storage", default=f"sqlite:///imbsk-{dataset}.db")
+    parser.add_argument("--data-home", default=None)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--max-epochs", type=int, default=DEFAULT_MAX_EPOCHS)
+    parser.add_argument("--timeout", type=float, default=None, help="per-study tuning time limit (s)")
+    parser.add_argument("--models", nargs="+", default=["xgboost", "mlp", "mlp_sam_ls"], choices=list(MODEL_NAMES))
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
+    parser.add_argument("--max-train-rows", type=int, default=None)
+    parser.add_argument("--xgb-max-estimators", type=int, default=XGB_MAX_ESTIMATORS)
+    parser.add_argument("--out", default=f"results-{dataset}")
+    args = parser.parse_args(argv)
+    try:
+        load_split(dataset, data_home=args.data_home)
+    except FileNotFoundError as error:
+        print(f"The {dataset} data is not available, so nothing was run.\n{error}")
+        return 2
+    xgb_trials = args.xgb_trials if args.xgb_trials is not None else 2 * args.n_trials
+    budgets = {m: (xgb_trials if m == "xgboost" else args.n_trials) for m in args.models}
+    started = time.perf_counter()
+    run_benchmark(
+        dataset, n_trials=budgets, seeds=args.seeds, storage=args.storage, data_home=args.data_home,
+        device=args.device, max_epochs=args.max_epochs, timeout=args.timeout,
+        max_train_rows=args.max_train_rows, batch_sizes=args.batch_sizes,
+        xgb_max_estimators=args.xgb_max_estimators, out=args.out,
+    )
+    print(f"total wall time {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# `imbsk tune`
+# ---------------------------------------------------------------------------
+def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``imbsk tune`` to ``parser``."""
+    parser.add_argument("--dataset", required=True, choices=list(DATASET_NAMES))
+    parser.add_argument("--model", required=True, choices=list(MODEL_NAMES))
+    parser.add_argument("--n-trials", type=int, required=True, help="trials this worker adds to the study")
+    parser.add_argument("--timeout", type=float, default=None, help="stop starting trials after S seconds")
+    parser.add_argument("--storage", default="sqlite:///imbsk-tuning.db",
+                        help="Optuna storage URL, e.g. sqlite:///study.db or postgresql://user@host/db")
+    parser.add_argument("--study-name", default=None, help="default: '<dataset>-<model>'")
+    parser.add_argument("--data-home", default=None, help="directory of the data files")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--max-epochs", type=int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
+    parser.add_argument("--seed", type=int, default=0, help="sampler/model seed; give each worker its own")
+    parser.add_argument("--n-jobs", type=int, default=1, help="parallel trials in this process")
+    parser.add_argument("--max-train-rows", type=int, default=None, help="stratified training subsample")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
+    parser.add_argument("--xgb-max-estimators", type=int, default=XGB_MAX_ESTIMATORS, help="cap on XGBoost trees")
+    parser.add_argument("--evaluate-seeds", type=int, default=0,
+                        help="retrain the best configuration with seeds 0..K-1 and report test accuracy")
+    parser.add_argument("--out", default="imbsk-tune-results", help="directory for the JSON/CSV outputs")
+
+
+def run_tune_command(args: argparse.Namespace) -> int:
+    """Run ``imbsk tune``: tune, print the best configuration, optionally evaluate it.
+
+    Writes ``<out>/<study>-best.json`` and, with ``--evaluate-seeds K > 0``,
+    ``<out>/<study>-seeds.csv`` (one row per seed) and ``<out>/<study>-summary.json``.
+
+    Returns
+    -------
+    status : int
+        0 on success.
+    """
+    study_name = args.study_name or f"{args.dataset}-{args.model}"
+    study = tune(
+        args.dataset, args.model, n_trials=args.n_trials, storage=args.storage, study_name=study_name,
+        seed=getattr(args, "seed", 0), timeout=args.timeout, data_home=args.data_home, device=args.device,
+        max_epochs=args.max_epochs, n_jobs=getattr(args, "n_jobs", 1),
+        max_train_rows=getattr(args, "max_train_rows", None),
+        batch_sizes=getattr(args, "batch_sizes", None) or BATCH_SIZES,
+        xgb_max_estimators=getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
+    )
+    params = best_params(study)
+    n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    print(f"study {study_name!r}: {n_complete} completed trials")
+    print(f"best validation accuracy: {study.best_value:.4f}")
+    print(f"best params: {json.dumps(params)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{study_name}-best.json").write_text(
+        json.dumps({"study": study_name, "dataset": args.dataset, "model": args.model, "n_trials": n_complete,
+                    "val_accuracy": study.best_value, "params": params}, indent=2)
+    )
+    seeds = getattr(args, "evaluate_seeds", 0) or 0
+    if seeds > 0:
+        results = evaluate(
+            args.dataset, args.model, params, seeds=seeds, data_home=args.data_home, device=args.device,
+            max_epochs=args.max_epochs, max_train_rows=getattr(args, "max_train_rows", None),
+            xgb_max_estimators=getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
+        )
+        summary = summarize(results)
+        row = summary.iloc[0]
+        for metric in ("test_accuracy", "minority_accuracy", "majority_accuracy"):
+            print(f"{metric}: {100 * row[metric + '_mean']:.2f} ± {100 * row[metric + '_se']:.2f} % ({seeds} seeds)")
+        results.to_csv(out / f"{study_name}-seeds.csv", index=False)
+        (out / f"{study_name}-summary.json").write_text(json.dumps(summary.iloc[0].to_dict(), indent=2, default=float))
+    return 0

@@ -1,0 +1,233 @@
+"""Tests of imbsk.tuning: search spaces, tune/evaluate end to end, shared studies, the CLI hooks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from imbsk import tuning
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+SHARED_DATA = Path(os.environ.get("IMBSK_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+needs_adult = pytest.mark.skipif(not (SHARED_DATA / "adult.csv.gz").is_file(), reason="Adult file not available")
+DATA_HOME = str(SHARED_DATA)
+ROWS = 1500
+
+
+# ---------------------------------------------------------------------------
+# search spaces
+# ---------------------------------------------------------------------------
+def _draw(space, n: int = 40) -> list[dict]:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    draws = []
+    for _ in range(n):
+        trial = study.ask()
+        draws.append(space(trial))
+        study.tell(trial, 0.0)
+    return draws
+
+
+def test_mlp_space_ranges():
+    for params in _draw(tuning.mlp_space):
+        assert 0.01 <= params["frequency_init_scale"] <= 100
+        assert 8 <= params["n_frequencies"] <= 96 and 8 <= params["d_embedding"] <= 64
+        assert 1 <= len(params["hidden_layer_sizes"]) <= 4
+        assert len(set(params["hidden_layer_sizes"])) == 1 and params["hidden_layer_sizes"][0] % 32 == 0
+        assert 0 <= params["dropout"] <= 0.5
+        assert 3e-5 <= params["learning_rate_init"] <= 3e-3 and 1e-6 <= params["weight_decay"] <= 1e-3
+        assert params["batch_size"] in tuning.BATCH_SIZES
+        assert "sam_asymmetric_rho" not in params and "class_smoothing_eps" not in params
+        json.dumps(params)  # stored as a trial user attribute
+
+
+def test_sam_ls_space_adds_rho_and_eps():
+    draws = _draw(tuning.mlp_sam_ls_space)
+    for params in draws:
+        assert 0.01 <= params["sam_asymmetric_rho"] <= 0.5
+        assert 0.0 <= params["class_smoothing_eps"] <= 0.3
+    # log-uniform over [0.01, 0.5]: the median of log(rho) is near the middle of the log range
+    log_rho = np.log([p["sam_asymmetric_rho"] for p in draws])
+    assert abs(np.median(log_rho) - (np.log(0.01) + np.log(0.5)) / 2) < 0.8
+
+
+def test_xgboost_space_and_batch_sizes_argument():
+    for params in _draw(tuning.xgboost_space, 20):
+        assert 3 <= params["max_depth"] <= 10 and 0.01 <= params["learning_rate"] <= 0.3
+        assert set(params) == {"max_depth", "learning_rate", "min_child_weight", "subsample",
+                               "colsample_bytree", "reg_lambda", "reg_alpha"}
+    sizes = {p["batch_size"] for p in _draw(lambda t: tuning.mlp_space(t, batch_sizes=(32,)), 5)}
+    assert sizes == {32}
+
+
+# ---------------------------------------------------------------------------
+# names, helpers
+# ---------------------------------------------------------------------------
+def test_unknown_names_list_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match=r"valid names: \['mlp', 'mlp_sam_ls', 'xgboost'\]"):
+        tuning.tune("adult", "resnet", n_trials=1, storage=f"sqlite:///{tmp_path}/x.db")
+    with pytest.raises(ValueError, match=r"valid names: \['adult', 'covertype', 'otto'\]"):
+        tuning.evaluate("mnist", "mlp", {}, seeds=1)
+
+
+def test_summarize_mean_and_standard_error():
+    results = pd.DataFrame({
+        "dataset": "d", "model": "m", "seed": [0, 1, 2],
+        "val_accuracy": [0.5, 0.5, 0.5], "test_accuracy": [0.8, 0.9, 1.0],
+        "minority_accuracy": [0.6, 0.6, 0.9], "majority_accuracy": [1.0, 1.0, 1.0], "fit_time": [1.0, 2.0, 3.0],
+    })
+    row = tuning.summarize(results).iloc[0]
+    assert row["n_seeds"] == 3
+    assert row["test_accuracy_mean"] == pytest.approx(0.9)
+    assert row["test_accuracy_se"] == pytest.approx(0.1 / math.sqrt(3))  # std(ddof=1) = 0.1
+    assert row["minority_accuracy_se"] == pytest.approx(math.sqrt(0.03) / math.sqrt(3))
+    assert row["majority_accuracy_se"] == 0.0
+    assert "80.00" not in tuning.format_summary(tuning.summarize(results))
+    assert "90.00 ± 5.77" in tuning.format_summary(tuning.summarize(results))
+
+
+def test_xgb_frame_turns_text_into_categories():
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": pd.Series(["x", "y"], dtype="str"), "c": [True, False]})
+    out = tuning._xgb_frame(frame)
+    assert isinstance(out["b"].dtype, pd.CategoricalDtype) and isinstance(out["c"].dtype, pd.CategoricalDtype)
+    assert out["a"].dtype == np.float64
+    assert pd.api.types.is_string_dtype(frame["b"].dtype)  # the input is not modified
+
+
+@needs_adult
+def test_load_split_subsample_is_stratified():
+    full = tuning.load_split("adult", data_home=DATA_HOME)
+    small = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=ROWS)
+    assert len(small.y_train) == ROWS and len(small.X_train) == ROWS
+    assert sum(small.class_counts.values()) == ROWS
+    full_share = full.class_counts[">50K"] / sum(full.class_counts.values())
+    assert abs(small.class_counts[">50K"] / ROWS - full_share) < 1 / ROWS + 1e-12
+    assert len(small.y_val) == len(full.y_val) == 6513 and len(small.y_test) == 16281
+
+
+# ---------------------------------------------------------------------------
+# end to end
+# ---------------------------------------------------------------------------
+@needs_adult
+def test_tune_and_evaluate_mlp_end_to_end(tmp_path):
+    storage = f"sqlite:///{tmp_path}/study.db"
+    study = tuning.tune("adult", "mlp_sam_ls", n_trials=2, storage=storage, data_home=DATA_HOME,
+                        max_epochs=2, max_train_rows=ROWS, batch_sizes=(256,))
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert study.study_name == "adult-mlp_sam_ls" and len(completed) == 2
+    for trial in completed:
+        assert 0.5 < trial.value <= 1.0
+        assert trial.user_attrs["fit_time"] > 0 and 1 <= trial.user_attrs["epochs"] <= 2
+    params = tuning.best_params(study)
+    assert params["batch_size"] == 256 and params["sam_asymmetric_rho"] > 0
+
+    results = tuning.evaluate("adult", "mlp_sam_ls", params, seeds=[0, 1], data_home=DATA_HOME,
+                              max_epochs=2, max_train_rows=ROWS)
+    assert list(results["seed"]) == [0, 1] and results["fit_time"].gt(0).all()
+    # Seed 0 with the same configuration reproduces the trial (CPU training is deterministic).
+    assert results.loc[0, "val_accuracy"] == pytest.approx(study.best_value, abs=1e-12)
+    # Binary task: accuracy is the class-size weighted mean of the two recalls.
+    full = tuning.load_split("adult", data_home=DATA_HOME)
+    n_pos = int(np.sum(np.asarray(full.y_test) == ">50K"))
+    n = len(full.y_test)
+    expected = (n_pos * results["minority_accuracy"] + (n - n_pos) * results["majority_accuracy"]) / n
+    np.testing.assert_allclose(results["test_accuracy"], expected, atol=1e-12)
+
+
+@needs_adult
+def test_tune_xgboost_records_trees(tmp_path):
+    study = tuning.tune("adult", "xgboost", n_trials=2, storage=f"sqlite:///{tmp_path}/x.db",
+                        data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=25)
+    for trial in study.trials:
+        assert 1 <= trial.user_attrs["epochs"] <= 25
+        assert 0.7 < trial.value < 1.0
+    results = tuning.evaluate("adult", "xgboost", tuning.best_params(study), seeds=1, data_home=DATA_HOME,
+                              max_train_rows=ROWS, xgb_max_estimators=25)
+    assert results.loc[0, "val_accuracy"] == pytest.approx(study.best_value, abs=1e-12)
+    assert 0.7 < results.loc[0, "test_accuracy"] < 1.0
+
+
+def _worker(storage: str, seed: int) -> None:
+    import optuna as _optuna
+
+    from imbsk import tuning as _tuning
+
+    _optuna.logging.set_verbosity(_optuna.logging.WARNING)
+    _tuning.tune("adult", "xgboost", n_trials=2, storage=storage, study_name="shared", seed=seed,
+                 data_home=DATA_HOME, max_train_rows=500)
+
+
+@needs_adult
+def test_two_processes_share_one_sqlite_study(tmp_path):
+    storage = f"sqlite:///{tmp_path}/shared.db"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_worker, args=(storage, seed)) for seed in (0, 1)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    study = optuna.load_study(study_name="shared", storage=storage)
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(completed) == 4
+    assert len({t.number for t in completed}) == 4
+    # Different worker seeds draw different first configurations.
+    assert len({json.dumps(t.user_attrs["params"], sort_keys=True) for t in completed}) == 4
+
+
+@needs_adult
+def test_run_tune_command_writes_outputs(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    tuning.add_tune_arguments(parser)
+    out = tmp_path / "out"
+    args = parser.parse_args([
+        "--dataset", "adult", "--model", "xgboost", "--n-trials", "2",
+        "--storage", f"sqlite:///{tmp_path}/cli.db", "--data-home", DATA_HOME,
+        "--max-train-rows", "800", "--evaluate-seeds", "2", "--out", str(out),
+    ])
+    assert args.device == "cpu" and args.study_name is None and args.max_epochs == tuning.DEFAULT_MAX_EPOCHS
+    assert tuning.run_tune_command(args) == 0
+    printed = capsys.readouterr().out
+    assert "best validation accuracy" in printed and "test_accuracy:" in printed
+
+    best = json.loads((out / "adult-xgboost-best.json").read_text())
+    assert best["n_trials"] == 2 and best["model"] == "xgboost" and "max_depth" in best["params"]
+    seeds = pd.read_csv(out / "adult-xgboost-seeds.csv")
+    assert list(seeds["seed"]) == [0, 1]
+    summary = json.loads((out / "adult-xgboost-summary.json").read_text())
+    assert summary["test_accuracy_mean"] == pytest.approx(seeds["test_accuracy"].mean())
+
+    # Running again continues the same study.
+    args.evaluate_seeds = 0
+    tuning.run_tune_command(args)
+    assert json.loads((out / "adult-xgboost-best.json").read_text())["n_trials"] == 4
+
+
+def test_cli_parser_rejects_unknown_model():
+    parser = argparse.ArgumentParser()
+    tuning.add_tune_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--dataset", "adult", "--model", "svm", "--n-trials", "1"])
+
+
+@needs_adult
+def test_enqueued_trial_runs_first(tmp_path):
+    fixed = {"max_depth": 4, "learning_rate": 0.2, "min_child_weight": 1.0, "subsample": 0.9,
+             "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-3}
+    storage = f"sqlite:///{tmp_path}/q.db"
+    kwargs = dict(storage=storage, data_home=DATA_HOME, max_train_rows=500, xgb_max_estimators=10)
+    study = tuning.tune("adult", "xgboost", n_trials=2, enqueue_trials=[fixed], **kwargs)
+    assert study.trials[0].params == fixed and study.trials[0].user_attrs["params"] == fixed
+    assert study.trials[1].params != fixed
+    # skip_if_exists: enqueuing the same configuration again adds no duplicate
+    study = tuning.tune("adult", "xgboost", n_trials=1, enqueue_trials=[fixed], **kwargs)
+    assert sum(t.params == fixed for t in study.trials) == 1 and len(study.trials) == 3
