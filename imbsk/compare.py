@@ -49,6 +49,7 @@ from sklearn.utils.validation import check_is_fitted
 from imbsk.estimators.base import resolve_device
 from imbsk.estimators.mlp import ImbalancedMLPClassifier
 from imbsk.metrics import majority_accuracy, minority_accuracy
+from imbsk.preprocessing.tabular import is_categorical_dtype
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -158,17 +159,6 @@ def mlp_defaults(n_train: int) -> dict[str, Any]:
     }
 
 
-def _is_categorical(dtype: Any) -> bool:
-    # Same rule as the MLP's categorical_features='auto', so every method agrees on
-    # which columns are categories.
-    return (
-        isinstance(dtype, pd.CategoricalDtype)
-        or pd.api.types.is_bool_dtype(dtype)
-        or pd.api.types.is_string_dtype(dtype)
-        or pd.api.types.is_object_dtype(dtype)
-    )
-
-
 def _as_label(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
@@ -238,7 +228,7 @@ def describe_dataset(
         raise ValueError(f"The training data has a single class ({labels.tolist()}); a comparison needs at least 2.")
     class_counts = {_as_label(label): int(count) for label, count in zip(labels, counts)}
     if isinstance(X, pd.DataFrame):
-        categorical = tuple(column for column in X.columns if _is_categorical(X[column].dtype))
+        categorical = tuple(column for column in X.columns if is_categorical_dtype(X[column].dtype))
         numeric = tuple(column for column in X.columns if column not in set(categorical))
         n_features, is_frame = X.shape[1], True
         numeric_missing = bool(numeric) and bool(X[list(numeric)].isna().to_numpy().any())

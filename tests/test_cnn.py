@@ -22,15 +22,6 @@ from imbsk.techniques.sam import AsymmetricSAM
 FAST = dict(architecture="resnet8", max_iter=1, batch_size=32, device="cpu", augmentation="none", mixing=None)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # The models are tiny: one thread avoids oversubscription on shared CI cores (several times faster).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def digits():
     data = load_digits_lt(1.0, as_images=True, random_state=0)

@@ -86,7 +86,7 @@ def category_codes(values: Any, categories: Any) -> np.ndarray:
     return positions.astype(np.int64) + 1
 
 
-def _is_categorical_dtype(dtype: Any) -> bool:
+def is_categorical_dtype(dtype: Any) -> bool:
     """Whether a DataFrame column dtype is treated as categorical by ``'auto'``."""
     return (
         isinstance(dtype, pd.CategoricalDtype)
@@ -208,7 +208,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                     f"categorical_features must be 'auto' or a list of columns, got {spec!r}."
                 )
             if isinstance(X, pd.DataFrame):
-                return [j for j, dtype in enumerate(X.dtypes) if _is_categorical_dtype(dtype)]
+                return [j for j, dtype in enumerate(X.dtypes) if is_categorical_dtype(dtype)]
             if X.dtype.kind in "US":
                 raise ValueError(
                     "X is a numpy array of strings; with categorical_features='auto' a numpy "
