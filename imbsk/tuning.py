@@ -26,8 +26,9 @@ The MLP ranges start from the published MLP-PLR space of Gorishniy et al.
 (2022, Table 12/13: ``sigma ~ LogU[0.01, 100]``, ``k, d ~ UniformInt[1, 128]``,
 ``n_layers ~ UniformInt[1, 8]``, ``d_layer ~ UniformInt[1, 512]``,
 ``dropout ~ {0, U[0, 0.5]}``, ``lr ~ LogU[1e-5, 1e-2]``,
-``weight_decay ~ {0, LogU[1e-6, 1e-3]}``), narrowed where noted so that a few
-dozen CPU trials are informative:
+``weight_decay ~ {0, LogU[1e-6, 1e-3]}``; quoted from those papers'
+appendices as we know them, not re-checked here), narrowed where noted so
+that a few dozen CPU trials are informative:
 
 ======================  ===================================  ==========================================
 parameter               range                                note

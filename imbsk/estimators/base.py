@@ -132,7 +132,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
             raise ValueError(
-                f"The training data has only 1 class ({self.classes_[0]!r}); a classifier needs at least 2 classes."
+                f"The training data has {len(self.classes_)} class ({self.classes_.tolist()}); "
+                "a classifier needs at least 2 classes."
             )
         self.class_counts_ = np.bincount(y_encoded, minlength=len(self.classes_))
         return y_encoded
