@@ -48,7 +48,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from imbsk.estimators.base import resolve_device
 from imbsk.estimators.mlp import ImbalancedMLPClassifier
-from imbsk.metrics import majority_accuracy, minority_accuracy
+from imbsk.metrics import majority_accuracy, minority_accuracy, standard_error
 from imbsk.preprocessing.tabular import is_categorical_dtype
 
 __all__ = [
@@ -787,7 +787,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             values = ok[quantity].to_numpy(dtype=np.float64)
             values = values[~np.isnan(values)]
             record[quantity] = float(values.mean()) if len(values) else math.nan
-            record[f"{quantity}_se"] = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) >= 2 else math.nan
+            record[f"{quantity}_se"] = standard_error(values)
         records.append(record)
     columns = ["method", "n_runs", "n_failed", *[c for q in quantities for c in (q, f"{q}_se")]]
     return pd.DataFrame(records, columns=columns).set_index("method")

@@ -495,3 +495,14 @@ def get_scorer(scoring: Any) -> Any:
         raise ValueError(
             f"{scoring!r} is not a valid scoring value; valid names are {valid}."
         ) from None
+
+
+def standard_error(values: Any) -> float:
+    """Standard error of the mean, ``s / sqrt(n)`` with ``s`` the sample standard deviation (ddof=1).
+
+    NaN for fewer than two values (no spread can be estimated).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < 2:
+        return math.nan
+    return float(values.std(ddof=1) / math.sqrt(values.size))

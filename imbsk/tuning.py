@@ -138,7 +138,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 
 from imbsk.datasets.tabular import DATASETS, load_dataset
-from imbsk.metrics import majority_accuracy, minority_accuracy
+from imbsk.metrics import majority_accuracy, minority_accuracy, standard_error
 
 __all__ = [
     "BATCH_SIZES",
@@ -645,7 +645,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         for metric in _METRICS:
             values = group[metric].to_numpy(dtype=np.float64)
             row[f"{metric}_mean"] = float(np.mean(values))
-            row[f"{metric}_se"] = float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
+            row[f"{metric}_se"] = standard_error(values) if len(values) > 1 else 0.0
         rows.append(row)
     return pd.DataFrame(rows)
 
