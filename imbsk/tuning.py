@@ -423,16 +423,24 @@ def _accuracy(y_true: Any, y_pred: Any) -> float:
 # ---------------------------------------------------------------------------
 # tuning
 # ---------------------------------------------------------------------------
+_SCHEMA_RACE_MESSAGES = ("already exists", "UNIQUE constraint failed", "duplicate key value")
+
+
+def _is_schema_race(error: Exception) -> bool:
+    return any(message in str(error) for message in _SCHEMA_RACE_MESSAGES)
+
+
 def _storage(url: str) -> optuna.storages.BaseStorage:
     # Concurrent workers on one SQLite file wait for the lock instead of failing.
     engine_kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
     for attempt in range(5):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-        except Exception as error:  # sqlalchemy's OperationalError, without importing sqlalchemy
-            # Workers that start together race to create the schema ("table ... already exists");
-            # the loser finds it complete on the next attempt.
-            if "already exists" not in str(error) or attempt == 4:
+        except Exception as error:  # sqlalchemy's OperationalError / IntegrityError, without importing it
+            # Workers that start together race to create the schema ("table ... already exists") or
+            # to stamp its alembic version ("UNIQUE constraint failed"); the loser finds it complete
+            # on the next attempt.
+            if not _is_schema_race(error) or attempt == 4:
                 raise
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")

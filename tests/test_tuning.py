@@ -156,6 +156,36 @@ def test_tune_xgboost_records_trees(tmp_path):
     assert 0.7 < results.loc[0, "test_accuracy"] < 1.0
 
 
+@pytest.mark.parametrize("message", [
+    "table studies already exists",
+    "UNIQUE constraint failed: alembic_version.version_num",
+])
+def test_storage_retries_when_a_concurrent_worker_wins_the_schema_race(monkeypatch, tmp_path, message):
+    real = optuna.storages.RDBStorage
+    attempts = []
+
+    def racing(url, **kwargs):
+        attempts.append(url)
+        if len(attempts) == 1:
+            raise RuntimeError(message)
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    monkeypatch.setattr(tuning.time, "sleep", lambda seconds: None)
+    storage = tuning._storage(f"sqlite:///{tmp_path}/race.db")
+    assert len(attempts) == 2
+    assert isinstance(storage, real)
+
+
+def test_storage_does_not_hide_other_errors(monkeypatch):
+    def broken(url, **kwargs):
+        raise RuntimeError("unable to open database file")
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", broken)
+    with pytest.raises(RuntimeError, match="unable to open"):
+        tuning._storage("sqlite:////nonexistent/dir/x.db")
+
+
 def _worker(storage: str, seed: int) -> None:
     import optuna as _optuna
 
