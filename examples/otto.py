@@ -13,8 +13,9 @@ Example::
 Run it again with the same --storage to add trials to the same studies; several
 copies (or machines, with a postgresql:// storage) can tune at once.
 
-The Otto file cannot be downloaded automatically (Kaggle rules); put
-``otto_train.csv.gz`` in --data-home.
+Without ``otto_train.csv.gz`` (Kaggle's train.csv, gzip-compressed) in
+--data-home, the loader fetches OpenML dataset 45548 and keeps it only if it is
+byte-for-byte Kaggle's file once rewritten in that layout (see ``load_otto``).
 """
 
 import sys

@@ -220,9 +220,73 @@ def test_otto_checksum_mismatch_and_missing(tmp_path) -> None:
     with pytest.raises(ValueError, match="otto_train.csv.gz") as info:
         load_otto(tmp_path)
     assert OTTO_SHA256 in str(info.value)
-    # Otto is never downloaded: missing file raises even with download=True.
     with pytest.raises(FileNotFoundError, match="IMBSK_DATA"):
-        load_otto(tmp_path / "empty", download=True)
+        load_otto(tmp_path / "empty", download=False)
+    assert not (tmp_path / "empty").exists()
+
+
+def _openml_like_otto(with_id: bool) -> tuple[pd.DataFrame, pd.Series]:
+    """The shared file as fetch_openml(as_frame=True) would hand it over: float counts, category labels."""
+    frame = pd.read_csv(_need("otto_train.csv.gz"))
+    data = frame.drop(columns=["target"] if with_id else ["id", "target"]).astype(np.float64)
+    return data, frame["target"].astype("category")
+
+
+def _serve_openml(monkeypatch, data: pd.DataFrame, target: pd.Series) -> list[dict]:
+    calls = []
+
+    def fake_fetch_openml(**kwargs):
+        calls.append(kwargs)
+        return Bunch(data=data, target=target)
+
+    monkeypatch.setattr(tabular, "fetch_openml", fake_fetch_openml)
+    return calls
+
+
+@pytest.mark.parametrize("with_id", [False, True])
+def test_otto_download_from_openml_rebuilds_kaggle_file(tmp_path, monkeypatch, with_id) -> None:
+    data, target = _openml_like_otto(with_id)
+    if with_id:
+        # A copy in another row order is put back in id order.
+        shuffled = np.random.default_rng(0).permutation(len(data))
+        data, target = data.iloc[shuffled], target.iloc[shuffled]
+    calls = _serve_openml(monkeypatch, data, target)
+    bunch = load_otto(tmp_path / "cache", download=True)
+    assert calls[0]["data_id"] == tabular.OTTO_OPENML_ID
+    assert calls[0]["data_home"] == str(tmp_path / "cache" / "openml")
+    written = (tmp_path / "cache" / "otto_train.csv.gz").read_bytes()
+    assert hashlib.sha256(gzip.decompress(written)).hexdigest() == tabular.OTTO_CSV_SHA256
+    assert bunch.target.value_counts().to_dict() == OTTO_COUNTS
+    assert (len(bunch.X_train), len(bunch.X_val), len(bunch.X_test)) == (39601, 9901, 12376)
+    # Later loads read the cache, not the network.
+    monkeypatch.setattr(tabular, "fetch_openml", None)
+    assert load_otto(tmp_path / "cache").y_test.equals(bunch.y_test)
+
+
+def test_otto_download_refuses_a_copy_that_differs_from_kaggle(tmp_path, monkeypatch) -> None:
+    data, target = _openml_like_otto(with_id=False)
+    # Without ids, another row order cannot be undone: the split would differ, so refuse.
+    _serve_openml(monkeypatch, data.iloc[::-1], target.iloc[::-1])
+    with pytest.raises(ValueError, match="differs from Kaggle's file") as info:
+        load_otto(tmp_path, download=True)
+    assert tabular.OTTO_CSV_SHA256 in str(info.value)
+    assert not (tmp_path / "otto_train.csv.gz").exists()
+
+
+def test_otto_download_failure_and_bad_layout(tmp_path, monkeypatch) -> None:
+    def offline(**kwargs):
+        raise OSError("simulated: no network")
+
+    monkeypatch.setattr(tabular, "fetch_openml", offline)
+    with pytest.raises(FileNotFoundError, match="download from OpenML failed") as info:
+        load_otto(tmp_path, download=True)
+    assert "otto_train.csv.gz" in str(info.value)
+    with pytest.raises(ValueError, match="93 Otto features"):
+        tabular.otto_csv_from_openml(pd.DataFrame({"a": [1.0]}), pd.Series(["Class_1"]))
+    with pytest.raises(ValueError, match="integer counts"):
+        tabular.otto_csv_from_openml(pd.DataFrame(np.full((1, 93), 0.5)), pd.Series(["Class_1"]))
+    with pytest.raises(ValueError, match="labels outside"):
+        tabular.otto_csv_from_openml(pd.DataFrame(np.zeros((1, 93))), pd.Series(["Class_0"]))
 
 
 # ---------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.datasets import fetch_openml
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
@@ -132,10 +133,12 @@ OTTO_SHA256 = "90a912dc3f03494b38a19addbe2a105c8b9b66f3e5fff3458111fb521e1ebca8"
 OTTO_CSV_SHA256 = "11d3618a9d2dba32356c7c5f71ea2c790dcf1bd1ac1f0270f5f520b14329a3b4"
 OTTO_FEATURES = [f"feat_{i}" for i in range(1, 94)]
 OTTO_CLASSES = [f"Class_{i}" for i in range(1, 10)]
+#: OpenML dataset "Otto-Group-Product-Classification-Challenge" (Kaggle's train.csv).
+OTTO_OPENML_ID = 45548
 _OTTO_SOURCE = (
     "the Kaggle competition 'otto-group-product-classification-challenge' "
-    "(file train.csv, gzip-compressed; requires accepting the competition rules, "
-    "so it is never downloaded automatically)"
+    "(file train.csv, gzip-compressed), or OpenML dataset "
+    f"{OTTO_OPENML_ID} (fetched automatically when download=True)"
 )
 
 # --- Covertype --------------------------------------------------------------
@@ -406,6 +409,64 @@ Source: Kaggle competition data under the competition's rules.
 """
 
 
+def _download_otto(path: Path) -> None:
+    try:
+        bunch = fetch_openml(data_id=OTTO_OPENML_ID, as_frame=True, parser="pandas",
+                             data_home=str(path.parent / "openml"))
+    except Exception as exc:  # urllib, HTTP and OpenML errors alike mean "not available"
+        raise missing_file_error(
+            OTTO_FILE, path.parent, _OTTO_SOURCE, reason=f"download from OpenML failed: {exc}"
+        ) from exc
+    csv = otto_csv_from_openml(bunch.data, bunch.target)
+    got = hashlib.sha256(csv).hexdigest()
+    if got != OTTO_CSV_SHA256:
+        raise ValueError(
+            f"OpenML dataset {OTTO_OPENML_ID} rewritten in Kaggle's train.csv layout has sha256 "
+            f"{got}, expected {OTTO_CSV_SHA256}: the OpenML copy differs from Kaggle's file "
+            f"(other rows or another row order). Place Kaggle's train.csv, gzip-compressed, "
+            f"as {path} instead."
+        )
+    atomic_write(path, gzip.compress(csv, compresslevel=9, mtime=0))
+
+
+def otto_csv_from_openml(data: pd.DataFrame, target: pd.Series) -> bytes:
+    """Kaggle's ``train.csv`` bytes rebuilt from an OpenML copy of Otto.
+
+    Accepts the features with or without an ``id`` column (with one, rows are put
+    in id order; without one, ids are the row numbers 1..n, as in Kaggle's file), feature columns named
+    ``feat_1..feat_93`` or just 93 columns in that order, and labels
+    ``Class_1..Class_9``. Integer-valued floats are written as integers.
+
+    Raises
+    ------
+    ValueError
+        If the columns or labels do not fit that layout.
+    """
+    data = pd.DataFrame(data).reset_index(drop=True)
+    labels = pd.Series(np.asarray(target, dtype=str))
+    if "id" in data.columns:
+        # Kaggle's rows are in id order; restore it whatever order the copy uses.
+        order = np.argsort(data["id"].to_numpy(), kind="stable")
+        data, labels = data.iloc[order].reset_index(drop=True), labels.iloc[order].reset_index(drop=True)
+        ids = data.pop("id")
+    else:
+        ids = pd.Series(np.arange(1, len(data) + 1))
+    if list(data.columns) != OTTO_FEATURES:
+        if data.shape[1] != len(OTTO_FEATURES):
+            raise ValueError(f"expected the {len(OTTO_FEATURES)} Otto features, got columns {list(data.columns)}")
+        data.columns = OTTO_FEATURES
+    values = data.to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(values)) or not np.array_equal(values, np.round(values)):
+        raise ValueError("Otto features must be finite integer counts")
+    unknown = sorted(set(labels) - set(OTTO_CLASSES))
+    if unknown:
+        raise ValueError(f"Otto labels outside {OTTO_CLASSES}: {unknown[:5]}")
+    frame = pd.DataFrame(values.astype(np.int64), columns=OTTO_FEATURES)
+    frame.insert(0, "id", np.asarray(ids, dtype=np.int64))
+    frame["target"] = labels.to_numpy()
+    return frame.to_csv(index=False, lineterminator="\n").encode()
+
+
 def load_otto(
     data_home: str | os.PathLike[str] | None = None,
     *,
@@ -424,9 +485,12 @@ def load_otto(
         Directory holding ``otto_train.csv.gz``. ``None`` uses ``$IMBSK_DATA``,
         else ``$XDG_CACHE_HOME/imbsk`` or ``~/.cache/imbsk``.
     download : bool, default=True
-        Accepted for a uniform signature, but the file is never downloaded:
-        Kaggle requires a login and accepting the rules, and no anonymous
-        mirror with the same bytes is known. A missing file always raises.
+        If the file is absent, fetch OpenML dataset ``OTTO_OPENML_ID`` with
+        :func:`sklearn.datasets.fetch_openml` (its own cache goes under
+        ``data_home/openml``), rewrite it in Kaggle's ``train.csv`` layout
+        (``id`` = row number when OpenML has no id column), and keep it only if
+        that CSV's sha256 equals ``OTTO_CSV_SHA256``: the cached file is then
+        byte-for-byte Kaggle's ``train.csv``, so splits match the reference.
     return_X_y : bool, default=False
         Return ``(data, target)`` of all rows instead of a Bunch.
     as_frame : bool, default=True
@@ -447,15 +511,17 @@ def load_otto(
     Raises
     ------
     FileNotFoundError
-        The file is absent.
+        The file is absent and ``download`` is False or the download failed.
     ValueError
-        Checksum mismatch, or unexpected content.
+        Checksum mismatch (of the file, or of the OpenML copy rewritten in
+        Kaggle's layout), or unexpected content.
     """
     directory = get_data_home(data_home)
     path = directory / OTTO_FILE
     if not path.is_file():
-        reason = "Otto is not downloadable automatically" if download else None
-        raise missing_file_error(OTTO_FILE, directory, _OTTO_SOURCE, reason=reason)
+        if not download:
+            raise missing_file_error(OTTO_FILE, directory, _OTTO_SOURCE)
+        _download_otto(path)
     if verify:
         verify_sha256(path, OTTO_SHA256, OTTO_CSV_SHA256)
 
