@@ -48,8 +48,9 @@ class_smoothing_eps     uniform [0, 0.3]                     ``'mlp_sam_ls'`` on
 
 Fixed MLP settings: ``optimizer='adamw'`` (as Gorishniy et al.),
 ``num_embedding='plr'``, ``max_iter=max_epochs``, ``ema_decay=0.99``,
-``validation_fraction=0.1`` of ``X_train`` for early stopping on the
-validation loss with ``n_iter_no_change=max(2, max_epochs // 4)``, and the
+early stopping on the benchmark's ``X_val`` (validation accuracy, passed as
+``fit(..., X_val=, y_val=)``, so every ``X_train`` row trains, as XGBoost's
+``eval_set``) with ``n_iter_no_change=max(2, max_epochs // 4)``, and the
 default ``class_scaling='sqrt_inverse_frequency'`` (per-class ``rho_c`` and
 ``eps_c``).
 
@@ -167,8 +168,8 @@ XGB_EARLY_STOPPING_ROUNDS = 50
 DEFAULT_MAX_EPOCHS = 50
 #: Fixed decay of the weight average of the MLPs (horizon of ~100 steps).
 MLP_EMA_DECAY = 0.99
-#: Fraction of ``X_train`` the MLPs hold out for early stopping.
-MLP_VALIDATION_FRACTION = 0.1
+#: Validation score the MLPs early-stop on (the tuning objective).
+MLP_EARLY_STOPPING_METRIC = "accuracy"
 
 #: SAM-A radius and smoothing of the first ``'mlp_sam_ls'`` trial in :func:`run_benchmark`
 #: (added to the best plain-MLP configuration).
@@ -367,13 +368,13 @@ def _fit_model(
         optimizer="adamw",
         max_iter=int(max_epochs),
         ema_decay=MLP_EMA_DECAY,
-        validation_fraction=MLP_VALIDATION_FRACTION,
+        early_stopping_metric=MLP_EARLY_STOPPING_METRIC,
         n_iter_no_change=max(2, int(max_epochs) // 4),
         device=device,
         random_state=seed,
         **kwargs,
     )
-    estimator.fit(data.X_train, data.y_train)
+    estimator.fit(data.X_train, data.y_train, X_val=data.X_val, y_val=data.y_val)
     return _FittedModel(estimator.predict, estimator.fit_time_, int(estimator.n_iter_))
 
 

@@ -378,3 +378,14 @@ def test_cuda_training_with_every_technique(digits):
     proba = clf.predict_proba(X[:20])
     assert np.isfinite(proba).all() and proba.shape == (20, 10)
     np.testing.assert_allclose(pickle.loads(pickle.dumps(clf)).predict_proba(X[:20]), proba, rtol=1e-5, atol=1e-6)
+
+
+def test_given_validation_images_drive_early_stopping(digits):
+    data, X, y = digits
+    clf = ImbalancedCNNClassifier(random_state=0, **{**FAST, "max_iter": 2}, early_stopping_metric="accuracy")
+    clf.fit(X, y, X_val=data.X_test[:50], y_val=data.y_test[:50])
+    valid_acc = clf.history_[:, "valid_acc"]
+    assert len(valid_acc) == 2
+    assert np.mean(clf.predict(data.X_test[:50]) == data.y_test[:50]) == pytest.approx(max(valid_acc), abs=1e-12)
+    with pytest.raises(ValueError, match="expected"):
+        clf.fit(X, y, X_val=data.X_test[:50, :4], y_val=data.y_test[:50])

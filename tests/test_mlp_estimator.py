@@ -129,6 +129,37 @@ def test_early_stopping_restores_best_weights(imbalanced):
     assert loss == pytest.approx(valid_losses[best_epoch], rel=1e-4)
 
 
+def test_given_validation_set_drives_early_stopping_and_all_rows_train(imbalanced):
+    X, y = imbalanced
+    labels = np.array(["a", "b", "c"])[y]
+    X_train, y_train, X_val, y_val = X[:450], labels[:450], X[450:], labels[450:]
+    clf = ImbalancedMLPClassifier(
+        max_iter=40, n_iter_no_change=4, learning_rate_init=0.3, early_stopping_metric="accuracy",
+        random_state=0, ema_decay=None, **FAST,
+    ).fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    history = clf.history_
+    # Every training row is used: no internal split took its share.
+    assert sum(batch["train_batch_size"] for batch in history[0, "batches"] if "train_batch_size" in batch) == 450
+    valid_acc = history[:, "valid_acc"]
+    best_epoch = int(np.argmax(valid_acc))
+    assert clf.n_iter_ == best_epoch + 1 + 4
+    # The restored weights score the best recorded accuracy on exactly X_val.
+    assert np.mean(clf.predict(X_val) == y_val) == pytest.approx(valid_acc[best_epoch], abs=1e-12)
+
+
+def test_given_validation_set_errors(imbalanced):
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=2, random_state=0, **FAST)
+    with pytest.raises(ValueError, match="X_val and y_val must be given together"):
+        clf.fit(X, y, X_val=X[:10])
+    with pytest.raises(ValueError, match="y_val has labels not seen in y: \\[7\\]"):
+        clf.fit(X, y, X_val=X[:3], y_val=[0, 1, 7])
+    with pytest.raises(ValueError, match="X_val has 10 samples but y_val has 9"):
+        clf.fit(X, y, X_val=X[:10], y_val=y[:9])
+    with pytest.raises(ValueError, match="features"):
+        clf.fit(X, y, X_val=X[:10, :5], y_val=y[:10])
+
+
 def test_without_validation_runs_all_epochs(imbalanced):
     X, y = imbalanced
     clf = ImbalancedMLPClassifier(max_iter=4, validation_fraction=None, random_state=0, **FAST).fit(X, y)

@@ -144,6 +144,20 @@ def test_tune_and_evaluate_mlp_end_to_end(tmp_path):
 
 
 @needs_adult
+def test_mlp_trains_on_all_train_rows_and_early_stops_on_the_validation_split():
+    data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=ROWS)
+    params = {"hidden_layer_sizes": (32,), "d_embedding": 8, "n_frequencies": 8, "batch_size": 256}
+    fitted = tuning._fit_model("mlp", params, data, seed=0, device="cpu", max_epochs=4)
+    estimator = fitted.predict.__self__
+    first_epoch = estimator.history_[0, "batches"]
+    assert sum(b["train_batch_size"] for b in first_epoch if "train_batch_size" in b) == len(data.y_train)
+    assert sum(b["valid_batch_size"] for b in first_epoch if "valid_batch_size" in b) == len(data.y_val)
+    # The kept weights are those of the epoch with the best accuracy on X_val.
+    val_accuracy = tuning._accuracy(data.y_val, fitted.predict(data.X_val))
+    assert val_accuracy == pytest.approx(max(estimator.history_[:, "valid_acc"]), abs=1e-12)
+
+
+@needs_adult
 def test_tune_xgboost_records_trees(tmp_path):
     study = tuning.tune("adult", "xgboost", n_trials=2, storage=f"sqlite:///{tmp_path}/x.db",
                         data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=25)

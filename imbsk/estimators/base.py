@@ -154,6 +154,20 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         )
         return train, valid
 
+    def _validation_inputs(self, X_val: Any, y_val: Any) -> tuple[Any, np.ndarray]:
+        if X_val is None or y_val is None:
+            raise ValueError("X_val and y_val must be given together (or neither).")
+        inputs = self._transform_inputs(X_val)
+        y_val = column_or_1d(y_val, warn=True)
+        if _n_rows(inputs) != len(y_val):
+            raise ValueError(f"X_val has {_n_rows(inputs)} samples but y_val has {len(y_val)}.")
+        unseen = np.setdiff1d(np.unique(y_val), self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"y_val has labels not seen in y: {unseen[:5].tolist()}; the classes are {self.classes_.tolist()}."
+            )
+        return inputs, np.searchsorted(self.classes_, y_val)
+
     def _class_weight_vector(self) -> np.ndarray | None:
         if self.class_weight is None:
             return None
@@ -221,7 +235,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         )
 
     # -- public API ------------------------------------------------------------------
-    def fit(self, X: Any, y: Any) -> "BaseImbalancedClassifier":
+    def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> "BaseImbalancedClassifier":
         """Train the network on ``(X, y)``.
 
         Parameters
@@ -230,6 +244,13 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             Training inputs.
         y : array-like of shape (n_samples,)
             Class labels of any type scikit-learn accepts; ``predict`` returns them.
+        X_val : array-like or DataFrame, default=None
+            Validation inputs for early stopping, in the format of ``X`` (as in
+            :meth:`sklearn.ensemble.HistGradientBoostingClassifier.fit`). When
+            given, every row of ``X`` trains and ``validation_fraction`` is not
+            used; the preprocessing is fitted on ``X`` only.
+        y_val : array-like of shape (n_val_samples,), default=None
+            Labels of ``X_val``; each must occur in ``y``.
 
         Returns
         -------
@@ -246,9 +267,13 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         if _n_rows(inputs) != len(y_encoded):
             raise ValueError(f"X has {_n_rows(inputs)} samples but y has {len(y_encoded)}.")
         device = resolve_device(self.device)
-        train_index, valid_index = self._validation_split(y_encoded, seed)
-        train = TensorData(_take(inputs, train_index), y_encoded[train_index], device=device)
-        valid = None if valid_index is None else TensorData(_take(inputs, valid_index), y_encoded[valid_index], device=device)
+        if X_val is None and y_val is None:
+            train_index, valid_index = self._validation_split(y_encoded, seed)
+            train = TensorData(_take(inputs, train_index), y_encoded[train_index], device=device)
+            valid = None if valid_index is None else TensorData(_take(inputs, valid_index), y_encoded[valid_index], device=device)
+        else:
+            train = TensorData(inputs, y_encoded, device=device)
+            valid = TensorData(*self._validation_inputs(X_val, y_val), device=device)
 
         fork_devices = [torch.cuda.current_device()] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=fork_devices):
