@@ -126,6 +126,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -464,6 +465,7 @@ def tune(
     batch_sizes: Sequence[int] = BATCH_SIZES,
     xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
     enqueue_trials: Sequence[dict[str, Any]] | None = None,
+    fixed_params: dict[str, Any] | None = None,
 ) -> optuna.Study:
     """Run (or continue) an Optuna study maximising the validation accuracy.
 
@@ -507,6 +509,13 @@ def tune(
         Raw trial parameters (the names of the search space, e.g. ``n_blocks``,
         ``width``) to evaluate first, via :meth:`optuna.Study.enqueue_trial`
         (skipped if already in the study); they count towards ``n_trials``.
+    fixed_params : dict, default=None
+        Raw trial parameters held at these values in every trial
+        (:class:`optuna.samplers.PartialFixedSampler`); the sampler searches
+        the rest. E.g. the architecture of a tuned ``'mlp'`` study with
+        ``model='mlp_sam_ls'`` tunes only ``sam_asymmetric_rho`` and
+        ``class_smoothing_eps`` on top of it, the paper's recipe of adding
+        the techniques to a tuned network.
 
     Returns
     -------
@@ -516,9 +525,10 @@ def tune(
     """
     dataset, model = _check_names(dataset, model)
     device = _resolve_device(device)
-    data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
     space = SEARCH_SPACES[model]
     choices = [int(b) for b in batch_sizes]
+    _check_fixed_params(space, fixed_params or {}, choices)
+    data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
 
     def objective(trial: optuna.Trial) -> float:
         params = space(trial, batch_sizes=choices)
@@ -529,11 +539,17 @@ def tune(
         trial.set_user_attr("epochs", int(fitted.epochs))
         return _accuracy(data.y_val, fitted.predict(data.X_val))
 
+    sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+    if fixed_params:
+        with warnings.catch_warnings():
+            # Stable since optuna 2.4; the experimental label is not news to users.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.PartialFixedSampler(dict(fixed_params), sampler)
     study = optuna.create_study(
         storage=_storage(storage),
         study_name=study_name or f"{dataset}-{model}",
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
+        sampler=sampler,
         load_if_exists=True,
     )
     for fixed in enqueue_trials or ():
@@ -541,6 +557,18 @@ def tune(
     # A diverging configuration (NaN loss) fails its trial, not the study.
     study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, catch=(RuntimeError, FloatingPointError))
     return study
+
+
+def _check_fixed_params(space: Callable[..., dict[str, Any]], fixed: dict[str, Any], batch_sizes: list[int]) -> None:
+    if not fixed:
+        return
+    probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = probe.ask()
+    space(trial, batch_sizes=batch_sizes)
+    unknown = sorted(set(fixed) - set(trial.params))
+    if unknown:
+        raise ValueError(f"fixed_params has names outside the search space: {unknown}; "
+                         f"valid names: {sorted(trial.params)}")
 
 
 def best_params(study: optuna.Study) -> dict[str, Any]:
@@ -821,9 +849,26 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-train-rows", type=int, default=None, help="stratified training subsample")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
     parser.add_argument("--xgb-max-estimators", type=int, default=XGB_MAX_ESTIMATORS, help="cap on XGBoost trees")
+    parser.add_argument("--fixed-params", default=None, metavar="JSON",
+                        help="raw trial parameters held fixed, as JSON or @file (e.g. a tuned MLP's "
+                             "architecture, so that mlp_sam_ls tunes only rho and eps)")
     parser.add_argument("--evaluate-seeds", type=int, default=0,
                         help="retrain the best configuration with seeds 0..K-1 and report test accuracy")
     parser.add_argument("--out", default="imbsk-tune-results", help="directory for the JSON/CSV outputs")
+
+
+def _json_argument(value: str | None, flag: str) -> dict[str, Any] | None:
+    """A JSON object given inline or as ``@path``."""
+    if value is None:
+        return None
+    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{flag} must be a JSON object (or @file holding one): {error}") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{flag} must be a JSON object, got {type(parsed).__name__}")
+    return parsed
 
 
 def run_tune_command(args: argparse.Namespace) -> int:
@@ -845,6 +890,7 @@ def run_tune_command(args: argparse.Namespace) -> int:
         max_train_rows=getattr(args, "max_train_rows", None),
         batch_sizes=getattr(args, "batch_sizes", None) or BATCH_SIZES,
         xgb_max_estimators=getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
+        fixed_params=_json_argument(getattr(args, "fixed_params", None), "--fixed-params"),
     )
     params = best_params(study)
     n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)

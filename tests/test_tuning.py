@@ -158,6 +158,33 @@ def test_mlp_trains_on_all_train_rows_and_early_stops_on_the_validation_split():
 
 
 @needs_adult
+def test_fixed_params_hold_the_base_configuration(tmp_path):
+    fixed = {"n_blocks": 1, "width": 64, "frequency_init_scale": 1.0, "n_frequencies": 8, "d_embedding": 8,
+             "dropout": 0.1, "learning_rate_init": 1e-3, "weight_decay": 1e-5, "batch_size": 256}
+    study = tuning.tune("adult", "mlp_sam_ls", n_trials=2, storage=f"sqlite:///{tmp_path}/f.db", data_home=DATA_HOME,
+                        max_epochs=1, max_train_rows=600, batch_sizes=(256,), fixed_params=fixed)
+    draws = [t.params for t in study.trials]
+    assert all({k: d[k] for k in fixed} == fixed for d in draws)
+    # Only the two technique strengths vary.
+    assert len({(d["sam_asymmetric_rho"], d["class_smoothing_eps"]) for d in draws}) == 2
+    assert tuning.best_params(study)["hidden_layer_sizes"] == [64]
+    with pytest.raises(ValueError, match=r"outside the search space: \['rho'\]"):
+        tuning.tune("adult", "mlp_sam_ls", n_trials=1, storage=f"sqlite:///{tmp_path}/f.db", data_home=DATA_HOME,
+                    fixed_params={"rho": 0.1})
+
+
+def test_json_argument_inline_and_file(tmp_path):
+    (tmp_path / "p.json").write_text('{"width": 64}')
+    assert tuning._json_argument('{"width": 64}', "--fixed-params") == {"width": 64}
+    assert tuning._json_argument(f"@{tmp_path}/p.json", "--fixed-params") == {"width": 64}
+    assert tuning._json_argument(None, "--fixed-params") is None
+    with pytest.raises(ValueError, match="--fixed-params must be a JSON object"):
+        tuning._json_argument("[1, 2]", "--fixed-params")
+    with pytest.raises(ValueError, match="--fixed-params must be a JSON object"):
+        tuning._json_argument("{width: 64", "--fixed-params")
+
+
+@needs_adult
 def test_tune_xgboost_records_trees(tmp_path):
     study = tuning.tune("adult", "xgboost", n_trials=2, storage=f"sqlite:///{tmp_path}/x.db",
                         data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=25)
