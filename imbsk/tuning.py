@@ -562,9 +562,13 @@ def tune(
 def _check_fixed_params(space: Callable[..., dict[str, Any]], fixed: dict[str, Any], batch_sizes: list[int]) -> None:
     if not fixed:
         return
-    probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    trial = probe.ask()
-    space(trial, batch_sizes=batch_sizes)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the probe study is not the user's
+    try:
+        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+        space(trial, batch_sizes=batch_sizes)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     unknown = sorted(set(fixed) - set(trial.params))
     if unknown:
         raise ValueError(f"fixed_params has names outside the search space: {unknown}; "
