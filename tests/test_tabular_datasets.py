@@ -169,6 +169,15 @@ def test_adult_assembly_from_uci_originals_and_download(tmp_path, monkeypatch) -
     assert X.shape == (48842, 14) and int((y == ">50K").sum()) == 11687
 
 
+def test_adult_download_refuses_changed_upstream_files(tmp_path, monkeypatch) -> None:
+    served = b"39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, Not-in-family, White, Male, 2174, 0, 40, United-States, <=50K\n"
+    monkeypatch.setattr(tabular, "download_bytes", lambda url, *a, **k: served)
+    with pytest.raises(ValueError, match="the upstream files changed") as info:
+        load_adult(tmp_path, download=True)
+    assert ADULT_CSV_SHA256 in str(info.value)
+    assert not (tmp_path / "adult.csv.gz").exists()
+
+
 def test_adult_download_failure_explains_where_to_put_file(tmp_path, monkeypatch) -> None:
     def fail(url, *a, **k):
         raise OSError("simulated: no network")

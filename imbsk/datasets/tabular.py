@@ -276,15 +276,21 @@ def _download_adult(path: Path) -> None:
         raise missing_file_error(
             ADULT_FILE, path.parent, _ADULT_SOURCE, reason=f"download failed: {exc}"
         ) from exc
-    csv = _assemble_adult(train_raw, test_raw)
-    # Check before writing so a changed upstream file never lands in the cache.
+    _cache_verified_csv(
+        path, _assemble_adult(train_raw, test_raw), ADULT_CSV_SHA256,
+        source=f"{ADULT_FILE} assembled from {ADULT_URLS['train']} and {ADULT_URLS['test']}",
+        why="the upstream files changed", fix=f"Place a correct {ADULT_FILE} in {path.parent} instead.",
+    )
+
+
+def _cache_verified_csv(path: Path, csv: bytes, expected_sha256: str, *, source: str, why: str, fix: str) -> None:
+    """Gzip ``csv`` to ``path`` if its sha256 is the reference one; raise otherwise.
+
+    Checked before writing, so a changed upstream copy never lands in the cache.
+    """
     got = hashlib.sha256(csv).hexdigest()
-    if got != ADULT_CSV_SHA256:
-        raise ValueError(
-            f"Assembled {ADULT_FILE} from {ADULT_URLS['train']} and {ADULT_URLS['test']} "
-            f"has sha256 {got}, expected {ADULT_CSV_SHA256}; the upstream files changed. "
-            f"Place a correct {ADULT_FILE} in {path.parent} instead."
-        )
+    if got != expected_sha256:
+        raise ValueError(f"{source} has sha256 {got}, expected {expected_sha256}: {why}. {fix}")
     atomic_write(path, gzip.compress(csv, compresslevel=9, mtime=0))
 
 
@@ -417,16 +423,12 @@ def _download_otto(path: Path) -> None:
         raise missing_file_error(
             OTTO_FILE, path.parent, _OTTO_SOURCE, reason=f"download from OpenML failed: {exc}"
         ) from exc
-    csv = otto_csv_from_openml(bunch.data, bunch.target)
-    got = hashlib.sha256(csv).hexdigest()
-    if got != OTTO_CSV_SHA256:
-        raise ValueError(
-            f"OpenML dataset {OTTO_OPENML_ID} rewritten in Kaggle's train.csv layout has sha256 "
-            f"{got}, expected {OTTO_CSV_SHA256}: the OpenML copy differs from Kaggle's file "
-            f"(other rows or another row order). Place Kaggle's train.csv, gzip-compressed, "
-            f"as {path} instead."
-        )
-    atomic_write(path, gzip.compress(csv, compresslevel=9, mtime=0))
+    _cache_verified_csv(
+        path, otto_csv_from_openml(bunch.data, bunch.target), OTTO_CSV_SHA256,
+        source=f"OpenML dataset {OTTO_OPENML_ID} rewritten in Kaggle's train.csv layout",
+        why="the OpenML copy differs from Kaggle's file (other rows or another row order)",
+        fix=f"Place Kaggle's train.csv, gzip-compressed, as {path} instead.",
+    )
 
 
 def otto_csv_from_openml(data: pd.DataFrame, target: pd.Series) -> bytes:
