@@ -724,6 +724,7 @@ def run_benchmark(
     batch_sizes: Sequence[int] = BATCH_SIZES,
     xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
     out: str | None = None,
+    sam_ls_on_mlp: bool = False,
 ) -> pd.DataFrame:
     """Tune every model of ``n_trials`` on one benchmark, then evaluate it over seeds.
 
@@ -747,7 +748,10 @@ def run_benchmark(
     When ``'mlp'`` runs before ``'mlp_sam_ls'``, the first trial of the
     ``'mlp_sam_ls'`` study is the best ``'mlp'`` configuration with
     ``sam_asymmetric_rho=WARM_START_RHO`` and ``class_smoothing_eps=WARM_START_EPS``
-    (``enqueue_trials`` of :func:`tune`).
+    (``enqueue_trials`` of :func:`tune`). With ``sam_ls_on_mlp=True`` the
+    ``'mlp_sam_ls'`` study (named ``'{dataset}-mlp_sam_ls-on-mlp'``) also holds
+    every other parameter at the best ``'mlp'`` values (``fixed_params``), so its
+    trials search only ``sam_asymmetric_rho`` and ``class_smoothing_eps``.
 
     Returns
     -------
@@ -758,16 +762,19 @@ def run_benchmark(
     best: dict[str, Any] = {}
     raw_best: dict[str, dict[str, Any]] = {}
     for model, trials in n_trials.items():
-        enqueue = None
+        enqueue, fixed, study_name = None, None, None
         if model == "mlp_sam_ls" and "mlp" in raw_best:
             # With a few trials, start SAM-A + smoothing from the tuned plain MLP, so the
             # study measures what the two techniques add rather than re-finding an MLP.
             enqueue = [{**raw_best["mlp"], "sam_asymmetric_rho": WARM_START_RHO, "class_smoothing_eps": WARM_START_EPS}]
+            if sam_ls_on_mlp:
+                fixed, study_name = dict(raw_best["mlp"]), f"{dataset}-mlp_sam_ls-on-mlp"
         started = time.perf_counter()
         study = tune(
-            dataset, model, n_trials=trials, storage=storage, timeout=timeout, data_home=data_home,
-            device=device, max_epochs=max_epochs, max_train_rows=max_train_rows, batch_sizes=batch_sizes,
-            xgb_max_estimators=xgb_max_estimators, enqueue_trials=enqueue,
+            dataset, model, n_trials=trials, storage=storage, study_name=study_name, timeout=timeout,
+            data_home=data_home, device=device, max_epochs=max_epochs, max_train_rows=max_train_rows,
+            batch_sizes=batch_sizes, xgb_max_estimators=xgb_max_estimators, enqueue_trials=enqueue,
+            fixed_params=fixed,
         )
         raw_best[model] = dict(study.best_trial.params)
         tuned = time.perf_counter() - started
@@ -814,6 +821,8 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-train-rows", type=int, default=None)
     parser.add_argument("--xgb-max-estimators", type=int, default=XGB_MAX_ESTIMATORS)
     parser.add_argument("--out", default=f"results-{dataset}")
+    parser.add_argument("--sam-ls-on-mlp", action="store_true",
+                        help="tune only rho and eps of MLP + SAM-A + smoothing, on the tuned MLP-PLR configuration")
     args = parser.parse_args(argv)
     try:
         load_split(dataset, data_home=args.data_home)
@@ -827,7 +836,7 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
         dataset, n_trials=budgets, seeds=args.seeds, storage=args.storage, data_home=args.data_home,
         device=args.device, max_epochs=args.max_epochs, timeout=args.timeout,
         max_train_rows=args.max_train_rows, batch_sizes=args.batch_sizes,
-        xgb_max_estimators=args.xgb_max_estimators, out=args.out,
+        xgb_max_estimators=args.xgb_max_estimators, out=args.out, sam_ls_on_mlp=args.sam_ls_on_mlp,
     )
     print(f"total wall time {time.perf_counter() - started:.0f} s")
     return 0

@@ -302,3 +302,31 @@ def test_enqueued_trial_runs_first(tmp_path):
     # skip_if_exists: enqueuing the same configuration again adds no duplicate
     study = tuning.tune("adult", "xgboost", n_trials=1, enqueue_trials=[fixed], **kwargs)
     assert sum(t.params == fixed for t in study.trials) == 1 and len(study.trials) == 3
+
+
+@needs_adult
+def test_adult_example_script_runs_all_three_models(tmp_path, capsys, monkeypatch):
+    import runpy
+    import sys
+
+    out = tmp_path / "results"
+    argv = ["examples/adult.py", "--n-trials", "2", "--xgb-trials", "2", "--seeds", "2", "--max-epochs", "2",
+            "--max-train-rows", "600", "--batch-sizes", "256", "--xgb-max-estimators", "20",
+            "--data-home", DATA_HOME, "--storage", f"sqlite:///{tmp_path}/b.db", "--out", str(out), "--sam-ls-on-mlp"]
+    script = Path(__file__).resolve().parents[1] / "examples" / "adult.py"
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name="__main__")
+    assert exit_info.value.code == 0
+    summary = pd.read_csv(out / "adult-summary.csv")
+    assert list(summary["model"]) == ["xgboost", "mlp", "mlp_sam_ls"]
+    assert (summary["n_seeds"] == 2).all() and summary["test_accuracy_mean"].between(0.5, 1.0).all()
+    results = pd.read_csv(out / "adult-results.csv")
+    assert len(results) == 6 and sorted(set(results["seed"])) == [0, 1]
+    best = json.loads((out / "adult-best-params.json").read_text())
+    # SAM-A + smoothing kept the tuned MLP's configuration and tuned only rho and eps.
+    mlp, sam = best["mlp"]["params"], best["mlp_sam_ls"]["params"]
+    assert {k: v for k, v in sam.items() if k not in ("sam_asymmetric_rho", "class_smoothing_eps")} == mlp
+    study = optuna.load_study(study_name="adult-mlp_sam_ls-on-mlp", storage=f"sqlite:///{tmp_path}/b.db")
+    assert len(study.trials) == 2
+    assert "total wall time" in capsys.readouterr().out
