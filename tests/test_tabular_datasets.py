@@ -291,11 +291,11 @@ def test_otto_download_failure_and_bad_layout(tmp_path, monkeypatch) -> None:
         load_otto(tmp_path, download=True)
     assert "otto_train.csv.gz" in str(info.value)
     with pytest.raises(ValueError, match="93 Otto features"):
-        tabular.otto_csv_from_openml(pd.DataFrame({"a": [1.0]}), pd.Series(["Class_1"]))
+        tabular._otto_csv_from_openml(pd.DataFrame({"a": [1.0]}), pd.Series(["Class_1"]))
     with pytest.raises(ValueError, match="integer counts"):
-        tabular.otto_csv_from_openml(pd.DataFrame(np.full((1, 93), 0.5)), pd.Series(["Class_1"]))
+        tabular._otto_csv_from_openml(pd.DataFrame(np.full((1, 93), 0.5)), pd.Series(["Class_1"]))
     with pytest.raises(ValueError, match="labels outside"):
-        tabular.otto_csv_from_openml(pd.DataFrame(np.zeros((1, 93))), pd.Series(["Class_0"]))
+        tabular._otto_csv_from_openml(pd.DataFrame(np.zeros((1, 93))), pd.Series(["Class_0"]))
 
 
 # ---------------------------------------------------------------------------

@@ -424,14 +424,14 @@ def _download_otto(path: Path) -> None:
             OTTO_FILE, path.parent, _OTTO_SOURCE, reason=f"download from OpenML failed: {exc}"
         ) from exc
     _cache_verified_csv(
-        path, otto_csv_from_openml(bunch.data, bunch.target), OTTO_CSV_SHA256,
+        path, _otto_csv_from_openml(bunch.data, bunch.target), OTTO_CSV_SHA256,
         source=f"OpenML dataset {OTTO_OPENML_ID} rewritten in Kaggle's train.csv layout",
         why="the OpenML copy differs from Kaggle's file (other rows or another row order)",
         fix=f"Place Kaggle's train.csv, gzip-compressed, as {path} instead.",
     )
 
 
-def otto_csv_from_openml(data: pd.DataFrame, target: pd.Series) -> bytes:
+def _otto_csv_from_openml(data: pd.DataFrame, target: pd.Series) -> bytes:
     """Kaggle's ``train.csv`` bytes rebuilt from an OpenML copy of Otto.
 
     Accepts the features with or without an ``id`` column (with one, rows are put
