@@ -37,20 +37,30 @@ frequency_init_scale    log-uniform [0.01, 100]              published (sigma)
 n_frequencies           int [8, 96]                          published [1, 128]; narrowed
 d_embedding             int [8, 64]                          published [1, 128]; narrowed (cost)
 n_blocks                int [1, 4]                           published [1, 8]; narrowed
-width                   int [64, 512], step 32               one width for every block
+width                   int [64, 1024], step 32              one width for every block; widened (*)
 dropout                 uniform [0, 0.5]                     published
-learning_rate_init      log-uniform [3e-5, 3e-3]             AdamW; published [1e-5, 1e-2]; narrowed
+learning_rate_init      log-uniform [3e-5, 3e-3]             ``optimizer='adamw'``; published [1e-5, 1e-2]
+learning_rate_init      log-uniform [1e-3, 0.3]              ``optimizer='sgd'`` (momentum 0.9)
 weight_decay            log-uniform [1e-6, 1e-3]             published (without the 0 branch)
 batch_size              categorical ``batch_sizes``          default (64, 128, 256, 512)
 sam_asymmetric_rho      log-uniform [0.01, 0.5]              ``'mlp_sam_ls'`` only
 class_smoothing_eps     uniform [0, 0.3]                     ``'mlp_sam_ls'`` only
 ======================  ===================================  ==========================================
 
-Fixed MLP settings: ``optimizer='adamw'`` (as Gorishniy et al.),
-``num_embedding='plr'``, ``max_iter=max_epochs``, ``ema_decay=0.99``,
+(*) The widest Otto MLPs we measured (3 x 768 and 3 x 1024 with dropout 0.5)
+did better on the validation split than any 512-wide one (docs/benchmarks.md).
+
+The optimiser is chosen per study (``optimizer=`` of :func:`tune`, ``--optimizer``):
+``'adamw'`` (default, as Gorishniy et al.) or ``'sgd'`` with momentum 0.9, the
+paper's tabular recipe ("SAM-A, modified label smoothing, and SGD with cosine
+annealing [...] and small batch size"); both use the estimator's linear warm-up
+and cosine annealing over ``max_epochs``.
+
+Fixed MLP settings: ``num_embedding='plr'``, ``max_iter=max_epochs``, ``ema_decay=0.99``,
 early stopping on the benchmark's ``X_val`` (validation accuracy, passed as
 ``fit(..., X_val=, y_val=)``, so every ``X_train`` row trains, as XGBoost's
-``eval_set``) with ``n_iter_no_change=max(2, max_epochs // 4)``, and the
+``eval_set``) with ``n_iter_no_change=max(2, max_epochs // 4)`` unless the
+configuration sets its own, and the
 default ``class_scaling='sqrt_inverse_frequency'`` (per-class ``rho_c`` and
 ``eps_c``).
 
@@ -124,6 +134,7 @@ Optimization Framework." KDD 2019.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 import warnings
@@ -171,6 +182,13 @@ DEFAULT_MAX_EPOCHS = 50
 MLP_EMA_DECAY = 0.99
 #: Validation score the MLPs early-stop on (the tuning objective).
 MLP_EARLY_STOPPING_METRIC = "accuracy"
+#: Optimiser of the MLP trials unless ``optimizer=`` says otherwise (Gorishniy et al.).
+DEFAULT_OPTIMIZER = "adamw"
+#: ``learning_rate_init`` range (log-uniform) of the MLP spaces, per optimiser. SGD
+#: (momentum 0.9, warm-up then cosine annealing) is the paper's tabular recipe.
+LEARNING_RATE_RANGES: dict[str, tuple[float, float]] = {"adamw": (3e-5, 3e-3), "sgd": (1e-3, 0.3)}
+#: Widest hidden layer of the MLP spaces.
+MAX_WIDTH = 1024
 
 #: SAM-A radius and smoothing of the first ``'mlp_sam_ls'`` trial in :func:`run_benchmark`
 #: (added to the best plain-MLP configuration).
@@ -183,7 +201,9 @@ DATASET_NAMES: tuple[str, ...] = tuple(sorted(DATASETS))
 # ---------------------------------------------------------------------------
 # search spaces
 # ---------------------------------------------------------------------------
-def mlp_space(trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES) -> dict[str, Any]:
+def mlp_space(
+    trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES, optimizer: str = DEFAULT_OPTIMIZER
+) -> dict[str, Any]:
     """MLP-PLR search space (Gorishniy et al. 2022), plain ERM.
 
     Parameters
@@ -192,6 +212,9 @@ def mlp_space(trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES) 
         The trial that draws the values.
     batch_sizes : sequence of int, default=BATCH_SIZES
         Choices of ``batch_size``; every worker of one study must pass the same.
+    optimizer : {'adamw', 'sgd'}, default=DEFAULT_OPTIMIZER
+        Optimiser of every trial; it sets the ``learning_rate_init`` range
+        (``LEARNING_RATE_RANGES``) and is returned in the parameters.
 
     Returns
     -------
@@ -199,22 +222,26 @@ def mlp_space(trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES) 
         Keyword arguments of :class:`~imbsk.estimators.mlp.ImbalancedMLPClassifier`
         (``hidden_layer_sizes`` as a list so that it is JSON-serialisable).
     """
+    lr_low, lr_high = LEARNING_RATE_RANGES[_check_optimizer(optimizer)]
     n_blocks = trial.suggest_int("n_blocks", 1, 4)
-    width = trial.suggest_int("width", 64, 512, step=32)
+    width = trial.suggest_int("width", 64, MAX_WIDTH, step=32)
     return {
+        "optimizer": optimizer,
         "num_embedding": "plr",
         "frequency_init_scale": trial.suggest_float("frequency_init_scale", 0.01, 100.0, log=True),
         "n_frequencies": trial.suggest_int("n_frequencies", 8, 96),
         "d_embedding": trial.suggest_int("d_embedding", 8, 64),
         "hidden_layer_sizes": [width] * n_blocks,
         "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-        "learning_rate_init": trial.suggest_float("learning_rate_init", 3e-5, 3e-3, log=True),
+        "learning_rate_init": trial.suggest_float("learning_rate_init", lr_low, lr_high, log=True),
         "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
         "batch_size": int(trial.suggest_categorical("batch_size", [int(b) for b in batch_sizes])),
     }
 
 
-def mlp_sam_ls_space(trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES) -> dict[str, Any]:
+def mlp_sam_ls_space(
+    trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES, optimizer: str = DEFAULT_OPTIMIZER
+) -> dict[str, Any]:
     """MLP-PLR + SAM-A + class-conditional label smoothing (Shwartz-Ziv et al. 2023).
 
     The :func:`mlp_space` ranges plus ``sam_asymmetric_rho ~ LogU[0.01, 0.5]``
@@ -228,19 +255,23 @@ def mlp_sam_ls_space(trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_
         The trial that draws the values.
     batch_sizes : sequence of int, default=BATCH_SIZES
         Choices of ``batch_size``.
+    optimizer : {'adamw', 'sgd'}, default=DEFAULT_OPTIMIZER
+        Optimiser of every trial (see :func:`mlp_space`).
 
     Returns
     -------
     params : dict
         Keyword arguments of :class:`~imbsk.estimators.mlp.ImbalancedMLPClassifier`.
     """
-    params = mlp_space(trial, batch_sizes=batch_sizes)
+    params = mlp_space(trial, batch_sizes=batch_sizes, optimizer=optimizer)
     params["sam_asymmetric_rho"] = trial.suggest_float("sam_asymmetric_rho", 0.01, 0.5, log=True)
     params["class_smoothing_eps"] = trial.suggest_float("class_smoothing_eps", 0.0, 0.3)
     return params
 
 
-def xgboost_space(trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES) -> dict[str, Any]:
+def xgboost_space(
+    trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES, optimizer: str = DEFAULT_OPTIMIZER
+) -> dict[str, Any]:
     """XGBoost search space (Gorishniy et al. 2021, narrowed; see the module table).
 
     Parameters
@@ -249,13 +280,15 @@ def xgboost_space(trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZ
         The trial that draws the values.
     batch_sizes : sequence of int
         Ignored (uniform signature with the MLP spaces).
+    optimizer : str
+        Ignored (uniform signature with the MLP spaces).
 
     Returns
     -------
     params : dict
         Keyword arguments of :class:`xgboost.XGBClassifier`.
     """
-    del batch_sizes
+    del batch_sizes, optimizer
     return {
         "max_depth": trial.suggest_int("max_depth", 3, 10),
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
@@ -365,12 +398,15 @@ def _fit_model(
 
     kwargs = dict(params)
     kwargs["hidden_layer_sizes"] = tuple(int(w) for w in kwargs.get("hidden_layer_sizes", (256, 256)))
+    # Configurations stored before the optimiser became a tuning option carry none: they ran AdamW.
+    kwargs.setdefault("optimizer", DEFAULT_OPTIMIZER)
+    # A configuration may set its own patience, e.g. n_iter_no_change=max_epochs to run the
+    # whole cosine schedule and keep the best epoch.
+    kwargs.setdefault("n_iter_no_change", max(2, int(max_epochs) // 4))
     estimator = ImbalancedMLPClassifier(
-        optimizer="adamw",
         max_iter=int(max_epochs),
         ema_decay=MLP_EMA_DECAY,
         early_stopping_metric=MLP_EARLY_STOPPING_METRIC,
-        n_iter_no_change=max(2, int(max_epochs) // 4),
         device=device,
         random_state=seed,
         **kwargs,
@@ -466,6 +502,7 @@ def tune(
     xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
     enqueue_trials: Sequence[dict[str, Any]] | None = None,
     fixed_params: dict[str, Any] | None = None,
+    optimizer: str = DEFAULT_OPTIMIZER,
 ) -> optuna.Study:
     """Run (or continue) an Optuna study maximising the validation accuracy.
 
@@ -516,6 +553,12 @@ def tune(
         ``model='mlp_sam_ls'`` tunes only ``sam_asymmetric_rho`` and
         ``class_smoothing_eps`` on top of it, the paper's recipe of adding
         the techniques to a tuned network.
+    optimizer : {'adamw', 'sgd'}, default=DEFAULT_OPTIMIZER
+        Optimiser of the MLP trials (ignored by XGBoost): AdamW as Gorishniy et
+        al., or SGD with momentum 0.9, the paper's tabular recipe; both follow
+        a linear warm-up and cosine annealing over ``max_epochs``. It also picks
+        the ``learning_rate_init`` range (``LEARNING_RATE_RANGES``). Use one
+        optimiser per study.
 
     Returns
     -------
@@ -525,7 +568,7 @@ def tune(
     """
     dataset, model = _check_names(dataset, model)
     device = _resolve_device(device)
-    space = SEARCH_SPACES[model]
+    space = functools.partial(SEARCH_SPACES[model], optimizer=_check_optimizer(optimizer))
     choices = [int(b) for b in batch_sizes]
     _check_fixed_params(space, fixed_params or {}, choices)
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
@@ -557,6 +600,12 @@ def tune(
     # A diverging configuration (NaN loss) fails its trial, not the study.
     study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, catch=(RuntimeError, FloatingPointError))
     return study
+
+
+def _check_optimizer(optimizer: str) -> str:
+    if optimizer not in LEARNING_RATE_RANGES:
+        raise ValueError(f"optimizer must be one of {sorted(LEARNING_RATE_RANGES)}; got {optimizer!r}")
+    return optimizer
 
 
 def _check_fixed_params(space: Callable[..., dict[str, Any]], fixed: dict[str, Any], batch_sizes: list[int]) -> None:
@@ -610,7 +659,8 @@ def evaluate(
     model : {'mlp', 'mlp_sam_ls', 'xgboost'}
         Model (``params`` are its estimator arguments, e.g. ``best_params(study)``).
     params : dict
-        Estimator keyword arguments.
+        Estimator keyword arguments. ``optimizer`` defaults to ``'adamw'`` and
+        ``n_iter_no_change`` to ``max(2, max_epochs // 4)`` when absent.
     seeds : sequence of int or int
         Model seeds; an int ``k`` means ``range(k)``.
     data_home : str, default=None
@@ -725,6 +775,7 @@ def run_benchmark(
     xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
     out: str | None = None,
     sam_ls_on_mlp: bool = False,
+    optimizer: str = DEFAULT_OPTIMIZER,
 ) -> pd.DataFrame:
     """Tune every model of ``n_trials`` on one benchmark, then evaluate it over seeds.
 
@@ -774,7 +825,7 @@ def run_benchmark(
             dataset, model, n_trials=trials, storage=storage, study_name=study_name, timeout=timeout,
             data_home=data_home, device=device, max_epochs=max_epochs, max_train_rows=max_train_rows,
             batch_sizes=batch_sizes, xgb_max_estimators=xgb_max_estimators, enqueue_trials=enqueue,
-            fixed_params=fixed,
+            fixed_params=fixed, optimizer=optimizer,
         )
         raw_best[model] = dict(study.best_trial.params)
         tuned = time.perf_counter() - started
@@ -823,6 +874,7 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=f"results-{dataset}")
     parser.add_argument("--sam-ls-on-mlp", action="store_true",
                         help="tune only rho and eps of MLP + SAM-A + smoothing, on the tuned MLP-PLR configuration")
+    _add_optimizer_argument(parser)
     args = parser.parse_args(argv)
     try:
         load_split(dataset, data_home=args.data_home)
@@ -837,6 +889,7 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
         device=args.device, max_epochs=args.max_epochs, timeout=args.timeout,
         max_train_rows=args.max_train_rows, batch_sizes=args.batch_sizes,
         xgb_max_estimators=args.xgb_max_estimators, out=args.out, sam_ls_on_mlp=args.sam_ls_on_mlp,
+        optimizer=args.optimizer,
     )
     print(f"total wall time {time.perf_counter() - started:.0f} s")
     return 0
@@ -845,6 +898,12 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------------------
 # `imbsk tune`
 # ---------------------------------------------------------------------------
+def _add_optimizer_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--optimizer", default=DEFAULT_OPTIMIZER, choices=sorted(LEARNING_RATE_RANGES),
+                        help="optimiser of the MLP trials: adamw (Gorishniy et al.) or sgd with momentum "
+                             "(the paper's recipe); it also sets the learning-rate range")
+
+
 def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``imbsk tune`` to ``parser``."""
     parser.add_argument("--dataset", required=True, choices=list(DATASET_NAMES))
@@ -865,6 +924,7 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fixed-params", default=None, metavar="JSON",
                         help="raw trial parameters held fixed, as JSON or @file (e.g. a tuned MLP's "
                              "architecture, so that mlp_sam_ls tunes only rho and eps)")
+    _add_optimizer_argument(parser)
     parser.add_argument("--evaluate-seeds", type=int, default=0,
                         help="retrain the best configuration with seeds 0..K-1 and report test accuracy")
     parser.add_argument("--out", default="imbsk-tune-results", help="directory for the JSON/CSV outputs")
@@ -904,6 +964,7 @@ def run_tune_command(args: argparse.Namespace) -> int:
         batch_sizes=getattr(args, "batch_sizes", None) or BATCH_SIZES,
         xgb_max_estimators=getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
         fixed_params=_json_argument(getattr(args, "fixed_params", None), "--fixed-params"),
+        optimizer=getattr(args, "optimizer", DEFAULT_OPTIMIZER),
     )
     params = best_params(study)
     n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)

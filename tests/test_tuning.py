@@ -13,6 +13,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+import torch
 
 from imbsk import tuning
 
@@ -43,7 +44,9 @@ def test_mlp_space_ranges():
         assert 8 <= params["n_frequencies"] <= 96 and 8 <= params["d_embedding"] <= 64
         assert 1 <= len(params["hidden_layer_sizes"]) <= 4
         assert len(set(params["hidden_layer_sizes"])) == 1 and params["hidden_layer_sizes"][0] % 32 == 0
+        assert 64 <= params["hidden_layer_sizes"][0] <= tuning.MAX_WIDTH == 1024
         assert 0 <= params["dropout"] <= 0.5
+        assert params["optimizer"] == "adamw"
         assert 3e-5 <= params["learning_rate_init"] <= 3e-3 and 1e-6 <= params["weight_decay"] <= 1e-3
         assert params["batch_size"] in tuning.BATCH_SIZES
         assert "sam_asymmetric_rho" not in params and "class_smoothing_eps" not in params
@@ -58,6 +61,17 @@ def test_sam_ls_space_adds_rho_and_eps():
     # log-uniform over [0.01, 0.5]: the median of log(rho) is near the middle of the log range
     log_rho = np.log([p["sam_asymmetric_rho"] for p in draws])
     assert abs(np.median(log_rho) - (np.log(0.01) + np.log(0.5)) / 2) < 0.8
+
+
+def test_sgd_spaces_use_the_sgd_learning_rate_range():
+    for space in (tuning.mlp_space, tuning.mlp_sam_ls_space):
+        draws = _draw(lambda t: space(t, optimizer="sgd"), 30)
+        assert {p["optimizer"] for p in draws} == {"sgd"}
+        rates = [p["learning_rate_init"] for p in draws]
+        assert all(1e-3 <= r <= 0.3 for r in rates) and max(rates) > 3e-3  # beyond the AdamW range
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        _draw(lambda t: tuning.mlp_space(t, optimizer="adam"), 1)
+    assert "optimizer" not in _draw(lambda t: tuning.xgboost_space(t, optimizer="sgd"), 1)[0]
 
 
 def test_xgboost_space_and_batch_sizes_argument():
@@ -155,6 +169,31 @@ def test_mlp_trains_on_all_train_rows_and_early_stops_on_the_validation_split():
     # The kept weights are those of the epoch with the best accuracy on X_val.
     val_accuracy = tuning._accuracy(data.y_val, fitted.predict(data.X_val))
     assert val_accuracy == pytest.approx(max(estimator.history_[:, "valid_acc"]), abs=1e-12)
+    # Stored configurations without an optimiser ran AdamW, and still do.
+    assert type(estimator.net_.optimizer_) is torch.optim.AdamW
+    assert estimator.n_iter_no_change == 2  # max(2, max_epochs // 4)
+
+
+@needs_adult
+def test_tune_command_with_sgd_trains_with_sgd(tmp_path):
+    parser = argparse.ArgumentParser()
+    tuning.add_tune_arguments(parser)
+    args = parser.parse_args([
+        "--dataset", "adult", "--model", "mlp_sam_ls", "--n-trials", "1", "--optimizer", "sgd",
+        "--storage", f"sqlite:///{tmp_path}/sgd.db", "--data-home", DATA_HOME, "--max-epochs", "1",
+        "--max-train-rows", "600", "--batch-sizes", "256", "--out", str(tmp_path / "out"),
+    ])
+    assert tuning.run_tune_command(args) == 0
+    best = json.loads((tmp_path / "out" / "adult-mlp_sam_ls-best.json").read_text())
+    assert best["params"]["optimizer"] == "sgd" and 1e-3 <= best["params"]["learning_rate_init"] <= 0.3
+    data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=600)
+    params = dict(best["params"], n_iter_no_change=7)  # a configuration may carry its own patience
+    fitted = tuning._fit_model("mlp_sam_ls", params, data, seed=0, device="cpu", max_epochs=1)
+    net = fitted.predict.__self__.net_
+    assert type(net.optimizer_) is torch.optim.SGD and net.optimizer_.defaults["momentum"] == 0.9
+    assert fitted.predict.__self__.n_iter_no_change == 7
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        tuning.tune("adult", "mlp", n_trials=1, storage=f"sqlite:///{tmp_path}/sgd.db", optimizer="lbfgs")
 
 
 @needs_adult
