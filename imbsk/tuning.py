@@ -557,8 +557,8 @@ def tune(
         Optimiser of the MLP trials (ignored by XGBoost): AdamW as Gorishniy et
         al., or SGD with momentum 0.9, the paper's tabular recipe; both follow
         a linear warm-up and cosine annealing over ``max_epochs``. It also picks
-        the ``learning_rate_init`` range (``LEARNING_RATE_RANGES``). Use one
-        optimiser per study.
+        the ``learning_rate_init`` range (``LEARNING_RATE_RANGES``). A study
+        records its optimiser and refuses trials of the other one.
 
     Returns
     -------
@@ -595,11 +595,30 @@ def tune(
         sampler=sampler,
         load_if_exists=True,
     )
+    if model != "xgboost":
+        _pin_study_optimizer(study, optimizer)
     for fixed in enqueue_trials or ():
         study.enqueue_trial(dict(fixed), skip_if_exists=True)
     # A diverging configuration (NaN loss) fails its trial, not the study.
     study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, catch=(RuntimeError, FloatingPointError))
     return study
+
+
+def _pin_study_optimizer(study: optuna.Study, optimizer: str) -> None:
+    """Record the study's optimiser; refuse to add trials of another one.
+
+    The two optimisers draw ``learning_rate_init`` from different ranges, so one
+    TPE model over both would mix incomparable trials. Studies created before the
+    optimiser was recorded ran AdamW.
+    """
+    recorded = study.user_attrs.get("optimizer", DEFAULT_OPTIMIZER if study.trials else None)
+    if recorded is None:
+        study.set_user_attr("optimizer", optimizer)
+    elif recorded != optimizer:
+        raise ValueError(
+            f"Study {study.study_name!r} was tuned with optimizer={recorded!r}; it cannot take "
+            f"optimizer={optimizer!r} trials. Give the new study its own name (study_name= / --study-name)."
+        )
 
 
 def _check_optimizer(optimizer: str) -> str:

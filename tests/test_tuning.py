@@ -74,6 +74,17 @@ def test_sgd_spaces_use_the_sgd_learning_rate_range():
     assert "optimizer" not in _draw(lambda t: tuning.xgboost_space(t, optimizer="sgd"), 1)[0]
 
 
+def test_studies_from_before_the_optimizer_was_recorded_count_as_adamw():
+    legacy = optuna.create_study(direction="maximize")
+    legacy.add_trial(optuna.trial.create_trial(value=0.8, params={}, distributions={}))
+    with pytest.raises(ValueError, match="optimizer='adamw'"):
+        tuning._pin_study_optimizer(legacy, "sgd")
+    tuning._pin_study_optimizer(legacy, "adamw")  # continuing it as before is fine
+    fresh = optuna.create_study(direction="maximize")
+    tuning._pin_study_optimizer(fresh, "sgd")
+    assert fresh.user_attrs == {"optimizer": "sgd"}
+
+
 def test_xgboost_space_and_batch_sizes_argument():
     for params in _draw(tuning.xgboost_space, 20):
         assert 3 <= params["max_depth"] <= 10 and 0.01 <= params["learning_rate"] <= 0.3
@@ -194,6 +205,12 @@ def test_tune_command_with_sgd_trains_with_sgd(tmp_path):
     assert fitted.predict.__self__.n_iter_no_change == 7
     with pytest.raises(ValueError, match="optimizer must be one of"):
         tuning.tune("adult", "mlp", n_trials=1, storage=f"sqlite:///{tmp_path}/sgd.db", optimizer="lbfgs")
+    # The study recorded SGD: AdamW trials would mix two learning-rate ranges in one TPE model.
+    with pytest.raises(ValueError, match=r"tuned with optimizer='sgd'.*--study-name"):
+        tuning.tune("adult", "mlp_sam_ls", n_trials=1, storage=f"sqlite:///{tmp_path}/sgd.db", data_home=DATA_HOME,
+                    max_train_rows=600, optimizer="adamw")
+    assert optuna.load_study(study_name="adult-mlp_sam_ls", storage=f"sqlite:///{tmp_path}/sgd.db").user_attrs == {
+        "optimizer": "sgd"}
 
 
 @needs_adult
