@@ -403,9 +403,10 @@ def _fit_model(
     # A configuration may set its own patience, e.g. n_iter_no_change=max_epochs to run the
     # whole cosine schedule and keep the best epoch.
     kwargs.setdefault("n_iter_no_change", max(2, int(max_epochs) // 4))
+    # ... and its own weight-average horizon (a longer one suits a full cosine schedule).
+    kwargs.setdefault("ema_decay", MLP_EMA_DECAY)
     estimator = ImbalancedMLPClassifier(
         max_iter=int(max_epochs),
-        ema_decay=MLP_EMA_DECAY,
         early_stopping_metric=MLP_EARLY_STOPPING_METRIC,
         device=device,
         random_state=seed,

@@ -183,6 +183,7 @@ def test_mlp_trains_on_all_train_rows_and_early_stops_on_the_validation_split():
     # Stored configurations without an optimiser ran AdamW, and still do.
     assert type(estimator.net_.optimizer_) is torch.optim.AdamW
     assert estimator.n_iter_no_change == 2  # max(2, max_epochs // 4)
+    assert estimator.ema_decay == tuning.MLP_EMA_DECAY
 
 
 @needs_adult
@@ -198,11 +199,13 @@ def test_tune_command_with_sgd_trains_with_sgd(tmp_path):
     best = json.loads((tmp_path / "out" / "adult-mlp_sam_ls-best.json").read_text())
     assert best["params"]["optimizer"] == "sgd" and 1e-3 <= best["params"]["learning_rate_init"] <= 0.3
     data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=600)
-    params = dict(best["params"], n_iter_no_change=7)  # a configuration may carry its own patience
+    # A configuration may carry its own patience and weight-average horizon.
+    params = dict(best["params"], n_iter_no_change=7, ema_decay=0.999)
     fitted = tuning._fit_model("mlp_sam_ls", params, data, seed=0, device="cpu", max_epochs=1)
     net = fitted.predict.__self__.net_
     assert type(net.optimizer_) is torch.optim.SGD and net.optimizer_.defaults["momentum"] == 0.9
     assert fitted.predict.__self__.n_iter_no_change == 7
+    assert fitted.predict.__self__.ema_decay == 0.999 and net.ema_decay == 0.999
     with pytest.raises(ValueError, match="optimizer must be one of"):
         tuning.tune("adult", "mlp", n_trials=1, storage=f"sqlite:///{tmp_path}/sgd.db", optimizer="lbfgs")
     # The study recorded SGD: AdamW trials would mix two learning-rate ranges in one TPE model.
