@@ -227,6 +227,21 @@ def test_sam_a_is_wired_and_changes_training(digits):
     assert not np.allclose(erm.predict_proba(X[:20]), sam.predict_proba(X[:20]))
 
 
+def test_bfloat16_autocast_runs_convolutions_in_bfloat16(digits):
+    _, X, y = digits
+    clf = ImbalancedCNNClassifier(precision="bfloat16", sam_asymmetric_rho=0.05, random_state=0,
+                                  **{**FAST, "max_iter": 2}).fit(X, y)
+    seen = set()
+    hooks = [m.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
+             for m in clf.net_.module_.modules() if isinstance(m, torch.nn.Conv2d)]
+    proba = clf.predict_proba(X[:20])
+    for hook in hooks:
+        hook.remove()
+    assert seen == {torch.bfloat16}
+    assert np.isfinite(proba).all() and proba.shape == (20, 10)
+    assert np.isfinite(clf.history_[:, "train_loss"]).all()
+
+
 def test_class_smoothing_sets_per_class_eps(digits):
     _, X, y = digits
     keep = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:5]])  # 20 vs 5 images

@@ -227,6 +227,39 @@ def test_cuda_training_round_trip(imbalanced):
     assert pickle.load(buffer).score(X, y) == clf.score(X, y)
 
 
+def _linear_output_dtypes(clf, X) -> set:
+    """Dtypes of every nn.Linear output during one prediction of ``clf``."""
+    seen = set()
+    hooks = [m.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
+             for m in clf.net_.module_.modules() if isinstance(m, torch.nn.Linear)]
+    try:
+        logits = clf._logits(X)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return seen, logits
+
+
+def test_bfloat16_autocast_trains_every_technique_in_mixed_precision(imbalanced):
+    X, y = imbalanced
+    params = dict(sam_asymmetric_rho=0.05, class_smoothing_eps=0.1, joint_ssl_weight=0.1, max_iter=8, random_state=0)
+    mixed = ImbalancedMLPClassifier(precision="bfloat16", **params, **FAST).fit(X, y)
+    full = ImbalancedMLPClassifier(**params, **FAST).fit(X, y)
+    mixed_dtypes, mixed_logits = _linear_output_dtypes(mixed, X)
+    full_dtypes, _ = _linear_output_dtypes(full, X)
+    assert mixed_dtypes == {torch.bfloat16} and full_dtypes == {torch.float32}
+    # the network's logits come back as float32; its weights and training losses stay float32
+    assert mixed_logits.dtype == torch.float32
+    assert {p.dtype for p in mixed.net_.module_.parameters()} == {torch.float32}
+    losses = mixed.history_[:, "train_loss"]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    # bfloat16 rounding changes the trajectory a little, not what is learnt
+    assert not np.array_equal(mixed.predict_proba(X), full.predict_proba(X))
+    assert mixed.score(X, y) > 0.8 and abs(mixed.score(X, y) - full.score(X, y)) < 0.05
+    restored = pickle.loads(pickle.dumps(mixed))
+    np.testing.assert_array_equal(restored.predict_proba(X), mixed.predict_proba(X))
+
+
 # -- bad input --------------------------------------------------------------------------
 
 
@@ -257,7 +290,8 @@ def test_wrong_number_of_columns_at_predict(imbalanced):
 @pytest.mark.parametrize(
     "param, value",
     [("sam_asymmetric_rho", -1.0), ("class_smoothing_eps", 1.5), ("joint_ssl_weight", -0.1),
-     ("class_scaling", "nope"), ("batch_size", 0), ("device", "tpu"), ("num_embedding", "fourier")],
+     ("class_scaling", "nope"), ("batch_size", 0), ("device", "tpu"), ("num_embedding", "fourier"),
+     ("precision", "float16")],
 )
 def test_invalid_hyperparameters_name_the_parameter(imbalanced, param, value):
     X, y = imbalanced

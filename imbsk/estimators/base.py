@@ -45,6 +45,9 @@ _EARLY_STOPPING_MONITORS = {
     "balanced_accuracy": ("valid_bacc", False),
 }
 
+#: ``precision`` -> dtype of ``torch.autocast`` around the forward passes (None: plain float32).
+_AUTOCAST_DTYPES = {"float32": None, "bfloat16": torch.bfloat16}
+
 
 def resolve_device(device: str) -> str:
     """Map ``'auto'`` to ``'cuda'`` when a GPU is visible, else ``'cpu'``; check ``'cuda'`` is usable."""
@@ -93,6 +96,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         "drw_epoch": [Interval(numbers.Integral, 0, None, closed="left"), None],
         "resampling": [StrOptions({"balanced"}), None],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "precision": [StrOptions(set(_AUTOCAST_DTYPES))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -231,6 +235,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             class_weights=None if self.drw_epoch else weights,
             iterator_seed=seed,
             sample_probabilities=sampling,
+            autocast_dtype=_AUTOCAST_DTYPES[self.precision],
             **{f"optimizer__{key}": value for key, value in optimizer_kwargs.items()},
         )
 

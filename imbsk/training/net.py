@@ -10,7 +10,11 @@ what the paper's algorithm needs:
 * ``get_loss``: the validation loss is the plain cross-entropy of the
   predicting (EMA) weights, whatever the training loss;
 * ``get_dataset`` / ``get_iterator``: tensors on the device batched by index
-  (:mod:`imbsk.training.batching`) instead of a per-item ``DataLoader``.
+  (:mod:`imbsk.training.batching`) instead of a per-item ``DataLoader``;
+* every forward pass (training, validation, prediction) optionally runs under
+  ``torch.autocast`` (bfloat16 mixed precision): matrix products and
+  convolutions in bfloat16, weights, optimiser state, gradients and losses in
+  float32, the logits returned as float32.
 
 The criterion returns one loss per sample, ``criterion(logits, y) -> (N,)``.
 """
@@ -80,6 +84,9 @@ class ImbalanceNet(NeuralNet):
         Seed of the shuffling generator.
     sample_probabilities : ndarray or None
         Per-sample drawing probabilities for class-balanced resampling.
+    autocast_dtype : torch.dtype or None
+        Run forward passes under ``torch.autocast`` with this dtype (e.g.
+        ``torch.bfloat16``); None runs them in float32.
     """
 
     def __init__(
@@ -94,6 +101,7 @@ class ImbalanceNet(NeuralNet):
         class_weights: np.ndarray | None = None,
         iterator_seed: int = 0,
         sample_probabilities: np.ndarray | None = None,
+        autocast_dtype: torch.dtype | None = None,
         **kwargs,
     ) -> None:
         super().__init__(module, *args, **kwargs)
@@ -105,6 +113,7 @@ class ImbalanceNet(NeuralNet):
         self.class_weights = class_weights
         self.iterator_seed = iterator_seed
         self.sample_probabilities = sample_probabilities
+        self.autocast_dtype = autocast_dtype
 
     # -- initialisation -------------------------------------------------------------
     def initialize_module(self):
@@ -157,11 +166,16 @@ class ImbalanceNet(NeuralNet):
         return TensorBatchIterator(dataset, self.batch_size if self.batch_size > 0 else len(dataset))
 
     # -- forward --------------------------------------------------------------------
-    @staticmethod
-    def _call(module: nn.Module, X: Any, **kwargs) -> Any:
-        if isinstance(X, Mapping):
-            return module(**X, **kwargs)
-        return module(X, **kwargs)
+    def _call(self, module: nn.Module, X: Any, **kwargs) -> Any:
+        if self.autocast_dtype is None:
+            return _forward(module, X, **kwargs)
+        device_type = torch.device(self.device).type
+        with torch.autocast(device_type, dtype=self.autocast_dtype):
+            out = _forward(module, X, **kwargs)
+        # losses, softmax and the SAM gradient norm stay in float32
+        if isinstance(out, tuple):
+            return tuple(o.float() for o in out)
+        return out.float()
 
     def infer(self, x, **fit_params):
         module = self.module_ if self.module_.training else self.prediction_module
@@ -260,3 +274,9 @@ class ImbalanceNet(NeuralNet):
         self.sample_probabilities = None
         self.train_split = None
         self._class_weight_cache = None
+
+
+def _forward(module: nn.Module, X: Any, **kwargs) -> Any:
+    if isinstance(X, Mapping):
+        return module(**X, **kwargs)
+    return module(X, **kwargs)
