@@ -56,11 +56,13 @@ paper's tabular recipe ("SAM-A, modified label smoothing, and SGD with cosine
 annealing [...] and small batch size"); both use the estimator's linear warm-up
 and cosine annealing over ``max_epochs``.
 
-Fixed MLP settings: ``num_embedding='plr'``, ``max_iter=max_epochs``, ``ema_decay=0.99``,
+Fixed MLP settings: ``num_embedding='plr'``, ``max_iter=max_epochs``, ``ema_decay=0.99``
+unless the configuration sets its own,
 early stopping on the benchmark's ``X_val`` (validation accuracy, passed as
 ``fit(..., X_val=, y_val=)``, so every ``X_train`` row trains, as XGBoost's
 ``eval_set``) with ``n_iter_no_change=max(2, max_epochs // 4)`` unless the
-configuration sets its own, and the
+configuration sets its own, float32 unless the study was tuned with
+``precision='bfloat16'`` (``--precision``), and the
 default ``class_scaling='sqrt_inverse_frequency'`` (per-class ``rho_c`` and
 ``eps_c``).
 
@@ -156,6 +158,7 @@ __all__ = [
     "BATCH_SIZES",
     "DATASET_NAMES",
     "MODEL_NAMES",
+    "PRECISIONS",
     "SEARCH_SPACES",
     "add_tune_arguments",
     "best_params",
@@ -187,6 +190,8 @@ DEFAULT_OPTIMIZER = "adamw"
 #: ``learning_rate_init`` range (log-uniform) of the MLP spaces, per optimiser. SGD
 #: (momentum 0.9, warm-up then cosine annealing) is the paper's tabular recipe.
 LEARNING_RATE_RANGES: dict[str, tuple[float, float]] = {"adamw": (3e-5, 3e-3), "sgd": (1e-3, 0.3)}
+#: ``precision`` of the MLP trials (estimator parameter); configurations carry it only when not float32.
+PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
 #: Widest hidden layer of the MLP spaces.
 MAX_WIDTH = 1024
 
@@ -202,7 +207,11 @@ DATASET_NAMES: tuple[str, ...] = tuple(sorted(DATASETS))
 # search spaces
 # ---------------------------------------------------------------------------
 def mlp_space(
-    trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES, optimizer: str = DEFAULT_OPTIMIZER
+    trial: optuna.Trial,
+    *,
+    batch_sizes: Sequence[int] = BATCH_SIZES,
+    optimizer: str = DEFAULT_OPTIMIZER,
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """MLP-PLR search space (Gorishniy et al. 2022), plain ERM.
 
@@ -215,6 +224,9 @@ def mlp_space(
     optimizer : {'adamw', 'sgd'}, default=DEFAULT_OPTIMIZER
         Optimiser of every trial; it sets the ``learning_rate_init`` range
         (``LEARNING_RATE_RANGES``) and is returned in the parameters.
+    precision : {'float32', 'bfloat16'}, default='float32'
+        ``precision`` of every trial's estimator; returned in the parameters
+        when it is ``'bfloat16'`` (float32 configurations stay as before).
 
     Returns
     -------
@@ -223,9 +235,11 @@ def mlp_space(
         (``hidden_layer_sizes`` as a list so that it is JSON-serialisable).
     """
     lr_low, lr_high = LEARNING_RATE_RANGES[_check_optimizer(optimizer)]
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}; got {precision!r}")
     n_blocks = trial.suggest_int("n_blocks", 1, 4)
     width = trial.suggest_int("width", 64, MAX_WIDTH, step=32)
-    return {
+    params = {
         "optimizer": optimizer,
         "num_embedding": "plr",
         "frequency_init_scale": trial.suggest_float("frequency_init_scale", 0.01, 100.0, log=True),
@@ -237,10 +251,17 @@ def mlp_space(
         "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-3, log=True),
         "batch_size": int(trial.suggest_categorical("batch_size", [int(b) for b in batch_sizes])),
     }
+    if precision != "float32":
+        params["precision"] = precision
+    return params
 
 
 def mlp_sam_ls_space(
-    trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES, optimizer: str = DEFAULT_OPTIMIZER
+    trial: optuna.Trial,
+    *,
+    batch_sizes: Sequence[int] = BATCH_SIZES,
+    optimizer: str = DEFAULT_OPTIMIZER,
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """MLP-PLR + SAM-A + class-conditional label smoothing (Shwartz-Ziv et al. 2023).
 
@@ -257,20 +278,26 @@ def mlp_sam_ls_space(
         Choices of ``batch_size``.
     optimizer : {'adamw', 'sgd'}, default=DEFAULT_OPTIMIZER
         Optimiser of every trial (see :func:`mlp_space`).
+    precision : {'float32', 'bfloat16'}, default='float32'
+        Estimator ``precision`` of every trial (see :func:`mlp_space`).
 
     Returns
     -------
     params : dict
         Keyword arguments of :class:`~imbsk.estimators.mlp.ImbalancedMLPClassifier`.
     """
-    params = mlp_space(trial, batch_sizes=batch_sizes, optimizer=optimizer)
+    params = mlp_space(trial, batch_sizes=batch_sizes, optimizer=optimizer, precision=precision)
     params["sam_asymmetric_rho"] = trial.suggest_float("sam_asymmetric_rho", 0.01, 0.5, log=True)
     params["class_smoothing_eps"] = trial.suggest_float("class_smoothing_eps", 0.0, 0.3)
     return params
 
 
 def xgboost_space(
-    trial: optuna.Trial, *, batch_sizes: Sequence[int] = BATCH_SIZES, optimizer: str = DEFAULT_OPTIMIZER
+    trial: optuna.Trial,
+    *,
+    batch_sizes: Sequence[int] = BATCH_SIZES,
+    optimizer: str = DEFAULT_OPTIMIZER,
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """XGBoost search space (Gorishniy et al. 2021, narrowed; see the module table).
 
@@ -280,7 +307,7 @@ def xgboost_space(
         The trial that draws the values.
     batch_sizes : sequence of int
         Ignored (uniform signature with the MLP spaces).
-    optimizer : str
+    optimizer, precision : str
         Ignored (uniform signature with the MLP spaces).
 
     Returns
@@ -288,7 +315,7 @@ def xgboost_space(
     params : dict
         Keyword arguments of :class:`xgboost.XGBClassifier`.
     """
-    del batch_sizes, optimizer
+    del batch_sizes, optimizer, precision
     return {
         "max_depth": trial.suggest_int("max_depth", 3, 10),
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
@@ -504,6 +531,7 @@ def tune(
     enqueue_trials: Sequence[dict[str, Any]] | None = None,
     fixed_params: dict[str, Any] | None = None,
     optimizer: str = DEFAULT_OPTIMIZER,
+    precision: str = "float32",
 ) -> optuna.Study:
     """Run (or continue) an Optuna study maximising the validation accuracy.
 
@@ -560,6 +588,11 @@ def tune(
         a linear warm-up and cosine annealing over ``max_epochs``. It also picks
         the ``learning_rate_init`` range (``LEARNING_RATE_RANGES``). A study
         records its optimiser and refuses trials of the other one.
+    precision : {'float32', 'bfloat16'}, default='float32'
+        Estimator ``precision`` of the MLP trials (ignored by XGBoost);
+        ``'bfloat16'`` trains under bfloat16 autocast, faster on CPUs with
+        bfloat16 instructions. The best parameters carry it, so
+        :func:`evaluate` retrains with the same precision.
 
     Returns
     -------
@@ -569,7 +602,7 @@ def tune(
     """
     dataset, model = _check_names(dataset, model)
     device = _resolve_device(device)
-    space = functools.partial(SEARCH_SPACES[model], optimizer=_check_optimizer(optimizer))
+    space = functools.partial(SEARCH_SPACES[model], optimizer=_check_optimizer(optimizer), precision=precision)
     choices = [int(b) for b in batch_sizes]
     _check_fixed_params(space, fixed_params or {}, choices)
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
@@ -796,6 +829,7 @@ def run_benchmark(
     out: str | None = None,
     sam_ls_on_mlp: bool = False,
     optimizer: str = DEFAULT_OPTIMIZER,
+    precision: str = "float32",
 ) -> pd.DataFrame:
     """Tune every model of ``n_trials`` on one benchmark, then evaluate it over seeds.
 
@@ -845,7 +879,7 @@ def run_benchmark(
             dataset, model, n_trials=trials, storage=storage, study_name=study_name, timeout=timeout,
             data_home=data_home, device=device, max_epochs=max_epochs, max_train_rows=max_train_rows,
             batch_sizes=batch_sizes, xgb_max_estimators=xgb_max_estimators, enqueue_trials=enqueue,
-            fixed_params=fixed, optimizer=optimizer,
+            fixed_params=fixed, optimizer=optimizer, precision=precision,
         )
         raw_best[model] = dict(study.best_trial.params)
         tuned = time.perf_counter() - started
@@ -894,7 +928,7 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=f"results-{dataset}")
     parser.add_argument("--sam-ls-on-mlp", action="store_true",
                         help="tune only rho and eps of MLP + SAM-A + smoothing, on the tuned MLP-PLR configuration")
-    _add_optimizer_argument(parser)
+    _add_mlp_training_arguments(parser)
     args = parser.parse_args(argv)
     try:
         load_split(dataset, data_home=args.data_home)
@@ -909,7 +943,7 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
         device=args.device, max_epochs=args.max_epochs, timeout=args.timeout,
         max_train_rows=args.max_train_rows, batch_sizes=args.batch_sizes,
         xgb_max_estimators=args.xgb_max_estimators, out=args.out, sam_ls_on_mlp=args.sam_ls_on_mlp,
-        optimizer=args.optimizer,
+        optimizer=args.optimizer, precision=args.precision,
     )
     print(f"total wall time {time.perf_counter() - started:.0f} s")
     return 0
@@ -918,10 +952,13 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------------------
 # `imbsk tune`
 # ---------------------------------------------------------------------------
-def _add_optimizer_argument(parser: argparse.ArgumentParser) -> None:
+def _add_mlp_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", default=DEFAULT_OPTIMIZER, choices=sorted(LEARNING_RATE_RANGES),
                         help="optimiser of the MLP trials: adamw (Gorishniy et al.) or sgd with momentum "
                              "(the paper's recipe); it also sets the learning-rate range")
+    parser.add_argument("--precision", default="float32", choices=list(PRECISIONS),
+                        help="precision of the MLP trials: bfloat16 trains under autocast, faster on CPUs "
+                             "with bfloat16 instructions (docs/performance.md)")
 
 
 def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
@@ -944,7 +981,7 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fixed-params", default=None, metavar="JSON",
                         help="raw trial parameters held fixed, as JSON or @file (e.g. a tuned MLP's "
                              "architecture, so that mlp_sam_ls tunes only rho and eps)")
-    _add_optimizer_argument(parser)
+    _add_mlp_training_arguments(parser)
     parser.add_argument("--evaluate-seeds", type=int, default=0,
                         help="retrain the best configuration with seeds 0..K-1 and report test accuracy")
     parser.add_argument("--out", default="imbsk-tune-results", help="directory for the JSON/CSV outputs")
@@ -985,6 +1022,7 @@ def run_tune_command(args: argparse.Namespace) -> int:
         xgb_max_estimators=getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
         fixed_params=_json_argument(getattr(args, "fixed_params", None), "--fixed-params"),
         optimizer=getattr(args, "optimizer", DEFAULT_OPTIMIZER),
+        precision=getattr(args, "precision", "float32"),
     )
     params = best_params(study)
     n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)

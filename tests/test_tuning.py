@@ -74,6 +74,15 @@ def test_sgd_spaces_use_the_sgd_learning_rate_range():
     assert "optimizer" not in _draw(lambda t: tuning.xgboost_space(t, optimizer="sgd"), 1)[0]
 
 
+def test_precision_is_carried_only_when_not_float32():
+    assert "precision" not in _draw(tuning.mlp_sam_ls_space, 1)[0]  # float32 configurations stay as before
+    for space in (tuning.mlp_space, tuning.mlp_sam_ls_space):
+        assert {p["precision"] for p in _draw(lambda t: space(t, precision="bfloat16"), 3)} == {"bfloat16"}
+    assert "precision" not in _draw(lambda t: tuning.xgboost_space(t, precision="bfloat16"), 1)[0]
+    with pytest.raises(ValueError, match="precision must be one of"):
+        _draw(lambda t: tuning.mlp_space(t, precision="float16"), 1)
+
+
 def test_studies_from_before_the_optimizer_was_recorded_count_as_adamw():
     legacy = optuna.create_study(direction="maximize")
     legacy.add_trial(optuna.trial.create_trial(value=0.8, params={}, distributions={}))
@@ -193,11 +202,12 @@ def test_tune_command_with_sgd_trains_with_sgd(tmp_path):
     args = parser.parse_args([
         "--dataset", "adult", "--model", "mlp_sam_ls", "--n-trials", "1", "--optimizer", "sgd",
         "--storage", f"sqlite:///{tmp_path}/sgd.db", "--data-home", DATA_HOME, "--max-epochs", "1",
-        "--max-train-rows", "600", "--batch-sizes", "256", "--out", str(tmp_path / "out"),
+        "--max-train-rows", "600", "--batch-sizes", "256", "--out", str(tmp_path / "out"), "--precision", "bfloat16",
     ])
     assert tuning.run_tune_command(args) == 0
     best = json.loads((tmp_path / "out" / "adult-mlp_sam_ls-best.json").read_text())
     assert best["params"]["optimizer"] == "sgd" and 1e-3 <= best["params"]["learning_rate_init"] <= 0.3
+    assert best["params"]["precision"] == "bfloat16"  # so that evaluate retrains in the same precision
     data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=600)
     # A configuration may carry its own patience and weight-average horizon.
     params = dict(best["params"], n_iter_no_change=7, ema_decay=0.999)
@@ -206,6 +216,7 @@ def test_tune_command_with_sgd_trains_with_sgd(tmp_path):
     assert type(net.optimizer_) is torch.optim.SGD and net.optimizer_.defaults["momentum"] == 0.9
     assert fitted.predict.__self__.n_iter_no_change == 7
     assert fitted.predict.__self__.ema_decay == 0.999 and net.ema_decay == 0.999
+    assert net.autocast_dtype is torch.bfloat16
     with pytest.raises(ValueError, match="optimizer must be one of"):
         tuning.tune("adult", "mlp", n_trials=1, storage=f"sqlite:///{tmp_path}/sgd.db", optimizer="lbfgs")
     # The study recorded SGD: AdamW trials would mix two learning-rate ranges in one TPE model.
