@@ -147,8 +147,8 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
     precision : {'float32', 'bfloat16'}, default='float32'
         'bfloat16' runs every forward pass (training, validation, prediction)
         under ``torch.autocast``: matrix products and convolutions in bfloat16,
-        while weights, optimiser state, gradients and losses stay float32. About
-        2-3x faster on CPUs with AVX512-BF16 or AMX and on recent GPUs (see
+        while weights, optimiser state, gradients and losses stay float32. A
+        full Otto fit ran 1.76x faster on a CPU with AVX512-BF16 (see
         docs/performance.md); slow on CPUs without bfloat16 instructions.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling, the validation split and augmentation;
