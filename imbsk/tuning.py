@@ -138,6 +138,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -401,12 +402,24 @@ def _xgb_frame(X: pd.DataFrame) -> pd.DataFrame:
 # one fit
 # ---------------------------------------------------------------------------
 class _FittedModel:
-    """A fitted model with a uniform ``predict`` and its cost."""
+    """A fitted model (``estimator``) with a uniform ``predict_proba`` (columns = ``classes``) and its cost."""
 
-    def __init__(self, predict: Callable[[Any], np.ndarray], fit_time: float, epochs: int) -> None:
-        self.predict = predict
+    def __init__(
+        self,
+        estimator: Any,
+        predict_proba: Callable[[Any], np.ndarray],
+        classes: np.ndarray,
+        fit_time: float,
+        epochs: int,
+    ) -> None:
+        self.estimator = estimator
+        self.predict_proba = predict_proba
+        self.classes = np.asarray(classes)
         self.fit_time = fit_time
         self.epochs = epochs
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes[np.argmax(self.predict_proba(X), axis=1)]
 
 
 def _fit_model(
@@ -440,7 +453,7 @@ def _fit_model(
         **kwargs,
     )
     estimator.fit(data.X_train, data.y_train, X_val=data.X_val, y_val=data.y_val)
-    return _FittedModel(estimator.predict, estimator.fit_time_, int(estimator.n_iter_))
+    return _FittedModel(estimator, estimator.predict_proba, estimator.classes_, estimator.fit_time_, int(estimator.n_iter_))
 
 
 def _fit_xgboost(
@@ -465,11 +478,14 @@ def _fit_xgboost(
     classifier.fit(X_train, y_train, eval_set=[(X_val, y_val)], verbose=False)
     fit_time = time.perf_counter() - started
 
-    def predict(X: Any) -> np.ndarray:
-        # predict() uses the trees up to best_iteration when early stopping fired.
-        return encoder.inverse_transform(classifier.predict(_xgb_frame(X)).astype(np.int64))
+    def predict_proba(X: Any) -> np.ndarray:
+        # Uses the trees up to best_iteration when early stopping fired.
+        return classifier.predict_proba(_xgb_frame(X))
 
-    return _FittedModel(predict, fit_time, int(classifier.best_iteration) + 1)
+    return _FittedModel(classifier, predict_proba, encoder.classes_, fit_time, int(classifier.best_iteration) + 1)
+
+
+_EPOCHS_NAME = {"xgboost": "trees", "mlp": "epochs", "mlp_sam_ls": "epochs"}
 
 
 def _resolve_device(device: str) -> str:
@@ -702,6 +718,7 @@ def evaluate(
     max_epochs: int = DEFAULT_MAX_EPOCHS,
     max_train_rows: int | None = None,
     xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
+    ensemble_size: int = 1,
 ) -> pd.DataFrame:
     """Retrain one configuration with several seeds and score it on the test set.
 
@@ -715,7 +732,9 @@ def evaluate(
         Estimator keyword arguments. ``optimizer`` defaults to ``'adamw'`` and
         ``n_iter_no_change`` to ``max(2, max_epochs // 4)`` when absent.
     seeds : sequence of int or int
-        Model seeds; an int ``k`` means ``range(k)``.
+        Model seeds; an int ``k`` means ``range(k)``. With ``ensemble_size=M > 1``
+        each seed ``s`` is one ensemble, of the members seeded
+        ``s * M, ..., s * M + M - 1``.
     data_home : str, default=None
         Directory of the data files.
     device : {'cpu', 'cuda', 'auto'}, default='cpu'
@@ -726,66 +745,101 @@ def evaluate(
         Stratified training subsample (see :func:`load_split`).
     xgb_max_estimators : int, default=XGB_MAX_ESTIMATORS
         Cap on the trees of XGBoost; use the value of the tuning run.
+    ensemble_size : int, default=1
+        Members per scored model. ``M > 1`` scores a deep ensemble (soft voting):
+        ``p(y | x) = (1 / M) sum_m p_m(y | x)``, the members differing only in their
+        seed. Every member trains and early-stops exactly as a single model would,
+        so the members of ensemble 0 are the single models of seeds ``0..M-1``.
 
     Returns
     -------
     results : pandas.DataFrame
-        One row per seed: ``dataset, model, seed, val_accuracy, test_accuracy,
-        minority_accuracy, majority_accuracy, fit_time, epochs``. Minority and
-        majority accuracy are the macro accuracies over the 20% of classes with
-        the fewest / most training samples (:mod:`imbsk.metrics`); on a binary
-        task they are the recall of the rarer / commoner class.
+        One row per seed (per ensemble): ``dataset, model, seed, ensemble_size,
+        val_accuracy, test_accuracy, minority_accuracy, majority_accuracy,
+        member_test_accuracy, fit_time, epochs``. Minority and majority accuracy
+        are the macro accuracies over the 20% of classes with the fewest / most
+        training samples (:mod:`imbsk.metrics`); on a binary task they are the
+        recall of the rarer / commoner class. ``member_test_accuracy`` is the mean
+        test accuracy of the members on their own (equal to ``test_accuracy``
+        when ``ensemble_size=1``), ``fit_time`` the members' total and
+        ``epochs`` their mean (rounded). A line per member fit goes to stderr.
     """
     dataset, model = _check_names(dataset, model)
     device = _resolve_device(device)
+    if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, (int, np.integer)) or ensemble_size < 1:
+        raise ValueError(f"ensemble_size must be a positive integer; got {ensemble_size!r}")
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
+    y_val, y_test = np.asarray(data.y_val), np.asarray(data.y_test)
     rows = []
     for seed in seed_list:
-        fitted = _fit_model(model, params, data, seed=seed, device=device, max_epochs=max_epochs,
-                            xgb_max_estimators=xgb_max_estimators)
-        y_test = np.asarray(data.y_test)
-        test_pred = fitted.predict(data.X_test)
+        member_seeds = range(seed * ensemble_size, (seed + 1) * ensemble_size)
+        val_proba, test_proba = 0.0, 0.0
+        member_test, fit_time, epochs = [], 0.0, []
+        for member_seed in member_seeds:
+            fitted = _fit_model(model, params, data, seed=member_seed, device=device, max_epochs=max_epochs,
+                                xgb_max_estimators=xgb_max_estimators)
+            member_val_proba, member_test_proba = fitted.predict_proba(data.X_val), fitted.predict_proba(data.X_test)
+            val_proba = val_proba + member_val_proba / ensemble_size
+            test_proba = test_proba + member_test_proba / ensemble_size
+            classes = fitted.classes
+            member_val = _accuracy(y_val, classes[member_val_proba.argmax(axis=1)])
+            member_test.append(_accuracy(y_test, classes[member_test_proba.argmax(axis=1)]))
+            fit_time += float(fitted.fit_time)
+            epochs.append(int(fitted.epochs))
+            print(f"[evaluate {dataset}/{model}] seed {member_seed}: val acc {member_val:.4f}, "
+                  f"test acc {member_test[-1]:.4f} ({fitted.fit_time:.0f} s, {fitted.epochs} {_EPOCHS_NAME[model]})",
+                  file=sys.stderr, flush=True)
+        test_pred = classes[np.argmax(test_proba, axis=1)]
         rows.append(
             {
                 "dataset": dataset,
                 "model": model,
                 "seed": seed,
-                "val_accuracy": _accuracy(data.y_val, fitted.predict(data.X_val)),
+                "ensemble_size": int(ensemble_size),
+                "val_accuracy": _accuracy(y_val, classes[np.argmax(val_proba, axis=1)]),
                 "test_accuracy": _accuracy(y_test, test_pred),
                 "minority_accuracy": minority_accuracy(y_test, test_pred, class_counts=data.class_counts),
                 "majority_accuracy": majority_accuracy(y_test, test_pred, class_counts=data.class_counts),
-                "fit_time": float(fitted.fit_time),
-                "epochs": int(fitted.epochs),
+                "member_test_accuracy": float(np.mean(member_test)),
+                "fit_time": fit_time,
+                "epochs": int(round(float(np.mean(epochs)))),
             }
         )
     return pd.DataFrame(rows)
 
 
 _METRICS = ("val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy", "fit_time")
+# Columns of evaluate() since ensembles were added; older result files lack them.
+_ENSEMBLE_METRICS = ("member_test_accuracy",)
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard error over seeds of every metric, per dataset and model.
+    """Mean and standard error over seeds of every metric, per dataset, model and ensemble size.
 
     ``se = std(ddof=1) / sqrt(n)`` (0 for a single seed).
 
     Parameters
     ----------
     results : pandas.DataFrame
-        Rows from :func:`evaluate` (may mix datasets and models).
+        Rows from :func:`evaluate` (may mix datasets, models and ensemble sizes).
 
     Returns
     -------
     summary : pandas.DataFrame
-        One row per ``(dataset, model)``: ``n_seeds`` and ``<metric>_mean``,
+        One row per ``(dataset, model)``, or per ``(dataset, model, ensemble_size)``
+        when ``results`` has that column: ``n_seeds`` and ``<metric>_mean``,
         ``<metric>_se`` for each of ``val_accuracy, test_accuracy,
-        minority_accuracy, majority_accuracy, fit_time``.
+        minority_accuracy, majority_accuracy, fit_time`` (and
+        ``member_test_accuracy`` when present).
     """
+    keys = ["dataset", "model"] + (["ensemble_size"] if "ensemble_size" in results else [])
+    metrics = _METRICS + tuple(m for m in _ENSEMBLE_METRICS if m in results)
     rows = []
-    for (dataset, model), group in results.groupby(["dataset", "model"], sort=False):
-        row: dict[str, Any] = {"dataset": dataset, "model": model, "n_seeds": len(group)}
-        for metric in _METRICS:
+    for values_of_keys, group in results.groupby(keys, sort=False):
+        row: dict[str, Any] = dict(zip(keys, values_of_keys))
+        row["n_seeds"] = len(group)
+        for metric in metrics:
             values = group[metric].to_numpy(dtype=np.float64)
             row[f"{metric}_mean"] = float(np.mean(values))
             row[f"{metric}_se"] = standard_error(values) if len(values) > 1 else 0.0
@@ -803,8 +857,10 @@ def format_summary(summary: pd.DataFrame) -> str:
         def pct(name: str) -> str:
             return f"{100 * getattr(row, name + '_mean'):.2f} ± {100 * getattr(row, name + '_se'):.2f}"
 
+        size = int(getattr(row, "ensemble_size", 1))
+        model = row.model if size == 1 else f"{row.model} (ensembles of {size})"
         lines.append(
-            f"| {row.dataset} | {row.model} | {row.n_seeds} | {pct('test_accuracy')} | {pct('minority_accuracy')} "
+            f"| {row.dataset} | {model} | {row.n_seeds} | {pct('test_accuracy')} | {pct('minority_accuracy')} "
             f"| {pct('majority_accuracy')} | {row.fit_time_mean:.1f} |"
         )
     return "\n".join(lines)
@@ -830,6 +886,7 @@ def run_benchmark(
     sam_ls_on_mlp: bool = False,
     optimizer: str = DEFAULT_OPTIMIZER,
     precision: str = "float32",
+    ensemble_size: int = 1,
 ) -> pd.DataFrame:
     """Tune every model of ``n_trials`` on one benchmark, then evaluate it over seeds.
 
@@ -889,7 +946,8 @@ def run_benchmark(
               f"best val acc {study.best_value:.4f}; params {json.dumps(params)}", flush=True)
         started = time.perf_counter()
         frame = evaluate(dataset, model, params, seeds=seeds, data_home=data_home, device=device,
-                         max_epochs=max_epochs, max_train_rows=max_train_rows, xgb_max_estimators=xgb_max_estimators)
+                         max_epochs=max_epochs, max_train_rows=max_train_rows, xgb_max_estimators=xgb_max_estimators,
+                         ensemble_size=ensemble_size)
         print(f"[{dataset}/{model}] evaluated {seeds} seeds in {time.perf_counter() - started:.0f} s:\n"
               f"{frame.to_string(index=False)}", flush=True)
         frames.append(frame)
@@ -926,6 +984,8 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-train-rows", type=int, default=None)
     parser.add_argument("--xgb-max-estimators", type=int, default=XGB_MAX_ESTIMATORS)
     parser.add_argument("--out", default=f"results-{dataset}")
+    parser.add_argument("--ensemble-size", type=_positive_int, default=1,
+                        help="score soft-voting ensembles of M seeds each (every --seeds is one ensemble)")
     parser.add_argument("--sam-ls-on-mlp", action="store_true",
                         help="tune only rho and eps of MLP + SAM-A + smoothing, on the tuned MLP-PLR configuration")
     _add_mlp_training_arguments(parser)
@@ -943,7 +1003,7 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
         device=args.device, max_epochs=args.max_epochs, timeout=args.timeout,
         max_train_rows=args.max_train_rows, batch_sizes=args.batch_sizes,
         xgb_max_estimators=args.xgb_max_estimators, out=args.out, sam_ls_on_mlp=args.sam_ls_on_mlp,
-        optimizer=args.optimizer, precision=args.precision,
+        optimizer=args.optimizer, precision=args.precision, ensemble_size=args.ensemble_size,
     )
     print(f"total wall time {time.perf_counter() - started:.0f} s")
     return 0
@@ -952,6 +1012,13 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------------------
 # `imbsk tune`
 # ---------------------------------------------------------------------------
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return number
+
+
 def _add_mlp_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", default=DEFAULT_OPTIMIZER, choices=sorted(LEARNING_RATE_RANGES),
                         help="optimiser of the MLP trials: adamw (Gorishniy et al.) or sgd with momentum "
@@ -984,7 +1051,10 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     _add_mlp_training_arguments(parser)
     parser.add_argument("--evaluate-seeds", type=int, default=0,
                         help="retrain the best configuration with seeds 0..K-1 and report test accuracy")
+    parser.add_argument("--evaluate-ensemble-size", type=_positive_int, default=1, metavar="M",
+                        help="with --evaluate-seeds K: score K soft-voting ensembles of M seeds each")
     parser.add_argument("--out", default="imbsk-tune-results", help="directory for the JSON/CSV outputs")
+
 
 
 def _json_argument(value: str | None, flag: str) -> dict[str, Any] | None:
@@ -1041,11 +1111,14 @@ def run_tune_command(args: argparse.Namespace) -> int:
             args.dataset, args.model, params, seeds=seeds, data_home=args.data_home, device=args.device,
             max_epochs=args.max_epochs, max_train_rows=getattr(args, "max_train_rows", None),
             xgb_max_estimators=getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
+            ensemble_size=getattr(args, "evaluate_ensemble_size", 1),
         )
         summary = summarize(results)
         row = summary.iloc[0]
+        size = getattr(args, "evaluate_ensemble_size", 1)
+        scored = f"{seeds} seeds" if size == 1 else f"{seeds} ensembles of {size} seeds"
         for metric in ("test_accuracy", "minority_accuracy", "majority_accuracy"):
-            print(f"{metric}: {100 * row[metric + '_mean']:.2f} ± {100 * row[metric + '_se']:.2f} % ({seeds} seeds)")
+            print(f"{metric}: {100 * row[metric + '_mean']:.2f} ± {100 * row[metric + '_se']:.2f} % ({scored})")
         results.to_csv(out / f"{study_name}-seeds.csv", index=False)
         (out / f"{study_name}-summary.json").write_text(json.dumps(summary.iloc[0].to_dict(), indent=2, default=float))
     return 0

@@ -182,7 +182,7 @@ def test_mlp_trains_on_all_train_rows_and_early_stops_on_the_validation_split():
     data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=ROWS)
     params = {"hidden_layer_sizes": (32,), "d_embedding": 8, "n_frequencies": 8, "batch_size": 256}
     fitted = tuning._fit_model("mlp", params, data, seed=0, device="cpu", max_epochs=4)
-    estimator = fitted.predict.__self__
+    estimator = fitted.estimator
     first_epoch = estimator.history_[0, "batches"]
     assert sum(b["train_batch_size"] for b in first_epoch if "train_batch_size" in b) == len(data.y_train)
     assert sum(b["valid_batch_size"] for b in first_epoch if "valid_batch_size" in b) == len(data.y_val)
@@ -212,10 +212,10 @@ def test_tune_command_with_sgd_trains_with_sgd(tmp_path):
     # A configuration may carry its own patience and weight-average horizon.
     params = dict(best["params"], n_iter_no_change=7, ema_decay=0.999)
     fitted = tuning._fit_model("mlp_sam_ls", params, data, seed=0, device="cpu", max_epochs=1)
-    net = fitted.predict.__self__.net_
+    net = fitted.estimator.net_
     assert type(net.optimizer_) is torch.optim.SGD and net.optimizer_.defaults["momentum"] == 0.9
-    assert fitted.predict.__self__.n_iter_no_change == 7
-    assert fitted.predict.__self__.ema_decay == 0.999 and net.ema_decay == 0.999
+    assert fitted.estimator.n_iter_no_change == 7
+    assert fitted.estimator.ema_decay == 0.999 and net.ema_decay == 0.999
     assert net.autocast_dtype is torch.bfloat16
     with pytest.raises(ValueError, match="optimizer must be one of"):
         tuning.tune("adult", "mlp", n_trials=1, storage=f"sqlite:///{tmp_path}/sgd.db", optimizer="lbfgs")
@@ -265,6 +265,46 @@ def test_tune_xgboost_records_trees(tmp_path):
                               max_train_rows=ROWS, xgb_max_estimators=25)
     assert results.loc[0, "val_accuracy"] == pytest.approx(study.best_value, abs=1e-12)
     assert 0.7 < results.loc[0, "test_accuracy"] < 1.0
+
+
+@needs_adult
+def test_ensemble_soft_votes_the_members_of_consecutive_seeds():
+    kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=30)
+    params = {"max_depth": 3, "learning_rate": 0.3, "subsample": 0.7, "colsample_bytree": 0.7}
+    single = tuning.evaluate("adult", "xgboost", params, seeds=4, **kwargs)
+    assert (single["ensemble_size"] == 1).all()
+    np.testing.assert_array_equal(single["member_test_accuracy"], single["test_accuracy"])
+
+    ensembles = tuning.evaluate("adult", "xgboost", params, seeds=[0, 1], ensemble_size=2, **kwargs)
+    assert list(ensembles["seed"]) == [0, 1] and (ensembles["ensemble_size"] == 2).all()
+    # Ensemble s holds the single models of seeds 2s and 2s + 1 ...
+    np.testing.assert_allclose(ensembles["member_test_accuracy"],
+                               single["test_accuracy"].to_numpy().reshape(2, 2).mean(axis=1), atol=1e-12)
+    assert ensembles["fit_time"].gt(0).all()
+    # ... and predicts the arg max of their mean probabilities.
+    data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=ROWS)
+    members = [tuning._fit_model("xgboost", params, data, seed=s, device="cpu", max_epochs=1, xgb_max_estimators=30)
+               for s in (2, 3)]
+    mean_proba = (members[0].predict_proba(data.X_test) + members[1].predict_proba(data.X_test)) / 2
+    expected = tuning._accuracy(data.y_test, members[0].classes[mean_proba.argmax(axis=1)])
+    assert ensembles.loc[1, "test_accuracy"] == pytest.approx(expected, abs=1e-12)
+    assert not np.array_equal(members[0].predict(data.X_test), members[1].predict(data.X_test))
+
+    summary = tuning.summarize(pd.concat([single, ensembles], ignore_index=True))
+    assert list(summary["ensemble_size"]) == [1, 2] and list(summary["n_seeds"]) == [4, 2]
+    assert "xgboost (ensembles of 2)" in tuning.format_summary(summary)
+    with pytest.raises(ValueError, match="ensemble_size"):
+        tuning.evaluate("adult", "xgboost", params, seeds=1, ensemble_size=0, **kwargs)
+
+
+@needs_adult
+def test_mlp_ensemble_averages_probabilities_of_fitted_members():
+    params = {"hidden_layer_sizes": (32,), "d_embedding": 8, "n_frequencies": 8, "batch_size": 256}
+    kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, max_epochs=2)
+    ensemble = tuning.evaluate("adult", "mlp", params, seeds=[1], ensemble_size=2, **kwargs)
+    single = tuning.evaluate("adult", "mlp", params, seeds=[2, 3], **kwargs)
+    assert ensemble.loc[0, "member_test_accuracy"] == pytest.approx(single["test_accuracy"].mean(), abs=1e-12)
+    assert 0.7 < ensemble.loc[0, "test_accuracy"] < 1.0 and ensemble.loc[0, "epochs"] in (1, 2)
 
 
 @pytest.mark.parametrize("message", [
@@ -347,10 +387,15 @@ def test_run_tune_command_writes_outputs(tmp_path, capsys):
     summary = json.loads((out / "adult-xgboost-summary.json").read_text())
     assert summary["test_accuracy_mean"] == pytest.approx(seeds["test_accuracy"].mean())
 
-    # Running again continues the same study.
-    args.evaluate_seeds = 0
+    # Running again continues the same study; this time it scores ensembles of two seeds.
+    args.evaluate_ensemble_size = 2
     tuning.run_tune_command(args)
     assert json.loads((out / "adult-xgboost-best.json").read_text())["n_trials"] == 4
+    assert "(2 ensembles of 2 seeds)" in capsys.readouterr().out
+    seeds = pd.read_csv(out / "adult-xgboost-seeds.csv")
+    assert list(seeds["seed"]) == [0, 1] and (seeds["ensemble_size"] == 2).all()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--dataset", "adult", "--model", "mlp", "--n-trials", "1", "--evaluate-ensemble-size", "0"])
 
 
 def test_cli_parser_rejects_unknown_model():
@@ -382,7 +427,8 @@ def test_adult_example_script_runs_all_three_models(tmp_path, capsys, monkeypatc
     out = tmp_path / "results"
     argv = ["examples/adult.py", "--n-trials", "2", "--xgb-trials", "2", "--seeds", "2", "--max-epochs", "2",
             "--max-train-rows", "600", "--batch-sizes", "256", "--xgb-max-estimators", "20",
-            "--data-home", DATA_HOME, "--storage", f"sqlite:///{tmp_path}/b.db", "--out", str(out), "--sam-ls-on-mlp"]
+            "--data-home", DATA_HOME, "--storage", f"sqlite:///{tmp_path}/b.db", "--out", str(out), "--sam-ls-on-mlp",
+            "--ensemble-size", "2"]
     script = Path(__file__).resolve().parents[1] / "examples" / "adult.py"
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_info:
@@ -392,7 +438,7 @@ def test_adult_example_script_runs_all_three_models(tmp_path, capsys, monkeypatc
     assert list(summary["model"]) == ["xgboost", "mlp", "mlp_sam_ls"]
     assert (summary["n_seeds"] == 2).all() and summary["test_accuracy_mean"].between(0.5, 1.0).all()
     results = pd.read_csv(out / "adult-results.csv")
-    assert len(results) == 6 and sorted(set(results["seed"])) == [0, 1]
+    assert len(results) == 6 and sorted(set(results["seed"])) == [0, 1] and (results["ensemble_size"] == 2).all()
     best = json.loads((out / "adult-best-params.json").read_text())
     # SAM-A + smoothing kept the tuned MLP's configuration and tuned only rho and eps.
     mlp, sam = best["mlp"]["params"], best["mlp_sam_ls"]["params"]
