@@ -360,3 +360,20 @@ def test_in_sklearn_pipeline_and_clone(imbalanced):
     assert pipe.score(X, y) > 0.5
     cloned = clone(pipe)
     assert not hasattr(cloned[-1], "net_")
+
+
+def test_soft_voting_ensemble_of_seeds(imbalanced):
+    """A deep ensemble is sklearn's soft VotingClassifier over seeds; labels stay the user's."""
+    from sklearn.ensemble import VotingClassifier
+
+    X, y = imbalanced
+    labels = np.array(["cat", "dog", "emu"])[y]
+    members = [(f"seed{s}", ImbalancedMLPClassifier(max_iter=3, sam_asymmetric_rho=0.05, random_state=s, **FAST))
+               for s in range(3)]
+    ensemble = VotingClassifier(members, voting="soft").fit(X, labels)
+    assert list(ensemble.classes_) == ["cat", "dog", "emu"]
+    fitted = ensemble.estimators_
+    assert not np.allclose(fitted[0].predict_proba(X), fitted[1].predict_proba(X))
+    mean_proba = np.mean([member.predict_proba(X) for member in fitted], axis=0)
+    np.testing.assert_allclose(ensemble.predict_proba(X), mean_proba, atol=1e-12)
+    np.testing.assert_array_equal(ensemble.predict(X), ensemble.classes_[mean_proba.argmax(axis=1)])
