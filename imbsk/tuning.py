@@ -4,7 +4,9 @@ Protocol (Gorishniy et al. 2021/2022, also used by Shwartz-Ziv et al. 2023 for
 Table 6): every configuration is trained on ``X_train`` and scored by its
 accuracy on ``X_val``; the best configuration is then retrained with several
 seeds and reported on ``X_test`` as mean +- standard error,
-``se = std(ddof=1) / sqrt(n_seeds)``.
+``se = std(ddof=1) / sqrt(n_seeds)``. ``evaluate(..., ensemble_size=M)`` scores
+deep ensembles instead (soft voting over ``M`` seeds, ``p(y|x) = mean_m p_m(y|x)``),
+each seed of the report being one ensemble.
 
 Models
 ------
