@@ -421,7 +421,11 @@ class _FittedModel:
         self.epochs = epochs
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes[np.argmax(self.predict_proba(X), axis=1)]
+        return self.labels(self.predict_proba(X))
+
+    def labels(self, proba: np.ndarray) -> np.ndarray:
+        """The class of the largest probability in each row of ``proba``."""
+        return self.classes[np.argmax(proba, axis=1)]
 
 
 def _fit_model(
@@ -455,7 +459,9 @@ def _fit_model(
         **kwargs,
     )
     estimator.fit(data.X_train, data.y_train, X_val=data.X_val, y_val=data.y_val)
-    return _FittedModel(estimator, estimator.predict_proba, estimator.classes_, estimator.fit_time_, int(estimator.n_iter_))
+    return _FittedModel(
+        estimator, estimator.predict_proba, estimator.classes_, estimator.fit_time_, int(estimator.n_iter_)
+    )
 
 
 def _fit_xgboost(
@@ -784,22 +790,22 @@ def evaluate(
             member_val_proba, member_test_proba = fitted.predict_proba(data.X_val), fitted.predict_proba(data.X_test)
             val_proba = val_proba + member_val_proba / ensemble_size
             test_proba = test_proba + member_test_proba / ensemble_size
-            classes = fitted.classes
-            member_val = _accuracy(y_val, classes[member_val_proba.argmax(axis=1)])
-            member_test.append(_accuracy(y_test, classes[member_test_proba.argmax(axis=1)]))
+            member_val = _accuracy(y_val, fitted.labels(member_val_proba))
+            member_test.append(_accuracy(y_test, fitted.labels(member_test_proba)))
             fit_time += float(fitted.fit_time)
             epochs.append(int(fitted.epochs))
             print(f"[evaluate {dataset}/{model}] seed {member_seed}: val acc {member_val:.4f}, "
                   f"test acc {member_test[-1]:.4f} ({fitted.fit_time:.0f} s, {fitted.epochs} {_EPOCHS_NAME[model]})",
                   file=sys.stderr, flush=True)
-        test_pred = classes[np.argmax(test_proba, axis=1)]
+        # Every member is fitted on the same labels, so any member's classes order the averaged columns.
+        test_pred = fitted.labels(test_proba)
         rows.append(
             {
                 "dataset": dataset,
                 "model": model,
                 "seed": seed,
                 "ensemble_size": int(ensemble_size),
-                "val_accuracy": _accuracy(y_val, classes[np.argmax(val_proba, axis=1)]),
+                "val_accuracy": _accuracy(y_val, fitted.labels(val_proba)),
                 "test_accuracy": _accuracy(y_test, test_pred),
                 "minority_accuracy": minority_accuracy(y_test, test_pred, class_counts=data.class_counts),
                 "majority_accuracy": majority_accuracy(y_test, test_pred, class_counts=data.class_counts),
@@ -1056,7 +1062,6 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--evaluate-ensemble-size", type=_positive_int, default=1, metavar="M",
                         help="with --evaluate-seeds K: score K soft-voting ensembles of M seeds each")
     parser.add_argument("--out", default="imbsk-tune-results", help="directory for the JSON/CSV outputs")
-
 
 
 def _json_argument(value: str | None, flag: str) -> dict[str, Any] | None:
