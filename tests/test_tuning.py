@@ -98,7 +98,8 @@ def test_xgboost_space_and_batch_sizes_argument():
     for params in _draw(tuning.xgboost_space, 20):
         assert 3 <= params["max_depth"] <= 10 and 0.01 <= params["learning_rate"] <= 0.3
         assert set(params) == {"max_depth", "learning_rate", "min_child_weight", "subsample",
-                               "colsample_bytree", "reg_lambda", "reg_alpha"}
+                               "colsample_bytree", "reg_lambda", "reg_alpha", "max_cat_to_onehot"}
+        assert params["max_cat_to_onehot"] == tuning.XGB_MAX_CAT_TO_ONEHOT
     sizes = {p["batch_size"] for p in _draw(lambda t: tuning.mlp_space(t, batch_sizes=(32,)), 5)}
     assert sizes == {32}
 
@@ -252,6 +253,37 @@ def test_json_argument_inline_and_file(tmp_path):
         tuning._json_argument("[1, 2]", "--fixed-params")
     with pytest.raises(ValueError, match="--fixed-params must be a JSON object"):
         tuning._json_argument("{width: 64", "--fixed-params")
+
+
+def _categorical_split_sizes(booster) -> list[int]:
+    """Number of categories sent down the 'yes' branch, for every categorical split of every tree."""
+    sizes = []
+
+    def walk(node):
+        if isinstance(node.get("split_condition"), list):
+            sizes.append(len(node["split_condition"]))
+        for child in node.get("children", ()):
+            walk(child)
+
+    for tree in booster.get_dump(dump_format="json"):
+        walk(json.loads(tree))
+    return sizes
+
+
+@needs_adult
+def test_xgboost_space_makes_one_vs_rest_categorical_splits():
+    data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=3000)
+    params = _draw(tuning.xgboost_space, 1)[0] | {"max_depth": 6, "learning_rate": 0.3, "min_child_weight": 1.0}
+
+    def split_sizes(extra):
+        fitted = tuning._fit_model("xgboost", params | extra, data, seed=0, device="cpu", max_epochs=1,
+                                   xgb_max_estimators=20)
+        return _categorical_split_sizes(fitted.estimator.get_booster())
+
+    one_vs_rest = split_sizes({})
+    assert one_vs_rest and set(one_vs_rest) == {1}
+    # XGBoost's own default partitions the categories: the check above tells the two apart.
+    assert max(split_sizes({"max_cat_to_onehot": 1})) > 1
 
 
 @needs_adult
