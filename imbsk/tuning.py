@@ -22,7 +22,7 @@ Models
     with early stopping after ``XGB_EARLY_STOPPING_ROUNDS`` rounds without
     improvement of the log-loss on ``X_val``. A categorical split sends one
     category one way and the rest the other (``max_cat_to_onehot``), the splits
-    a tree can make on one-hot columns, as in Gorishniy et al.'s protocol.
+    a tree can make on one-hot encoded columns.
 
 Search spaces
 -------------
