@@ -89,8 +89,8 @@ max_cat_to_onehot       ``XGB_MAX_CAT_TO_ONEHOT``            fixed: one-vs-rest 
 One-vs-rest rather than XGBoost's partition splits (``max_cat_to_onehot=1``, any
 subset of categories one way): partition splits fit Adult's validation split
 better and its test split worse (docs/benchmarks.md, sixth run). A configuration
-without the key (studies before the sixth run) keeps XGBoost's default, partition
-splits for columns with more than one category.
+without the key (studies before the sixth run) keeps XGBoost's default
+(``max_cat_to_onehot=4``): partition splits for columns of four or more categories.
 
 Every space is a function ``(trial, *, batch_sizes=BATCH_SIZES) -> dict`` that
 returns keyword arguments of the estimator; :func:`tune` stores them in the
