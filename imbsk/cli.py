@@ -144,26 +144,31 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-iter", type=_positive_int, default=None, help=argparse.SUPPRESS)
 
 
-def _add_tune_parser(subparsers: Any, wanted: bool) -> None:
-    """Register ``tune``; :mod:`imbsk.tuning` (optuna) is imported only when ``tune`` is run."""
-    help_text = "tune hyperparameters with Optuna (imbsk.tuning)"
-    if wanted:
-        try:
-            from imbsk import tuning
-        except ImportError as error:
-            # Its options are unknown here; main() lets them through to this message.
-            parser = subparsers.add_parser("tune", help=help_text)
-            parser.set_defaults(handler=_tune_unavailable, tune_error=f"{type(error).__name__}: {error}")
-            return
-        parser = subparsers.add_parser("tune", help=help_text)
-        tuning.add_tune_arguments(parser)
-        parser.set_defaults(handler=tuning.run_tune_command)
+_TUNING_COMMANDS = {
+    "tune": ("tune hyperparameters with Optuna (imbsk.tuning)", "add_tune_arguments", "run_tune_command"),
+    "evaluate": ("retrain a stored configuration over seeds and score the test split (imbsk.tuning)",
+                 "add_evaluate_arguments", "run_evaluate_command"),
+}
+
+
+def _add_tuning_parser(subparsers: Any, command: str, wanted: bool) -> None:
+    """Register ``command`` of :mod:`imbsk.tuning`, which (with optuna) is imported only when it is run."""
+    help_text, add_arguments, run = _TUNING_COMMANDS[command]
+    parser = subparsers.add_parser(command, help=help_text)
+    if not wanted:
         return
-    subparsers.add_parser("tune", help=help_text)
+    try:
+        from imbsk import tuning
+    except ImportError as error:
+        # Its options are unknown here; main() lets them through to this message.
+        parser.set_defaults(handler=_tuning_unavailable, tune_error=f"{type(error).__name__}: {error}")
+        return
+    getattr(tuning, add_arguments)(parser)
+    parser.set_defaults(handler=getattr(tuning, run))
 
 
-def _tune_unavailable(args: argparse.Namespace) -> int:
-    print(f"imbsk tune: tuning is unavailable ({args.tune_error}).", file=sys.stderr)
+def _tuning_unavailable(args: argparse.Namespace) -> int:
+    print(f"imbsk {args.command}: tuning is unavailable ({args.tune_error}).", file=sys.stderr)
     return 1
 
 
@@ -173,13 +178,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     Parameters
     ----------
     argv : sequence of str, default=None
-        The arguments to be parsed; the ``tune`` subcommand's options are loaded
-        from :mod:`imbsk.tuning` only when they name ``tune``.
+        The arguments to be parsed; the options of the ``tune`` and ``evaluate``
+        subcommands are loaded from :mod:`imbsk.tuning` only when they name it.
     """
     parser = argparse.ArgumentParser(
-        prog="imbsk", description="Neural networks under class imbalance: compare methods, tune hyperparameters."
+        prog="imbsk", description="Neural networks under class imbalance: compare methods, tune hyperparameters, "
+        "evaluate configurations over seeds."
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{compare,tune}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{compare,tune,evaluate}")
     compare = subparsers.add_parser(
         "compare",
         help="compare the paper's techniques with imbalance baselines",
@@ -188,8 +194,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     )
     _add_compare_arguments(compare)
     compare.set_defaults(handler=_run_compare)
-    wanted = argv is not None and "tune" in [arg for arg in argv if not arg.startswith("-")][:1]
-    _add_tune_parser(subparsers, wanted)
+    command = next((arg for arg in argv or [] if not str(arg).startswith("-")), None)
+    for name in _TUNING_COMMANDS:
+        _add_tuning_parser(subparsers, name, wanted=command == name)
     return parser
 
 
@@ -369,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args, unknown = parser.parse_known_args([str(arg) for arg in argv])
-    if unknown and getattr(args, "handler", None) is not _tune_unavailable:
+    if unknown and getattr(args, "handler", None) is not _tuning_unavailable:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.handler(args))

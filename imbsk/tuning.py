@@ -130,7 +130,13 @@ Command line
 ``imbsk tune --dataset adult|otto|covertype --model mlp|mlp_sam_ls|xgboost
 --n-trials N [--timeout S] [--storage URL] [--study-name NAME]
 [--data-home DIR] [--device cpu|cuda|auto] [--max-epochs E]
-[--evaluate-seeds K] [--out DIR]``.
+[--evaluate-seeds K] [--out DIR]``; it writes ``<out>/<study>-best.json``.
+:func:`add_evaluate_arguments` and :func:`run_evaluate_command` implement
+``imbsk evaluate --config FILE [--seeds K|A-B|A,B] [--ensemble-size M]
+[--predictions-dir DIR] [--out DIR]``, which retrains such a file (or one of
+``examples/configs/``, the configurations of ``docs/benchmarks.md``) over seeds.
+With ``--predictions-dir`` every fitted model's probabilities are kept
+(:mod:`imbsk.member_cache`), so ensembles of stored single models cost no fit.
 
 References
 ----------
@@ -149,6 +155,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 import time
 import warnings
@@ -163,6 +170,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 
+from imbsk import member_cache
 from imbsk.datasets.tabular import DATASETS, load_dataset
 from imbsk.metrics import majority_accuracy, minority_accuracy, standard_error
 
@@ -172,13 +180,17 @@ __all__ = [
     "MODEL_NAMES",
     "PRECISIONS",
     "SEARCH_SPACES",
+    "add_evaluate_arguments",
     "add_tune_arguments",
     "best_params",
     "evaluate",
+    "load_config",
     "load_split",
     "mlp_sam_ls_space",
     "mlp_space",
+    "parse_seeds",
     "run_benchmark",
+    "run_evaluate_command",
     "run_tune_command",
     "summarize",
     "tune",
@@ -740,6 +752,7 @@ def evaluate(
     max_train_rows: int | None = None,
     xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
     ensemble_size: int = 1,
+    predictions_dir: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Retrain one configuration with several seeds and score it on the test set.
 
@@ -771,6 +784,13 @@ def evaluate(
         ``p(y | x) = (1 / M) sum_m p_m(y | x)``, the members differing only in their
         seed. Every member trains and early-stops exactly as a single model would,
         so the members of ensemble 0 are the single models of seeds ``0..M-1``.
+    predictions_dir : str or path-like, default=None
+        Directory that keeps the validation and test probabilities of every
+        fitted model (:mod:`imbsk.member_cache`). A model already stored there
+        for the same dataset, model, ``params``, device, ``max_train_rows`` and
+        epoch (or tree) cap is read instead of fitted, so e.g. ensembles of five
+        over the stored single models of seeds ``0..14`` fit nothing. Its
+        ``fit_time`` is the stored one.
 
     Returns
     -------
@@ -790,35 +810,42 @@ def evaluate(
     if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, (int, np.integer)) or ensemble_size < 1:
         raise ValueError(f"ensemble_size must be a positive integer; got {ensemble_size!r}")
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
+    if any(seed < 0 for seed in seed_list):
+        raise ValueError(f"seeds must be non-negative; got {seed_list}")
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
     y_val, y_test = np.asarray(data.y_val), np.asarray(data.y_test)
+    classes = np.unique(np.asarray(data.y_train))
+    key = member_cache.config_key(
+        {"dataset": dataset, "model": model, "params": params, "device": device, "max_train_rows": max_train_rows}
+        | ({"xgb_max_estimators": int(xgb_max_estimators)} if model == "xgboost" else {"max_epochs": int(max_epochs)})
+    )
     rows = []
     for seed in seed_list:
         member_seeds = range(seed * ensemble_size, (seed + 1) * ensemble_size)
         val_proba, test_proba = 0.0, 0.0
         member_test, fit_time, epochs = [], 0.0, []
         for member_seed in member_seeds:
-            fitted = _fit_model(model, params, data, seed=member_seed, device=device, max_epochs=max_epochs,
-                                xgb_max_estimators=xgb_max_estimators)
-            member_val_proba, member_test_proba = fitted.predict_proba(data.X_val), fitted.predict_proba(data.X_test)
-            val_proba = val_proba + member_val_proba / ensemble_size
-            test_proba = test_proba + member_test_proba / ensemble_size
-            member_val = _accuracy(y_val, fitted.labels(member_val_proba))
-            member_test.append(_accuracy(y_test, fitted.labels(member_test_proba)))
-            fit_time += float(fitted.fit_time)
-            epochs.append(int(fitted.epochs))
+            member, source = _evaluated_member(dataset, model, params, data, classes, seed=member_seed, device=device,
+                                               max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
+                                               predictions_dir=predictions_dir, key=key)
+            val_proba = val_proba + member.val_proba / ensemble_size
+            test_proba = test_proba + member.test_proba / ensemble_size
+            member_val = _accuracy(y_val, classes[np.argmax(member.val_proba, axis=1)])
+            member_test.append(_accuracy(y_test, classes[np.argmax(member.test_proba, axis=1)]))
+            fit_time += member.fit_time
+            epochs.append(member.epochs)
             print(f"[evaluate {dataset}/{model}] seed {member_seed}: val acc {member_val:.4f}, "
-                  f"test acc {member_test[-1]:.4f} ({fitted.fit_time:.0f} s, {fitted.epochs} {_EPOCHS_NAME[model]})",
+                  f"test acc {member_test[-1]:.4f} ({member.fit_time:.0f} s, {member.epochs} {_EPOCHS_NAME[model]}"
+                  f"{', ' + source if source else ''})",
                   file=sys.stderr, flush=True)
-        # Every member is fitted on the same labels, so any member's classes order the averaged columns.
-        test_pred = fitted.labels(test_proba)
+        test_pred = classes[np.argmax(test_proba, axis=1)]
         rows.append(
             {
                 "dataset": dataset,
                 "model": model,
                 "seed": seed,
                 "ensemble_size": int(ensemble_size),
-                "val_accuracy": _accuracy(y_val, fitted.labels(val_proba)),
+                "val_accuracy": _accuracy(y_val, classes[np.argmax(val_proba, axis=1)]),
                 "test_accuracy": _accuracy(y_test, test_pred),
                 "minority_accuracy": minority_accuracy(y_test, test_pred, class_counts=data.class_counts),
                 "majority_accuracy": majority_accuracy(y_test, test_pred, class_counts=data.class_counts),
@@ -828,6 +855,42 @@ def evaluate(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _evaluated_member(
+    dataset: str,
+    model: str,
+    params: dict[str, Any],
+    data: Bunch,
+    classes: np.ndarray,
+    *,
+    seed: int,
+    device: str,
+    max_epochs: int,
+    xgb_max_estimators: int,
+    predictions_dir: str | os.PathLike | None,
+    key: str,
+) -> tuple[member_cache.MemberPredictions, str]:
+    """The probabilities of the model of ``seed``: read from ``predictions_dir``, else fitted (and stored)."""
+    path = None
+    if predictions_dir is not None:
+        path = member_cache.member_path(predictions_dir, dataset, model, key, seed)
+        stored = member_cache.load_member(path, classes, n_val=len(data.y_val), n_test=len(data.y_test))
+        if stored is not None:
+            return stored, f"read from {path}"
+    fitted = _fit_model(model, params, data, seed=seed, device=device, max_epochs=max_epochs,
+                        xgb_max_estimators=xgb_max_estimators)
+    if not np.array_equal(fitted.classes, classes):
+        raise RuntimeError(f"the fitted classes {fitted.classes} are not the sorted training labels {classes}")
+    member = member_cache.MemberPredictions(
+        val_proba=np.asarray(fitted.predict_proba(data.X_val)),
+        test_proba=np.asarray(fitted.predict_proba(data.X_test)),
+        fit_time=float(fitted.fit_time),
+        epochs=int(fitted.epochs),
+    )
+    if path is not None:
+        member_cache.save_member(path, member, classes)
+    return member, ""
 
 
 _METRICS = ("val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy", "fit_time")
@@ -1074,6 +1137,8 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         help="retrain the best configuration with seeds 0..K-1 and report test accuracy")
     parser.add_argument("--evaluate-ensemble-size", type=_positive_int, default=1, metavar="M",
                         help="with --evaluate-seeds K: score K soft-voting ensembles of M seeds each")
+    parser.add_argument("--predictions-dir", default=None, metavar="DIR",
+                        help="with --evaluate-seeds: keep every fitted model's probabilities here (see imbsk evaluate)")
     parser.add_argument("--out", default="imbsk-tune-results", help="directory for the JSON/CSV outputs")
 
 
@@ -1121,24 +1186,155 @@ def run_tune_command(args: argparse.Namespace) -> int:
     print(f"best params: {json.dumps(params)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    max_train_rows = getattr(args, "max_train_rows", None)
+    xgb_max_estimators = getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS)
     (out / f"{study_name}-best.json").write_text(
         json.dumps({"study": study_name, "dataset": args.dataset, "model": args.model, "n_trials": n_complete,
-                    "val_accuracy": study.best_value, "params": params}, indent=2)
+                    "val_accuracy": study.best_value, "max_epochs": args.max_epochs,
+                    "xgb_max_estimators": xgb_max_estimators, "max_train_rows": max_train_rows,
+                    "params": params}, indent=2)
     )
     seeds = getattr(args, "evaluate_seeds", 0) or 0
     if seeds > 0:
+        size = getattr(args, "evaluate_ensemble_size", 1)
         results = evaluate(
             args.dataset, args.model, params, seeds=seeds, data_home=args.data_home, device=args.device,
-            max_epochs=args.max_epochs, max_train_rows=getattr(args, "max_train_rows", None),
-            xgb_max_estimators=getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
-            ensemble_size=getattr(args, "evaluate_ensemble_size", 1),
+            max_epochs=args.max_epochs, max_train_rows=max_train_rows, xgb_max_estimators=xgb_max_estimators,
+            ensemble_size=size, predictions_dir=getattr(args, "predictions_dir", None),
         )
-        summary = summarize(results)
-        row = summary.iloc[0]
-        size = getattr(args, "evaluate_ensemble_size", 1)
-        scored = f"{seeds} seeds" if size == 1 else f"{seeds} ensembles of {size} seeds"
-        for metric in ("test_accuracy", "minority_accuracy", "majority_accuracy"):
-            print(f"{metric}: {100 * row[metric + '_mean']:.2f} ± {100 * row[metric + '_se']:.2f} % ({scored})")
-        results.to_csv(out / f"{study_name}-seeds.csv", index=False)
-        (out / f"{study_name}-summary.json").write_text(json.dumps(summary.iloc[0].to_dict(), indent=2, default=float))
+        _report_evaluation(results, out, study_name)
+    return 0
+
+
+def _report_evaluation(results: pd.DataFrame, out: Path, name: str) -> None:
+    """Print mean ± s.e. of the test metrics; write ``<name>-seeds.csv`` and ``<name>-summary.json``."""
+    summary = summarize(results)
+    row = summary.iloc[0]
+    size, n = int(row["ensemble_size"]), int(row["n_seeds"])
+    scored = f"{n} seed{'s' * (n != 1)}" if size == 1 else f"{n} ensemble{'s' * (n != 1)} of {size} seeds"
+    for metric in ("val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy"):
+        print(f"{metric}: {100 * row[metric + '_mean']:.2f} ± {100 * row[metric + '_se']:.2f} % ({scored})")
+    out.mkdir(parents=True, exist_ok=True)
+    results.to_csv(out / f"{name}-seeds.csv", index=False)
+    (out / f"{name}-summary.json").write_text(json.dumps(row.to_dict(), indent=2, default=float))
+
+
+# ---------------------------------------------------------------------------
+# `imbsk evaluate`
+# ---------------------------------------------------------------------------
+def parse_seeds(text: str) -> list[int]:
+    """Seeds of a command line: ``'K'`` is ``0..K-1``, ``'A-B'`` is ``A..B``, ``'A,B,C'`` a list.
+
+    Raises
+    ------
+    ValueError
+        Anything else, an empty range, or a negative seed.
+    """
+    text = text.strip()
+    try:
+        if "," in text:
+            seeds = [int(part) for part in text.split(",")]
+        elif "-" in text[1:]:
+            first, last = (int(part) for part in text.split("-", 1))
+            seeds = list(range(first, last + 1))
+        else:
+            seeds = list(range(int(text)))
+    except ValueError:
+        raise ValueError(f"--seeds must be K, A-B or A,B,C with integers; got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"--seeds must name at least one non-negative seed; got {text!r} "
+                         "(seed 0 alone is '0-0')")
+    return seeds
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """A stored configuration: ``imbsk tune``'s ``<study>-best.json`` or a file of ``examples/configs/``.
+
+    The JSON object holds ``params`` (estimator arguments) and may hold ``dataset``,
+    ``model``, ``max_epochs``, ``xgb_max_estimators`` and ``max_train_rows``, the
+    defaults of the matching ``imbsk evaluate`` options. Other keys (``study``,
+    ``val_accuracy``, ``note``, ...) are ignored.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        Not a JSON object with a ``params`` object.
+    """
+    text = Path(path).read_text()
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON: {error}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("params"), dict):
+        raise ValueError(f"{path} must be a JSON object with a 'params' object (estimator arguments); "
+                         f"got {type(config).__name__} with keys {sorted(config) if isinstance(config, dict) else []}")
+    return config
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``imbsk evaluate``."""
+    parser.description = (
+        "Retrain a stored configuration with several seeds and score the test split (mean ± s.e.). "
+        "Example: imbsk evaluate --config examples/configs/otto-mlp_sam_ls.json --seeds 15 "
+        "--predictions-dir preds, then the same with --seeds 3 --ensemble-size 5 scores three "
+        "ensembles of the stored models without fitting."
+    )
+    parser.add_argument("--config", required=True, metavar="FILE",
+                        help="JSON configuration: imbsk tune's <study>-best.json or one of examples/configs/")
+    parser.add_argument("--dataset", choices=list(DATASET_NAMES), default=None,
+                        help="default: the configuration's 'dataset'")
+    parser.add_argument("--model", choices=list(MODEL_NAMES), default=None, help="default: the configuration's 'model'")
+    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("5"), metavar="K|A-B|A,B",
+                        help="seeds (ensembles with --ensemble-size): K means 0..K-1 (default: 5)")
+    parser.add_argument("--ensemble-size", type=_positive_int, default=1, metavar="M",
+                        help="score soft-voting ensembles; ensemble s holds the models of seeds sM..sM+M-1")
+    parser.add_argument("--predictions-dir", default=None, metavar="DIR",
+                        help="keep every fitted model's probabilities here and reuse stored ones")
+    parser.add_argument("--max-epochs", type=_positive_int, default=None,
+                        help=f"epoch cap of the MLPs (default: the configuration's, else {DEFAULT_MAX_EPOCHS})")
+    parser.add_argument("--xgb-max-estimators", type=_positive_int, default=None,
+                        help=f"cap on XGBoost trees (default: the configuration's, else {XGB_MAX_ESTIMATORS})")
+    parser.add_argument("--max-train-rows", type=_positive_int, default=None,
+                        help="stratified training subsample (default: the configuration's, else all rows)")
+    parser.add_argument("--data-home", default=None, help="directory of the data files")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--out", default="imbsk-evaluate-results", help="directory for the CSV/JSON outputs")
+
+
+def run_evaluate_command(args: argparse.Namespace) -> int:
+    """Run ``imbsk evaluate``: retrain a stored configuration over seeds and score the test split.
+
+    Writes ``<out>/<config stem>-seeds.csv`` (one row per seed or ensemble, see
+    :func:`evaluate`) and ``<out>/<config stem>-summary.json``.
+
+    Returns
+    -------
+    status : int
+        0 on success.
+    """
+    config = load_config(args.config)
+    dataset = args.dataset or config.get("dataset")
+    model = args.model or config.get("model")
+    if dataset is None or model is None:
+        raise ValueError(f"{args.config} names no {'dataset' if dataset is None else 'model'}; "
+                         f"pass --{'dataset' if dataset is None else 'model'}")
+
+    def option(name: str, default: Any) -> Any:
+        given = getattr(args, name)
+        return given if given is not None else config.get(name, default)
+
+    max_epochs = option("max_epochs", DEFAULT_MAX_EPOCHS)
+    print(f"evaluating {args.config} ({dataset}/{model}) on seeds {args.seeds}"
+          + (f", ensembles of {args.ensemble_size}" if args.ensemble_size > 1 else ""), flush=True)
+    started = time.perf_counter()
+    results = evaluate(
+        dataset, model, config["params"], seeds=args.seeds, data_home=args.data_home, device=args.device,
+        max_epochs=max_epochs, max_train_rows=option("max_train_rows", None),
+        xgb_max_estimators=option("xgb_max_estimators", XGB_MAX_ESTIMATORS),
+        ensemble_size=args.ensemble_size, predictions_dir=args.predictions_dir,
+    )
+    _report_evaluation(results, Path(args.out), Path(args.config).stem)
+    print(f"wall time {time.perf_counter() - started:.0f} s")
     return 0

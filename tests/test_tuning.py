@@ -339,6 +339,86 @@ def test_mlp_ensemble_averages_probabilities_of_fitted_members():
     assert 0.7 < ensemble.loc[0, "test_accuracy"] < 1.0 and ensemble.loc[0, "epochs"] in (1, 2)
 
 
+@needs_adult
+def test_stored_predictions_make_ensembles_of_single_models_without_fitting(tmp_path, monkeypatch, capsys):
+    kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=20)
+    params = {"max_depth": 3, "learning_rate": 0.3, "subsample": 0.7, "colsample_bytree": 0.7}
+    store = tmp_path / "predictions"
+    single = tuning.evaluate("adult", "xgboost", params, seeds=4, predictions_dir=store, **kwargs)
+    assert len(list(store.glob("adult-xgboost-*-seed*.npz"))) == 4
+    fresh = tuning.evaluate("adult", "xgboost", params, seeds=[0, 1], ensemble_size=2, **kwargs)
+
+    fits = []
+    real_fit = tuning._fit_model
+    monkeypatch.setattr(tuning, "_fit_model", lambda *a, **k: fits.append(k["seed"]) or real_fit(*a, **k))
+    capsys.readouterr()
+    stored = tuning.evaluate("adult", "xgboost", params, seeds=[0, 1], ensemble_size=2, predictions_dir=store,
+                             **kwargs)
+    assert fits == [] and "read from" in capsys.readouterr().err
+    # Reading stored members gives the same ensembles as fitting them, fit times included.
+    columns = ["val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy", "member_test_accuracy"]
+    pd.testing.assert_frame_equal(stored[columns], fresh[columns], check_exact=False, atol=1e-12)
+    np.testing.assert_allclose(stored["fit_time"], single["fit_time"].to_numpy().reshape(2, 2).sum(axis=1))
+
+    # Any change to the configuration (here the tree cap) fits and stores anew.
+    tuning.evaluate("adult", "xgboost", params, seeds=[0], predictions_dir=store,
+                    **(kwargs | {"xgb_max_estimators": 21}))
+    assert fits == [0] and len(list(store.glob("*.npz"))) == 5
+
+
+@pytest.mark.parametrize("text, seeds", [("3", [0, 1, 2]), ("5-7", [5, 6, 7]), ("4,0, 9", [4, 0, 9]), (" 1 ", [0])])
+def test_parse_seeds(text, seeds):
+    assert tuning.parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text", ["0", "-2", "7-5", "a", "1-b", "1,,2", "2,-1"])
+def test_parse_seeds_rejects(text):
+    with pytest.raises(ValueError, match="--seeds"):
+        tuning.parse_seeds(text)
+
+
+@needs_adult
+def test_evaluate_command_retrains_the_configuration_tune_stored(tmp_path, capsys):
+    from imbsk.cli import main
+
+    out = tmp_path / "tuned"
+    assert main(["tune", "--dataset", "adult", "--model", "xgboost", "--n-trials", "1", "--max-train-rows", "800",
+                 "--xgb-max-estimators", "15", "--storage", f"sqlite:///{tmp_path}/t.db", "--data-home", DATA_HOME,
+                 "--out", str(out)]) == 0
+    config = out / "adult-xgboost-best.json"
+    stored = json.loads(config.read_text())
+    assert (stored["xgb_max_estimators"], stored["max_train_rows"]) == (15, 800)
+
+    # dataset, model, tree cap and training rows all come from the stored configuration.
+    assert main(["evaluate", "--config", str(config), "--seeds", "0-1", "--data-home", DATA_HOME,
+                 "--out", str(tmp_path / "evaluated"), "--predictions-dir", str(tmp_path / "p")]) == 0
+    printed = capsys.readouterr().out
+    assert "test_accuracy:" in printed and "(2 seeds)" in printed
+    rows = pd.read_csv(tmp_path / "evaluated" / "adult-xgboost-best-seeds.csv")
+    assert list(rows["seed"]) == [0, 1] and (rows["dataset"] == "adult").all()
+    # Seed 0 is the tuned trial itself.
+    assert rows.loc[0, "val_accuracy"] == pytest.approx(stored["val_accuracy"], abs=1e-12)
+    summary = json.loads((tmp_path / "evaluated" / "adult-xgboost-best-summary.json").read_text())
+    assert summary["test_accuracy_mean"] == pytest.approx(rows["test_accuracy"].mean())
+    assert len(list((tmp_path / "p").glob("*.npz"))) == 2
+
+
+def test_evaluate_command_names_what_is_wrong_with_the_configuration(tmp_path, capsys):
+    from imbsk.cli import main
+
+    no_params = tmp_path / "no_params.json"
+    no_params.write_text(json.dumps({"dataset": "adult", "model": "xgboost", "max_depth": 3}))
+    assert main(["evaluate", "--config", str(no_params)]) == 2
+    assert "'params' object" in capsys.readouterr().err
+    no_model = tmp_path / "no_model.json"
+    no_model.write_text(json.dumps({"dataset": "adult", "params": {}}))
+    assert main(["evaluate", "--config", str(no_model)]) == 2
+    assert "pass --model" in capsys.readouterr().err
+    assert main(["evaluate", "--config", str(tmp_path / "missing.json")]) == 2
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--config", str(no_model), "--seeds", "3-1"])
+
+
 @pytest.mark.parametrize("message", [
     "table studies already exists",
     "UNIQUE constraint failed: alembic_version.version_num",
@@ -479,3 +559,25 @@ def test_adult_example_script_runs_all_three_models(tmp_path, capsys, monkeypatc
     study = optuna.load_study(study_name="adult-mlp_sam_ls-on-mlp", storage=f"sqlite:///{tmp_path}/b.db")
     assert len(study.trials) == 2
     assert "total wall time" in capsys.readouterr().out
+
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "examples" / "configs").glob("*.json"))
+
+
+def test_shipped_configurations_cover_both_benchmarks_and_all_models():
+    names = {p.stem for p in CONFIGS}
+    assert {f"{d}-{m}" for d in ("adult", "otto") for m in ("xgboost", "mlp_sam_ls")} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_shipped_configuration_trains(path):
+    config = tuning.load_config(path)
+    assert path.stem.startswith(f"{config['dataset']}-{config['model']}")
+    data_file = {"adult": "adult.csv.gz", "otto": "otto_train.csv.gz"}[config["dataset"]]
+    if not (SHARED_DATA / data_file).is_file():
+        pytest.skip(f"{data_file} not available")
+    # Its real arguments on a small subsample, one epoch / five trees: the estimators accept them all.
+    results = tuning.evaluate(config["dataset"], config["model"], config["params"], seeds=[0], data_home=DATA_HOME,
+                              max_train_rows=600, max_epochs=1, xgb_max_estimators=5)
+    n_classes = 2 if config["dataset"] == "adult" else 9
+    assert results.loc[0, "test_accuracy"] > 1.2 / n_classes

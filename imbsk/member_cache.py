@@ -1,0 +1,113 @@
+"""On-disk store of the predictions of fitted models, so that seeded runs are paid for once.
+
+A seeded evaluation (:func:`imbsk.tuning.evaluate`) fits one model per seed and
+keeps only its validation and test probabilities. Saving those lets a later call
+reuse them: the single models of seeds ``0..14`` are also the members of three
+ensembles of five, ``p(y | x) = (1 / M) sum_m p_m(y | x)``, which then cost no fit.
+
+One ``.npz`` file per fitted model, named
+``<dataset>-<model>-<key>-seed<seed>.npz``; ``key`` is a hash of everything that
+decides what the fit produces *apart from the code*: dataset, model, estimator
+arguments, device, training rows and the epoch or tree cap. A changed
+configuration therefore never reads stale files; a changed imbsk does, so clear the
+directory after upgrading. Files are written atomically (a temporary file renamed
+into place), so several processes may share one directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MemberPredictions", "config_key", "load_member", "member_path", "save_member"]
+
+
+@dataclass(frozen=True)
+class MemberPredictions:
+    """What a seeded evaluation keeps of one fitted model.
+
+    ``val_proba`` / ``test_proba`` have one column per class, in sorted class order.
+    """
+
+    val_proba: np.ndarray
+    test_proba: np.ndarray
+    fit_time: float
+    epochs: int
+
+
+def config_key(config: dict[str, Any]) -> str:
+    """A 16-hex-digit hash of ``config`` (JSON with sorted keys; tuples hash as lists)."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def member_path(directory: str | os.PathLike, dataset: str, model: str, key: str, seed: int) -> Path:
+    """Where the model of ``seed`` of the configuration hashed to ``key`` is stored."""
+    return Path(directory) / f"{dataset}-{model}-{key}-seed{int(seed)}.npz"
+
+
+def _class_names(classes: np.ndarray) -> np.ndarray:
+    # Unicode, so the file loads without pickle whatever the label type.
+    return np.asarray(classes).astype(str)
+
+
+def save_member(path: str | os.PathLike, member: MemberPredictions, classes: np.ndarray) -> None:
+    """Write ``member`` (probability columns ordered as ``classes``) to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            np.savez(
+                file,
+                val_proba=member.val_proba,
+                test_proba=member.test_proba,
+                classes=_class_names(classes),
+                fit_time=np.float64(member.fit_time),
+                epochs=np.int64(member.epochs),
+            )
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_member(path: str | os.PathLike, classes: np.ndarray, n_val: int, n_test: int) -> MemberPredictions | None:
+    """The stored predictions at ``path``, or None when there is no such file.
+
+    Raises
+    ------
+    ValueError
+        The file belongs to other data: its classes or row counts differ from
+        ``classes``, ``n_val`` and ``n_test``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as stored:
+        member = MemberPredictions(
+            val_proba=stored["val_proba"],
+            test_proba=stored["test_proba"],
+            fit_time=float(stored["fit_time"]),
+            epochs=int(stored["epochs"]),
+        )
+        stored_classes = stored["classes"]
+    expected = (len(classes),)
+    if (
+        not np.array_equal(stored_classes, _class_names(classes))
+        or member.val_proba.shape != (n_val,) + expected
+        or member.test_proba.shape != (n_test,) + expected
+    ):
+        raise ValueError(
+            f"{path} holds predictions for other data (classes {stored_classes.tolist()}, "
+            f"{member.val_proba.shape[0]} validation / {member.test_proba.shape[0]} test rows); "
+            f"expected classes {_class_names(classes).tolist()}, {n_val} / {n_test} rows. Delete the file."
+        )
+    return member

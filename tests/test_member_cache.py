@@ -1,0 +1,63 @@
+"""Tests of imbsk.member_cache: the on-disk store of fitted models' probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imbsk import member_cache
+from imbsk.member_cache import MemberPredictions
+
+
+def _member(n_val: int = 4, n_test: int = 3, n_classes: int = 3, seed: int = 0) -> MemberPredictions:
+    rng = np.random.default_rng(seed)
+    return MemberPredictions(
+        val_proba=rng.dirichlet(np.ones(n_classes), size=n_val),
+        test_proba=rng.dirichlet(np.ones(n_classes), size=n_test),
+        fit_time=12.5,
+        epochs=7,
+    )
+
+
+def test_saved_member_loads_back_unchanged(tmp_path):
+    classes = np.array(["<=50K", ">50K", "rare"], dtype=object)
+    path = member_cache.member_path(tmp_path / "store", "adult", "mlp", "abc", seed=3)
+    assert path.name == "adult-mlp-abc-seed3.npz"
+    assert member_cache.load_member(path, classes, n_val=4, n_test=3) is None
+    member = _member()
+    member_cache.save_member(path, member, classes)
+    loaded = member_cache.load_member(path, classes, n_val=4, n_test=3)
+    np.testing.assert_array_equal(loaded.val_proba, member.val_proba)
+    np.testing.assert_array_equal(loaded.test_proba, member.test_proba)
+    assert (loaded.fit_time, loaded.epochs) == (12.5, 7)
+    # The temporary file was renamed into place, nothing else is left behind.
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_integer_labels_round_trip(tmp_path):
+    path = tmp_path / "m.npz"
+    member_cache.save_member(path, _member(), np.array([0, 1, 2]))
+    assert member_cache.load_member(path, np.array([0, 1, 2]), n_val=4, n_test=3) is not None
+
+
+@pytest.mark.parametrize("classes, n_val, n_test", [
+    (np.array(["a", "b", "d"]), 4, 3),  # other labels
+    (np.array(["a", "b", "c"]), 5, 3),  # other validation rows
+    (np.array(["a", "b", "c"]), 4, 2),  # other test rows
+    (np.array(["a", "b", "c", "d"]), 4, 3),  # other number of classes
+])
+def test_predictions_for_other_data_are_refused(tmp_path, classes, n_val, n_test):
+    path = tmp_path / "m.npz"
+    member_cache.save_member(path, _member(), np.array(["a", "b", "c"]))
+    with pytest.raises(ValueError, match="other data"):
+        member_cache.load_member(path, classes, n_val=n_val, n_test=n_test)
+
+
+def test_config_key_depends_on_every_value_and_not_on_key_order():
+    config = {"dataset": "otto", "params": {"batch_size": 64, "hidden_layer_sizes": (1024, 1024)}, "max_epochs": 25}
+    key = member_cache.config_key(config)
+    assert len(key) == 16 and int(key, 16) >= 0
+    reordered = {"max_epochs": 25, "params": {"hidden_layer_sizes": [1024, 1024], "batch_size": 64}, "dataset": "otto"}
+    assert member_cache.config_key(reordered) == key
+    assert member_cache.config_key(config | {"max_epochs": 26}) != key
+    assert member_cache.config_key(config | {"params": {"batch_size": 128, "hidden_layer_sizes": (1024, 1024)}}) != key
