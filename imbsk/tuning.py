@@ -971,6 +971,7 @@ def run_benchmark(
     optimizer: str = DEFAULT_OPTIMIZER,
     precision: str = "float32",
     ensemble_size: int = 1,
+    predictions_dir: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Tune every model of ``n_trials`` on one benchmark, then evaluate it over seeds.
 
@@ -1031,7 +1032,7 @@ def run_benchmark(
         started = time.perf_counter()
         frame = evaluate(dataset, model, params, seeds=seeds, data_home=data_home, device=device,
                          max_epochs=max_epochs, max_train_rows=max_train_rows, xgb_max_estimators=xgb_max_estimators,
-                         ensemble_size=ensemble_size)
+                         ensemble_size=ensemble_size, predictions_dir=predictions_dir)
         print(f"[{dataset}/{model}] evaluated {seeds} seeds in {time.perf_counter() - started:.0f} s:\n"
               f"{frame.to_string(index=False)}", flush=True)
         frames.append(frame)
@@ -1070,6 +1071,8 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=f"results-{dataset}")
     parser.add_argument("--ensemble-size", type=_positive_int, default=1,
                         help="score soft-voting ensembles of M seeds each (every --seeds is one ensemble)")
+    parser.add_argument("--predictions-dir", default=None, metavar="DIR",
+                        help="keep every evaluated model's probabilities here and reuse stored ones (imbsk evaluate)")
     parser.add_argument("--sam-ls-on-mlp", action="store_true",
                         help="tune only rho and eps of MLP + SAM-A + smoothing, on the tuned MLP-PLR configuration")
     _add_mlp_training_arguments(parser)
@@ -1088,6 +1091,7 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
         max_train_rows=args.max_train_rows, batch_sizes=args.batch_sizes,
         xgb_max_estimators=args.xgb_max_estimators, out=args.out, sam_ls_on_mlp=args.sam_ls_on_mlp,
         optimizer=args.optimizer, precision=args.precision, ensemble_size=args.ensemble_size,
+        predictions_dir=args.predictions_dir,
     )
     print(f"total wall time {time.perf_counter() - started:.0f} s")
     return 0

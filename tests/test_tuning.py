@@ -541,7 +541,7 @@ def test_adult_example_script_runs_all_three_models(tmp_path, capsys, monkeypatc
     argv = ["examples/adult.py", "--n-trials", "2", "--xgb-trials", "2", "--seeds", "2", "--max-epochs", "2",
             "--max-train-rows", "600", "--batch-sizes", "256", "--xgb-max-estimators", "20",
             "--data-home", DATA_HOME, "--storage", f"sqlite:///{tmp_path}/b.db", "--out", str(out), "--sam-ls-on-mlp",
-            "--ensemble-size", "2"]
+            "--ensemble-size", "2", "--predictions-dir", str(tmp_path / "predictions")]
     script = Path(__file__).resolve().parents[1] / "examples" / "adult.py"
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_info:
@@ -559,6 +559,8 @@ def test_adult_example_script_runs_all_three_models(tmp_path, capsys, monkeypatc
     study = optuna.load_study(study_name="adult-mlp_sam_ls-on-mlp", storage=f"sqlite:///{tmp_path}/b.db")
     assert len(study.trials) == 2
     assert "total wall time" in capsys.readouterr().out
+    # Two ensembles of two members per model, every member's probabilities kept.
+    assert len(list((tmp_path / "predictions").glob("adult-*-seed[0-3].npz"))) == 12
 
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "examples" / "configs").glob("*.json"))
