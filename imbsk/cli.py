@@ -161,14 +161,14 @@ def _add_tuning_parser(subparsers: Any, command: str, wanted: bool) -> None:
         from imbsk import tuning
     except ImportError as error:
         # Its options are unknown here; main() lets them through to this message.
-        parser.set_defaults(handler=_tuning_unavailable, tune_error=f"{type(error).__name__}: {error}")
+        parser.set_defaults(handler=_tuning_unavailable, tuning_error=f"{type(error).__name__}: {error}")
         return
     getattr(tuning, add_arguments)(parser)
     parser.set_defaults(handler=getattr(tuning, run))
 
 
 def _tuning_unavailable(args: argparse.Namespace) -> int:
-    print(f"imbsk {args.command}: tuning is unavailable ({args.tune_error}).", file=sys.stderr)
+    print(f"imbsk {args.command}: tuning is unavailable ({args.tuning_error}).", file=sys.stderr)
     return 1
 
 

@@ -391,8 +391,8 @@ def load_split(dataset: str, *, data_home: str | None = None, max_train_rows: in
     Returns
     -------
     data : Bunch
-        ``X_train, X_val, X_test, y_train, y_val, y_test`` and ``class_counts``
-        (``{label: training count}``).
+        ``X_train, X_val, X_test, y_train, y_val, y_test``, ``classes`` (the
+        sorted training labels) and ``class_counts`` (``{label: training count}``).
     """
     name, _ = _check_names(dataset, "mlp")
     bunch = load_dataset(name, data_home=data_home, download=False)
@@ -409,6 +409,7 @@ def load_split(dataset: str, *, data_home: str | None = None, max_train_rows: in
         y_val=bunch.y_val,
         X_test=bunch.X_test,
         y_test=bunch.y_test,
+        classes=labels,
         class_counts={label: int(count) for label, count in zip(labels.tolist(), counts.tolist())},
     )
 
@@ -450,7 +451,12 @@ class _FittedModel:
 
     def labels(self, proba: np.ndarray) -> np.ndarray:
         """The class of the largest probability in each row of ``proba``."""
-        return self.classes[np.argmax(proba, axis=1)]
+        return _labels(self.classes, proba)
+
+
+def _labels(classes: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """The class of the largest probability in each row of ``proba`` (columns ordered as ``classes``)."""
+    return classes[np.argmax(proba, axis=1)]
 
 
 def _fit_model(
@@ -814,7 +820,7 @@ def evaluate(
         raise ValueError(f"seeds must be non-negative; got {seed_list}")
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
     y_val, y_test = np.asarray(data.y_val), np.asarray(data.y_test)
-    classes = np.unique(np.asarray(data.y_train))
+    classes = data.classes
     key = member_cache.config_key(
         {"dataset": dataset, "model": model, "params": params, "device": device, "max_train_rows": max_train_rows}
         | ({"xgb_max_estimators": int(xgb_max_estimators)} if model == "xgboost" else {"max_epochs": int(max_epochs)})
@@ -830,22 +836,22 @@ def evaluate(
                                                predictions_dir=predictions_dir, key=key)
             val_proba = val_proba + member.val_proba / ensemble_size
             test_proba = test_proba + member.test_proba / ensemble_size
-            member_val = _accuracy(y_val, classes[np.argmax(member.val_proba, axis=1)])
-            member_test.append(_accuracy(y_test, classes[np.argmax(member.test_proba, axis=1)]))
+            member_val = _accuracy(y_val, _labels(classes, member.val_proba))
+            member_test.append(_accuracy(y_test, _labels(classes, member.test_proba)))
             fit_time += member.fit_time
             epochs.append(member.epochs)
             print(f"[evaluate {dataset}/{model}] seed {member_seed}: val acc {member_val:.4f}, "
                   f"test acc {member_test[-1]:.4f} ({member.fit_time:.0f} s, {member.epochs} {_EPOCHS_NAME[model]}"
                   f"{', ' + source if source else ''})",
                   file=sys.stderr, flush=True)
-        test_pred = classes[np.argmax(test_proba, axis=1)]
+        test_pred = _labels(classes, test_proba)
         rows.append(
             {
                 "dataset": dataset,
                 "model": model,
                 "seed": seed,
                 "ensemble_size": int(ensemble_size),
-                "val_accuracy": _accuracy(y_val, classes[np.argmax(val_proba, axis=1)]),
+                "val_accuracy": _accuracy(y_val, _labels(classes, val_proba)),
                 "test_accuracy": _accuracy(y_test, test_pred),
                 "minority_accuracy": minority_accuracy(y_test, test_pred, class_counts=data.class_counts),
                 "majority_accuracy": majority_accuracy(y_test, test_pred, class_counts=data.class_counts),
@@ -1151,12 +1157,16 @@ def _json_argument(value: str | None, flag: str) -> dict[str, Any] | None:
     if value is None:
         return None
     text = Path(value[1:]).read_text() if value.startswith("@") else value
+    return _json_object(text, flag)
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{flag} must be a JSON object (or @file holding one): {error}") from None
+        raise ValueError(f"{what} must be a JSON object: {error}") from None
     if not isinstance(parsed, dict):
-        raise ValueError(f"{flag} must be a JSON object, got {type(parsed).__name__}")
+        raise ValueError(f"{what} must be a JSON object, got {type(parsed).__name__}")
     return parsed
 
 
@@ -1266,14 +1276,9 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     ValueError
         Not a JSON object with a ``params`` object.
     """
-    text = Path(path).read_text()
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not JSON: {error}") from None
-    if not isinstance(config, dict) or not isinstance(config.get("params"), dict):
-        raise ValueError(f"{path} must be a JSON object with a 'params' object (estimator arguments); "
-                         f"got {type(config).__name__} with keys {sorted(config) if isinstance(config, dict) else []}")
+    config = _json_object(Path(path).read_text(), str(path))
+    if not isinstance(config.get("params"), dict):
+        raise ValueError(f"{path} must hold a 'params' object (estimator arguments); its keys are {sorted(config)}")
     return config
 
 
