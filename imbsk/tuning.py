@@ -130,7 +130,11 @@ Command line
 ``imbsk tune --dataset adult|otto|covertype --model mlp|mlp_sam_ls|xgboost
 --n-trials N [--timeout S] [--storage URL] [--study-name NAME]
 [--data-home DIR] [--device cpu|cuda|auto] [--max-epochs E]
-[--evaluate-seeds K] [--out DIR]``; it writes ``<out>/<study>-best.json``.
+[--trial-seeds K|A-B|A,B] [--fixed-params JSON] [--estimator-params JSON]
+[--enqueue-trial JSON]... [--predictions-dir DIR] [--evaluate-seeds K] [--out DIR]``;
+it writes ``<out>/<study>-best.json``. ``--trial-seeds`` scores every trial over
+several model seeds; with ``--predictions-dir`` those models are stored, and a
+later ``imbsk evaluate`` of the best configuration reads them.
 :func:`add_evaluate_arguments` and :func:`run_evaluate_command` implement
 ``imbsk evaluate --config FILE [--seeds K|A-B|A,B] [--ensemble-size M]
 [--predictions-dir DIR] [--out DIR]``, which retrains such a file (or one of
@@ -161,7 +165,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import optuna
@@ -587,13 +591,19 @@ def tune(
     fixed_params: dict[str, Any] | None = None,
     optimizer: str = DEFAULT_OPTIMIZER,
     precision: str = "float32",
+    trial_seeds: Sequence[int] | int | None = None,
+    estimator_params: dict[str, Any] | None = None,
+    predictions_dir: str | os.PathLike | None = None,
 ) -> optuna.Study:
     """Run (or continue) an Optuna study maximising the validation accuracy.
 
     Each trial draws a configuration from ``SEARCH_SPACES[model]``, fits it on
-    ``X_train`` (model seed ``seed``) and returns ``accuracy(y_val, predict(X_val))``.
-    The sampler is :class:`optuna.samplers.TPESampler` (Bergstra et al. 2011)
-    seeded with ``seed``.
+    ``X_train`` once per model seed ``s`` of ``trial_seeds`` (default: ``seed``
+    alone) and returns the mean validation accuracy
+    ``(1 / S) sum_s accuracy(y_val, predict_s(X_val))``. Averaging over seeds
+    lowers the noise of a trial's score, which on one seed is as large as the
+    differences the study ranks. The sampler is
+    :class:`optuna.samplers.TPESampler` (Bergstra et al. 2011) seeded with ``seed``.
 
     Parameters
     ----------
@@ -648,6 +658,25 @@ def tune(
         ``'bfloat16'`` trains under bfloat16 autocast, faster on CPUs with
         bfloat16 instructions. The best parameters carry it, so
         :func:`evaluate` retrains with the same precision.
+    trial_seeds : sequence of int or int, default=None
+        Model seeds of every trial (an int ``k`` means ``range(k)``); the trial
+        scores their mean validation accuracy and records each one in its user
+        attribute ``val_accuracies``. ``None`` fits one model, seeded ``seed``.
+        Every worker of a study should pass the same seeds.
+    estimator_params : dict, default=None
+        Estimator arguments outside the search space added to every trial's
+        configuration, e.g. ``{'ema_decay': 0.999}``; they are part of
+        ``best_params(study)``. Names the space draws are refused (hold those
+        with ``fixed_params``), as are the arguments the driver sets itself
+        (``max_iter``, ``early_stopping_metric``, ``device``, ``random_state``).
+    predictions_dir : str or path-like, default=None
+        Keep every trial model's validation and test probabilities here, keyed
+        as :func:`evaluate` keys them (:mod:`imbsk.member_cache`); a model
+        already stored is read instead of fitted. With ``trial_seeds=k`` the
+        best trial's models are the seeds ``0..k-1`` of a later
+        ``evaluate(..., predictions_dir=...)`` of ``best_params(study)``, which
+        then fits only the remaining seeds. Test probabilities are stored, never
+        used to score a trial.
 
     Returns
     -------
@@ -659,17 +688,30 @@ def tune(
     device = _resolve_device(device)
     space = functools.partial(SEARCH_SPACES[model], optimizer=_check_optimizer(optimizer), precision=precision)
     choices = [int(b) for b in batch_sizes]
-    _check_fixed_params(space, fixed_params or {}, choices)
+    model_seeds = [int(seed)] if trial_seeds is None else _seed_list(trial_seeds, "trial_seeds")
+    if not model_seeds:
+        raise ValueError("trial_seeds must name at least one seed")
+    drawn = _probe_space(space, choices)
+    _check_fixed_params(fixed_params or {}, drawn)
+    extra = _check_estimator_params(model, estimator_params or {}, drawn)
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
 
     def objective(trial: optuna.Trial) -> float:
-        params = space(trial, batch_sizes=choices)
-        fitted = _fit_model(model, params, data, seed=seed, device=device, max_epochs=max_epochs,
-                            xgb_max_estimators=xgb_max_estimators)
+        params = space(trial, batch_sizes=choices) | extra
+        key = _member_key(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
+        members = [
+            _evaluated_member(dataset, model, params, data, data.classes, seed=model_seed, device=device,
+                              max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
+                              predictions_dir=predictions_dir, key=key)[0]
+            for model_seed in model_seeds
+        ]
+        accuracies = [_accuracy(data.y_val, _labels(data.classes, member.val_proba)) for member in members]
         trial.set_user_attr("params", params)
-        trial.set_user_attr("fit_time", float(fitted.fit_time))
-        trial.set_user_attr("epochs", int(fitted.epochs))
-        return _accuracy(data.y_val, fitted.predict(data.X_val))
+        trial.set_user_attr("fit_time", float(sum(member.fit_time for member in members)))
+        trial.set_user_attr("epochs", int(round(float(np.mean([member.epochs for member in members])))))
+        trial.set_user_attr("model_seeds", model_seeds)
+        trial.set_user_attr("val_accuracies", accuracies)
+        return float(np.mean(accuracies))
 
     sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
     if fixed_params:
@@ -716,20 +758,51 @@ def _check_optimizer(optimizer: str) -> str:
     return optimizer
 
 
-def _check_fixed_params(space: Callable[..., dict[str, Any]], fixed: dict[str, Any], batch_sizes: list[int]) -> None:
-    if not fixed:
-        return
+class _DrawnNames(NamedTuple):
+    """What one configuration of a search space names: its raw trial parameters and estimator arguments."""
+
+    trial_params: frozenset[str]
+    estimator_args: frozenset[str]
+
+
+def _probe_space(space: Callable[..., dict[str, Any]], batch_sizes: list[int]) -> _DrawnNames:
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the probe study is not the user's
     try:
         trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
-        space(trial, batch_sizes=batch_sizes)
+        params = space(trial, batch_sizes=batch_sizes)
     finally:
         optuna.logging.set_verbosity(verbosity)
-    unknown = sorted(set(fixed) - set(trial.params))
+    return _DrawnNames(frozenset(trial.params), frozenset(params))
+
+
+def _check_fixed_params(fixed: dict[str, Any], drawn: _DrawnNames) -> None:
+    unknown = sorted(set(fixed) - drawn.trial_params)
     if unknown:
         raise ValueError(f"fixed_params has names outside the search space: {unknown}; "
-                         f"valid names: {sorted(trial.params)}")
+                         f"valid names: {sorted(drawn.trial_params)}")
+
+
+#: Estimator arguments the tuning driver sets itself (see ``_fit_model``).
+_DRIVER_ARGUMENTS = frozenset({"max_iter", "early_stopping_metric", "device", "random_state"})
+
+
+def _check_estimator_params(model: str, extra: dict[str, Any], drawn: _DrawnNames) -> dict[str, Any]:
+    """``extra`` if it only adds estimator arguments the search space leaves out; else a ValueError."""
+    drawn_here = sorted(set(extra) & drawn.estimator_args)
+    if drawn_here:
+        raise ValueError(f"estimator_params sets {drawn_here}, which the search space draws; "
+                         "hold them with fixed_params (raw trial names) instead")
+    reserved = sorted(set(extra) & _DRIVER_ARGUMENTS)
+    if reserved:
+        raise ValueError(f"estimator_params sets {reserved}, which the tuning driver sets itself")
+    if model != "xgboost" and extra:
+        from imbsk.estimators.mlp import ImbalancedMLPClassifier
+
+        unknown = sorted(set(extra) - set(ImbalancedMLPClassifier().get_params(deep=False)))
+        if unknown:
+            raise ValueError(f"estimator_params has names that are not ImbalancedMLPClassifier arguments: {unknown}")
+    return dict(extra)
 
 
 def best_params(study: optuna.Study) -> dict[str, Any]:
@@ -815,16 +888,11 @@ def evaluate(
     device = _resolve_device(device)
     if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, (int, np.integer)) or ensemble_size < 1:
         raise ValueError(f"ensemble_size must be a positive integer; got {ensemble_size!r}")
-    seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
-    if any(seed < 0 for seed in seed_list):
-        raise ValueError(f"seeds must be non-negative; got {seed_list}")
+    seed_list = _seed_list(seeds, "seeds")
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
     y_val, y_test = np.asarray(data.y_val), np.asarray(data.y_test)
     classes = data.classes
-    key = member_cache.config_key(
-        {"dataset": dataset, "model": model, "params": params, "device": device, "max_train_rows": max_train_rows}
-        | ({"xgb_max_estimators": int(xgb_max_estimators)} if model == "xgboost" else {"max_epochs": int(max_epochs)})
-    )
+    key = _member_key(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
     rows = []
     for seed in seed_list:
         member_seeds = range(seed * ensemble_size, (seed + 1) * ensemble_size)
@@ -861,6 +929,31 @@ def evaluate(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _seed_list(seeds: Sequence[int] | int, name: str) -> list[int]:
+    """``range(k)`` for an int ``k``, else the given seeds; a ValueError for a negative one."""
+    seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
+    if any(seed < 0 for seed in seed_list):
+        raise ValueError(f"{name} must be non-negative; got {seed_list}")
+    return seed_list
+
+
+def _member_key(
+    dataset: str,
+    model: str,
+    params: dict[str, Any],
+    device: str,
+    max_train_rows: int | None,
+    max_epochs: int,
+    xgb_max_estimators: int,
+) -> str:
+    """The :mod:`imbsk.member_cache` key of a configuration: everything that decides its fits but the seed."""
+    cap = {"xgb_max_estimators": int(xgb_max_estimators)} if model == "xgboost" else {"max_epochs": int(max_epochs)}
+    return member_cache.config_key(
+        {"dataset": dataset, "model": model, "params": params, "device": device, "max_train_rows": max_train_rows}
+        | cap
+    )
 
 
 def _evaluated_member(
@@ -1135,6 +1228,10 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--max-epochs", type=int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
     parser.add_argument("--seed", type=int, default=0, help="sampler/model seed; give each worker its own")
+    parser.add_argument("--trial-seeds", type=_seeds_argument("--trial-seeds"), default=None,
+                        metavar="K|A-B|A,B",
+                        help="score each trial by its mean validation accuracy over these model seeds "
+                             "(K = 0..K-1; default: --seed alone); every worker of a study should pass the same")
     parser.add_argument("--n-jobs", type=int, default=1, help="parallel trials in this process")
     parser.add_argument("--max-train-rows", type=int, default=None, help="stratified training subsample")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
@@ -1142,13 +1239,20 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fixed-params", default=None, metavar="JSON",
                         help="raw trial parameters held fixed, as JSON or @file (e.g. a tuned MLP's "
                              "architecture, so that mlp_sam_ls tunes only rho and eps)")
+    parser.add_argument("--enqueue-trial", action="append", default=None, metavar="JSON",
+                        help="raw trial parameters to evaluate first, as JSON or @file (repeatable; "
+                             "skipped if the study has them already)")
+    parser.add_argument("--estimator-params", default=None, metavar="JSON",
+                        help="estimator arguments outside the search space added to every trial, as JSON "
+                             "or @file (e.g. '{\"ema_decay\": 0.999}')")
     _add_mlp_training_arguments(parser)
     parser.add_argument("--evaluate-seeds", type=int, default=0,
                         help="retrain the best configuration with seeds 0..K-1 and report test accuracy")
     parser.add_argument("--evaluate-ensemble-size", type=_positive_int, default=1, metavar="M",
                         help="with --evaluate-seeds K: score K soft-voting ensembles of M seeds each")
     parser.add_argument("--predictions-dir", default=None, metavar="DIR",
-                        help="with --evaluate-seeds: keep every fitted model's probabilities here (see imbsk evaluate)")
+                        help="keep every fitted model's probabilities here, trials' and --evaluate-seeds' "
+                             "alike (see imbsk evaluate); a stored model is read, not refitted")
     parser.add_argument("--out", default="imbsk-tune-results", help="directory for the JSON/CSV outputs")
 
 
@@ -1192,6 +1296,10 @@ def run_tune_command(args: argparse.Namespace) -> int:
         fixed_params=_json_argument(getattr(args, "fixed_params", None), "--fixed-params"),
         optimizer=getattr(args, "optimizer", DEFAULT_OPTIMIZER),
         precision=getattr(args, "precision", "float32"),
+        trial_seeds=getattr(args, "trial_seeds", None),
+        enqueue_trials=[_json_argument(text, "--enqueue-trial") for text in getattr(args, "enqueue_trial", None) or ()],
+        estimator_params=_json_argument(getattr(args, "estimator_params", None), "--estimator-params"),
+        predictions_dir=getattr(args, "predictions_dir", None),
     )
     params = best_params(study)
     n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
@@ -1204,7 +1312,8 @@ def run_tune_command(args: argparse.Namespace) -> int:
     xgb_max_estimators = getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS)
     (out / f"{study_name}-best.json").write_text(
         json.dumps({"study": study_name, "dataset": args.dataset, "model": args.model, "n_trials": n_complete,
-                    "val_accuracy": study.best_value, "max_epochs": args.max_epochs,
+                    "val_accuracy": study.best_value, "model_seeds": study.best_trial.user_attrs.get("model_seeds"),
+                    "max_epochs": args.max_epochs,
                     "xgb_max_estimators": xgb_max_estimators, "max_train_rows": max_train_rows,
                     "params": params}, indent=2)
     )
@@ -1236,8 +1345,10 @@ def _report_evaluation(results: pd.DataFrame, out: Path, name: str) -> None:
 # ---------------------------------------------------------------------------
 # `imbsk evaluate`
 # ---------------------------------------------------------------------------
-def parse_seeds(text: str) -> list[int]:
+def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
     """Seeds of a command line: ``'K'`` is ``0..K-1``, ``'A-B'`` is ``A..B``, ``'A,B,C'`` a list.
+
+    ``flag`` names the option in the error message.
 
     Raises
     ------
@@ -1254,11 +1365,24 @@ def parse_seeds(text: str) -> list[int]:
         else:
             seeds = list(range(int(text)))
     except ValueError:
-        raise ValueError(f"--seeds must be K, A-B or A,B,C with integers; got {text!r}") from None
+        raise ValueError(f"{flag} must be K, A-B or A,B,C with integers; got {text!r}") from None
     if not seeds or min(seeds) < 0:
-        raise ValueError(f"--seeds must name at least one non-negative seed; got {text!r} "
+        raise ValueError(f"{flag} must name at least one non-negative seed; got {text!r} "
                          "(seed 0 alone is '0-0')")
     return seeds
+
+
+def _seeds_argument(flag: str) -> Callable[[str], list[int]]:
+    """An argparse ``type`` for :func:`parse_seeds` whose error message reaches the user."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            return parse_seeds(text, flag)
+        except ValueError as error:
+            # argparse shows only "invalid value" for a ValueError; an ArgumentTypeError keeps the hint.
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -1295,7 +1419,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=list(DATASET_NAMES), default=None,
                         help="default: the configuration's 'dataset'")
     parser.add_argument("--model", choices=list(MODEL_NAMES), default=None, help="default: the configuration's 'model'")
-    parser.add_argument("--seeds", type=parse_seeds, default=parse_seeds("5"), metavar="K|A-B|A,B",
+    parser.add_argument("--seeds", type=_seeds_argument("--seeds"), default=parse_seeds("5"), metavar="K|A-B|A,B",
                         help="seeds (ensembles with --ensemble-size): K means 0..K-1 (default: 5)")
     parser.add_argument("--ensemble-size", type=_positive_int, default=1, metavar="M",
                         help="score soft-voting ensembles; ensemble s holds the models of seeds sM..sM+M-1")

@@ -533,6 +533,22 @@ def test_enqueued_trial_runs_first(tmp_path):
 
 
 @needs_adult
+def test_tune_command_enqueues_trials(tmp_path):
+    from imbsk.cli import main
+
+    first = {"max_depth": 4, "learning_rate": 0.2, "min_child_weight": 1.0, "subsample": 0.9,
+             "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-3}
+    (tmp_path / "second.json").write_text(json.dumps(first | {"max_depth": 3}))
+    storage = f"sqlite:///{tmp_path}/q.db"
+    assert main(["tune", "--dataset", "adult", "--model", "xgboost", "--n-trials", "2", "--max-train-rows", "500",
+                 "--xgb-max-estimators", "10", "--storage", storage, "--data-home", DATA_HOME,
+                 "--enqueue-trial", json.dumps(first), "--enqueue-trial", f"@{tmp_path}/second.json",
+                 "--out", str(tmp_path / "out")]) == 0
+    trials = optuna.load_study(study_name="adult-xgboost", storage=storage).trials
+    assert [t.params["max_depth"] for t in trials] == [4, 3] and trials[0].params == first
+
+
+@needs_adult
 def test_adult_example_script_runs_all_three_models(tmp_path, capsys, monkeypatch):
     import runpy
     import sys
@@ -583,3 +599,87 @@ def test_shipped_configuration_trains(path):
                               max_train_rows=600, max_epochs=1, xgb_max_estimators=5)
     n_classes = 2 if config["dataset"] == "adult" else 9
     assert results.loc[0, "test_accuracy"] > 1.2 / n_classes
+
+
+@needs_adult
+def test_trial_seeds_score_the_mean_and_store_members_that_evaluate_reuses(tmp_path, monkeypatch):
+    kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=20)
+    store = tmp_path / "predictions"
+    study = tuning.tune("adult", "xgboost", n_trials=2, storage=f"sqlite:///{tmp_path}/s.db", trial_seeds=[3, 4],
+                       predictions_dir=store, **kwargs)
+    for trial in study.trials:
+        accuracies = trial.user_attrs["val_accuracies"]
+        assert trial.user_attrs["model_seeds"] == [3, 4] and len(accuracies) == 2
+        assert trial.value == pytest.approx(np.mean(accuracies), abs=1e-12)
+    assert len(list(store.glob("adult-xgboost-*-seed[34].npz"))) == 4
+
+    params = tuning.best_params(study)
+    fits = []
+    real_fit = tuning._fit_model
+    monkeypatch.setattr(tuning, "_fit_model", lambda *a, **k: fits.append(k["seed"]) or real_fit(*a, **k))
+    rows = tuning.evaluate("adult", "xgboost", params, seeds=[2, 3, 4], predictions_dir=store, **kwargs)
+    # The best trial's two models are read; only seed 2 is new.
+    assert fits == [2]
+    np.testing.assert_allclose(rows["val_accuracy"].iloc[1:], study.best_trial.user_attrs["val_accuracies"], atol=1e-12)
+    # Without the store, the scores are those of fresh fits of the same seeds.
+    monkeypatch.setattr(tuning, "_fit_model", real_fit)
+    fresh = tuning.evaluate("adult", "xgboost", params, seeds=[3, 4], **kwargs)
+    np.testing.assert_allclose(fresh["val_accuracy"], study.best_trial.user_attrs["val_accuracies"], atol=1e-12)
+
+
+@needs_adult
+def test_estimator_params_join_every_trial(tmp_path):
+    fixed = {"n_blocks": 1, "width": 64, "frequency_init_scale": 1.0, "n_frequencies": 8, "d_embedding": 8,
+             "dropout": 0.1, "learning_rate_init": 1e-3, "weight_decay": 1e-5, "batch_size": 256}
+    storage = f"sqlite:///{tmp_path}/e.db"
+    study = tuning.tune("adult", "mlp", n_trials=1, storage=storage, data_home=DATA_HOME, max_epochs=1,
+                        max_train_rows=600, batch_sizes=(256,), fixed_params=fixed,
+                        estimator_params={"ema_decay": 0.5, "n_iter_no_change": 7})
+    params = tuning.best_params(study)
+    assert (params["ema_decay"], params["n_iter_no_change"], params["hidden_layer_sizes"]) == (0.5, 7, [64])
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"dropout": 0.2}, r"sets \['dropout'\], which the search space draws"),
+    ({"random_state": 3}, r"sets \['random_state'\], which the tuning driver sets"),
+    ({"ema_decy": 0.9}, r"not ImbalancedMLPClassifier arguments: \['ema_decy'\]"),
+])
+def test_estimator_params_refuse_drawn_reserved_and_unknown_names(tmp_path, extra, message):
+    with pytest.raises(ValueError, match=message):
+        tuning.tune("adult", "mlp", n_trials=1, storage=f"sqlite:///{tmp_path}/r.db", data_home=str(tmp_path),
+                    estimator_params=extra)
+
+
+def test_trial_seeds_must_name_a_non_negative_seed(tmp_path):
+    for seeds, message in (([], "at least one seed"), ([1, -1], "trial_seeds must be non-negative")):
+        with pytest.raises(ValueError, match=message):
+            tuning.tune("adult", "xgboost", n_trials=1, storage=f"sqlite:///{tmp_path}/r.db",
+                        data_home=str(tmp_path), trial_seeds=seeds)
+
+
+@needs_adult
+def test_tune_command_passes_trial_seeds_and_estimator_params(tmp_path):
+    from imbsk.cli import main
+
+    out = tmp_path / "tuned"
+    fixed = json.dumps({"n_blocks": 1, "width": 64, "frequency_init_scale": 1.0, "n_frequencies": 8,
+                        "d_embedding": 8, "dropout": 0.1, "learning_rate_init": 1e-3, "weight_decay": 1e-5,
+                        "batch_size": 256})
+    assert main(["tune", "--dataset", "adult", "--model", "mlp", "--n-trials", "1", "--max-train-rows", "600",
+                 "--max-epochs", "1", "--batch-sizes", "256", "--fixed-params", fixed, "--trial-seeds", "1-2",
+                 "--estimator-params", '{"ema_decay": 0.9}', "--storage", f"sqlite:///{tmp_path}/t.db",
+                 "--data-home", DATA_HOME, "--predictions-dir", str(tmp_path / "p"), "--out", str(out)]) == 0
+    stored = json.loads((out / "adult-mlp-best.json").read_text())
+    assert stored["model_seeds"] == [1, 2] and stored["params"]["ema_decay"] == 0.9
+    assert sorted(p.name[-9:] for p in (tmp_path / "p").glob("*.npz")) == ["seed1.npz", "seed2.npz"]
+
+
+def test_seed_options_show_why_a_value_is_refused(capsys):
+    from imbsk.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--config", "x.json", "--seeds", "0"])
+    assert "seed 0 alone is '0-0'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["tune", "--dataset", "adult", "--model", "mlp", "--n-trials", "1", "--trial-seeds", "a"])
+    assert "--trial-seeds must be K, A-B or A,B,C" in capsys.readouterr().err
