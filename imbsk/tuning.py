@@ -618,7 +618,8 @@ def tune(
     study_name : str, default=None
         Defaults to ``'{dataset}-{model}'``.
     seed : int, default=0
-        Seed of the sampler and of the models; use a different one per worker.
+        Seed of the sampler, and of the models unless ``trial_seeds`` is given;
+        use a different one per worker.
     timeout : float, default=None
         Stop starting new trials after this many seconds.
     data_home : str, default=None
@@ -1227,7 +1228,7 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-home", default=None, help="directory of the data files")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--max-epochs", type=int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
-    parser.add_argument("--seed", type=int, default=0, help="sampler/model seed; give each worker its own")
+    parser.add_argument("--seed", type=int, default=0, help="sampler seed (and model seed without --trial-seeds); give each worker its own")
     parser.add_argument("--trial-seeds", type=_seeds_argument("--trial-seeds"), default=None,
                         metavar="K|A-B|A,B",
                         help="score each trial by its mean validation accuracy over these model seeds "
