@@ -451,11 +451,7 @@ class _FittedModel:
         self.epochs = epochs
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.labels(self.predict_proba(X))
-
-    def labels(self, proba: np.ndarray) -> np.ndarray:
-        """The class of the largest probability in each row of ``proba``."""
-        return _labels(self.classes, proba)
+        return _labels(self.classes, self.predict_proba(X))
 
 
 def _labels(classes: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -1228,7 +1224,8 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-home", default=None, help="directory of the data files")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--max-epochs", type=int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
-    parser.add_argument("--seed", type=int, default=0, help="sampler seed (and model seed without --trial-seeds); give each worker its own")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="sampler seed (and model seed without --trial-seeds); give each worker its own")
     parser.add_argument("--trial-seeds", type=_seeds_argument("--trial-seeds"), default=None,
                         metavar="K|A-B|A,B",
                         help="score each trial by its mean validation accuracy over these model seeds "
