@@ -9,9 +9,16 @@ One ``.npz`` file per fitted model, named
 ``<dataset>-<model>-<key>-seed<seed>.npz``; ``key`` is a hash of everything that
 decides what the fit produces *apart from the code*: dataset, model, estimator
 arguments, device, training rows and the epoch or tree cap. A changed
-configuration therefore never reads stale files; a changed imbsk does, so clear the
-directory after upgrading. Files are written atomically (a temporary file renamed
-into place), so several processes may share one directory.
+configuration therefore never reads stale files.
+
+Each file also records that configuration (as JSON) and the versions of imbsk,
+torch, scikit-learn, xgboost and numpy under which it was fitted, so a store says
+what it holds. A file fitted under other versions is still read (a refit would
+cost what the store saves), and :func:`version_changes` names the differences so
+callers can report them. Code changes that keep the version number are not
+detected: clear the directory after changing training code. Files are written
+atomically (a temporary file renamed into place), so several processes may share
+one directory.
 """
 
 from __future__ import annotations
@@ -21,12 +28,25 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MemberPredictions", "config_key", "load_member", "member_path", "save_member"]
+__all__ = [
+    "MemberPredictions",
+    "config_key",
+    "load_member",
+    "member_path",
+    "save_member",
+    "software_versions",
+    "version_changes",
+]
+
+# The distributions whose versions can change what a fit produces.
+_TRACKED_DISTRIBUTIONS = ("imbsk", "torch", "scikit-learn", "xgboost", "numpy")
 
 
 @dataclass(frozen=True)
@@ -34,18 +54,57 @@ class MemberPredictions:
     """What a seeded evaluation keeps of one fitted model.
 
     ``val_proba`` / ``test_proba`` have one column per class, in sorted class order.
+    ``config`` and ``versions`` are what a loaded file records about its fit (see
+    :func:`save_member`); they are None for files written before imbsk stored them,
+    and for members that were not loaded.
     """
 
     val_proba: np.ndarray
     test_proba: np.ndarray
     fit_time: float
     epochs: int
+    config: dict[str, Any] | None = None
+    versions: dict[str, str] | None = None
+
+
+@cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    versions = []
+    for name in _TRACKED_DISTRIBUTIONS:
+        try:
+            versions.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            versions.append((name, "absent"))
+    return tuple(versions)
+
+
+def software_versions() -> dict[str, str]:
+    """Installed versions of imbsk, torch, scikit-learn, xgboost and numpy (``'absent'`` if not installed)."""
+    return dict(_installed_versions())
+
+
+def version_changes(stored: dict[str, str] | None) -> dict[str, tuple[str, str]]:
+    """``{name: (stored version, installed version)}`` for every tracked package whose version differs.
+
+    Empty when ``stored`` is None (a file that predates version records): nothing is known to differ.
+    """
+    if stored is None:
+        return {}
+    installed = software_versions()
+    return {
+        name: (stored.get(name, "unknown"), version)
+        for name, version in installed.items()
+        if stored.get(name, "unknown") != version
+    }
+
+
+def _config_json(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
 
 
 def config_key(config: dict[str, Any]) -> str:
     """A 16-hex-digit hash of ``config`` (JSON with sorted keys; tuples hash as lists)."""
-    text = json.dumps(config, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(_config_json(config).encode("utf-8")).hexdigest()[:16]
 
 
 def member_path(directory: str | os.PathLike, dataset: str, model: str, key: str, seed: int) -> Path:
@@ -58,8 +117,15 @@ def _class_names(classes: np.ndarray) -> np.ndarray:
     return np.asarray(classes).astype(str)
 
 
-def save_member(path: str | os.PathLike, member: MemberPredictions, classes: np.ndarray) -> None:
-    """Write ``member`` (probability columns ordered as ``classes``) to ``path`` atomically."""
+def save_member(
+    path: str | os.PathLike, member: MemberPredictions, classes: np.ndarray, *, config: dict[str, Any] | None = None
+) -> None:
+    """Write ``member`` (probability columns ordered as ``classes``) to ``path`` atomically.
+
+    The file also records ``config`` (the configuration that :func:`config_key` hashed
+    to name the file; ``{}`` when None) and :func:`software_versions`: the caller is
+    the process that fitted the member.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
@@ -72,6 +138,8 @@ def save_member(path: str | os.PathLike, member: MemberPredictions, classes: np.
                 classes=_class_names(classes),
                 fit_time=np.float64(member.fit_time),
                 epochs=np.int64(member.epochs),
+                config=np.str_(_config_json(config or {})),
+                versions=np.str_(json.dumps(software_versions(), sort_keys=True)),
             )
         os.replace(temporary, path)
     except BaseException:
@@ -97,6 +165,8 @@ def load_member(path: str | os.PathLike, classes: np.ndarray, n_val: int, n_test
             test_proba=stored["test_proba"],
             fit_time=float(stored["fit_time"]),
             epochs=int(stored["epochs"]),
+            config=json.loads(str(stored["config"])) if "config" in stored.files else None,
+            versions=json.loads(str(stored["versions"])) if "versions" in stored.files else None,
         )
         stored_classes = stored["classes"]
     expected = (len(classes),)

@@ -695,11 +695,11 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         params = space(trial, batch_sizes=choices) | extra
-        key = _member_key(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
+        member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
         members = [
             _evaluated_member(dataset, model, params, data, data.classes, seed=model_seed, device=device,
                               max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
-                              predictions_dir=predictions_dir, key=key)[0]
+                              predictions_dir=predictions_dir, member_config=member_config)[0]
             for model_seed in model_seeds
         ]
         accuracies = [_accuracy(data.y_val, _labels(data.classes, member.val_proba)) for member in members]
@@ -889,7 +889,7 @@ def evaluate(
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
     y_val, y_test = np.asarray(data.y_val), np.asarray(data.y_test)
     classes = data.classes
-    key = _member_key(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
+    member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
     rows = []
     for seed in seed_list:
         member_seeds = range(seed * ensemble_size, (seed + 1) * ensemble_size)
@@ -898,7 +898,7 @@ def evaluate(
         for member_seed in member_seeds:
             member, source = _evaluated_member(dataset, model, params, data, classes, seed=member_seed, device=device,
                                                max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
-                                               predictions_dir=predictions_dir, key=key)
+                                               predictions_dir=predictions_dir, member_config=member_config)
             val_proba = val_proba + member.val_proba / ensemble_size
             test_proba = test_proba + member.test_proba / ensemble_size
             member_val = _accuracy(y_val, _labels(classes, member.val_proba))
@@ -936,7 +936,7 @@ def _seed_list(seeds: Sequence[int] | int, name: str) -> list[int]:
     return seed_list
 
 
-def _member_key(
+def _member_config(
     dataset: str,
     model: str,
     params: dict[str, Any],
@@ -944,13 +944,15 @@ def _member_key(
     max_train_rows: int | None,
     max_epochs: int,
     xgb_max_estimators: int,
-) -> str:
-    """The :mod:`imbsk.member_cache` key of a configuration: everything that decides its fits but the seed."""
+) -> dict[str, Any]:
+    """What :mod:`imbsk.member_cache` hashes to name a configuration's files.
+
+    Everything that decides the fits of a configuration but the seed.
+    """
     cap = {"xgb_max_estimators": int(xgb_max_estimators)} if model == "xgboost" else {"max_epochs": int(max_epochs)}
-    return member_cache.config_key(
-        {"dataset": dataset, "model": model, "params": params, "device": device, "max_train_rows": max_train_rows}
-        | cap
-    )
+    return {
+        "dataset": dataset, "model": model, "params": params, "device": device, "max_train_rows": max_train_rows
+    } | cap
 
 
 def _evaluated_member(
@@ -965,15 +967,21 @@ def _evaluated_member(
     max_epochs: int,
     xgb_max_estimators: int,
     predictions_dir: str | os.PathLike | None,
-    key: str,
+    member_config: dict[str, Any],
 ) -> tuple[member_cache.MemberPredictions, str]:
-    """The probabilities of the model of ``seed``: read from ``predictions_dir``, else fitted (and stored)."""
+    """The probabilities of the model of ``seed``: read from ``predictions_dir``, else fitted (and stored).
+
+    The second value says where a read member came from, and under which other package
+    versions it was fitted, if any; it is empty for a fresh fit.
+    """
     path = None
     if predictions_dir is not None:
-        path = member_cache.member_path(predictions_dir, dataset, model, key, seed)
+        path = member_cache.member_path(predictions_dir, dataset, model, member_cache.config_key(member_config), seed)
         stored = member_cache.load_member(path, classes, n_val=len(data.y_val), n_test=len(data.y_test))
         if stored is not None:
-            return stored, f"read from {path}"
+            changes = member_cache.version_changes(stored.versions)
+            fitted_under = "".join(f", fitted under {name} {old} (now {new})" for name, (old, new) in changes.items())
+            return stored, f"read from {path}{fitted_under}"
     fitted = _fit_model(model, params, data, seed=seed, device=device, max_epochs=max_epochs,
                         xgb_max_estimators=xgb_max_estimators)
     if not np.array_equal(fitted.classes, classes):
@@ -985,7 +993,7 @@ def _evaluated_member(
         epochs=int(fitted.epochs),
     )
     if path is not None:
-        member_cache.save_member(path, member, classes)
+        member_cache.save_member(path, member, classes, config=member_config)
     return member, ""
 
 

@@ -61,3 +61,38 @@ def test_config_key_depends_on_every_value_and_not_on_key_order():
     assert member_cache.config_key(reordered) == key
     assert member_cache.config_key(config | {"max_epochs": 26}) != key
     assert member_cache.config_key(config | {"params": {"batch_size": 128, "hidden_layer_sizes": (1024, 1024)}}) != key
+
+
+def test_file_records_its_configuration_and_package_versions(tmp_path):
+    path = tmp_path / "m.npz"
+    config = {"dataset": "otto", "params": {"hidden_layer_sizes": (64, 64)}, "max_epochs": 3}
+    member_cache.save_member(path, _member(), np.array([0, 1, 2]), config=config)
+    loaded = member_cache.load_member(path, np.array([0, 1, 2]), n_val=4, n_test=3)
+    # JSON turns the tuple into a list, the same form config_key hashes.
+    assert loaded.config == {"dataset": "otto", "params": {"hidden_layer_sizes": [64, 64]}, "max_epochs": 3}
+    assert member_cache.config_key(loaded.config) == member_cache.config_key(config)
+    assert set(loaded.versions) == {"imbsk", "torch", "scikit-learn", "xgboost", "numpy"}
+    assert loaded.versions["numpy"] == np.__version__
+    assert member_cache.version_changes(loaded.versions) == {}
+
+
+def test_file_without_records_loads_and_reports_no_version_change(tmp_path):
+    # The layout written before configurations and versions were recorded.
+    path = tmp_path / "old.npz"
+    member = _member()
+    np.savez(path, val_proba=member.val_proba, test_proba=member.test_proba, classes=np.array(["0", "1", "2"]),
+             fit_time=np.float64(1.0), epochs=np.int64(2))
+    loaded = member_cache.load_member(path, np.array([0, 1, 2]), n_val=4, n_test=3)
+    assert loaded.config is None and loaded.versions is None
+    np.testing.assert_array_equal(loaded.test_proba, member.test_proba)
+    assert member_cache.version_changes(None) == {}
+
+
+def test_version_changes_names_every_package_that_differs(monkeypatch):
+    installed = {"imbsk": "0.2.0", "torch": "2.13.0", "scikit-learn": "1.7.0", "xgboost": "3.0.0", "numpy": "2.3.0"}
+    monkeypatch.setattr(member_cache, "software_versions", lambda: installed)
+    stored = installed | {"torch": "2.12.1", "xgboost": "2.1.0"}
+    del stored["numpy"]
+    assert member_cache.version_changes(stored) == {
+        "torch": ("2.12.1", "2.13.0"), "xgboost": ("2.1.0", "3.0.0"), "numpy": ("unknown", "2.3.0"),
+    }

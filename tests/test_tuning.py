@@ -366,6 +366,25 @@ def test_stored_predictions_make_ensembles_of_single_models_without_fitting(tmp_
     assert fits == [0] and len(list(store.glob("*.npz"))) == 5
 
 
+@needs_adult
+def test_stored_member_says_when_it_was_fitted_under_other_package_versions(tmp_path, capsys):
+    kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=5)
+    params = {"max_depth": 2, "learning_rate": 0.3}
+    store = tmp_path / "predictions"
+    tuning.evaluate("adult", "xgboost", params, seeds=[0], predictions_dir=store, **kwargs)
+    (path,) = store.glob("*.npz")
+    with np.load(path) as stored:
+        fields = {name: stored[name] for name in stored.files}
+    recorded = json.loads(str(fields["config"]))
+    assert recorded["params"] == params and recorded["xgb_max_estimators"] == 5 and recorded["dataset"] == "adult"
+    assert "fitted under" not in capsys.readouterr().err
+
+    versions = json.loads(str(fields["versions"])) | {"xgboost": "0.9"}
+    np.savez(path, **(fields | {"versions": np.str_(json.dumps(versions))}))
+    tuning.evaluate("adult", "xgboost", params, seeds=[0], predictions_dir=store, **kwargs)
+    assert f"read from {path}, fitted under xgboost 0.9 (now " in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("text, seeds", [("3", [0, 1, 2]), ("5-7", [5, 6, 7]), ("4,0, 9", [4, 0, 9]), (" 1 ", [0])])
 def test_parse_seeds(text, seeds):
     assert tuning.parse_seeds(text) == seeds
