@@ -137,8 +137,10 @@ several model seeds; with ``--predictions-dir`` those models are stored, and a
 later ``imbsk evaluate`` of the best configuration reads them.
 :func:`add_evaluate_arguments` and :func:`run_evaluate_command` implement
 ``imbsk evaluate --config FILE [--seeds K|A-B|A,B] [--ensemble-size M]
-[--predictions-dir DIR] [--out DIR]``, which retrains such a file (or one of
-``examples/configs/``, the configurations of ``docs/benchmarks.md``) over seeds.
+[--estimator-params JSON] [--predictions-dir DIR] [--out DIR] [--name STEM]``, which
+retrains such a file (or one of ``examples/configs/``, the configurations of
+``docs/benchmarks.md``) over seeds, with ``--estimator-params`` replacing or adding
+estimator arguments, and writes the configuration it evaluated beside the results.
 With ``--predictions-dir`` every fitted model's probabilities are kept
 (:mod:`imbsk.member_cache`), so ensembles of stored single models cost no fit.
 
@@ -780,8 +782,31 @@ def _check_fixed_params(fixed: dict[str, Any], drawn: _DrawnNames) -> None:
                          f"valid names: {sorted(drawn.trial_params)}")
 
 
-#: Estimator arguments the tuning driver sets itself (see ``_fit_model``).
+#: Estimator arguments the tuning driver sets itself (see ``_fit_model`` and ``_fit_xgboost``).
 _DRIVER_ARGUMENTS = frozenset({"max_iter", "early_stopping_metric", "device", "random_state"})
+_XGB_DRIVER_ARGUMENTS = frozenset(
+    {"n_estimators", "early_stopping_rounds", "tree_method", "enable_categorical", "device", "random_state"}
+)
+
+
+def _check_estimator_names(model: str, extra: dict[str, Any], what: str) -> dict[str, Any]:
+    """``extra`` if its names are arguments of ``model``'s estimator that the driver leaves free; else a ValueError.
+
+    ``what`` names the argument or option in the message.
+    """
+    if not extra:
+        return dict(extra)
+    reserved = sorted(set(extra) & (_XGB_DRIVER_ARGUMENTS if model == "xgboost" else _DRIVER_ARGUMENTS))
+    if reserved:
+        raise ValueError(f"{what} sets {reserved}, which the tuning driver sets itself")
+    if model == "xgboost":
+        from xgboost import XGBClassifier as estimator
+    else:
+        from imbsk.estimators.mlp import ImbalancedMLPClassifier as estimator
+    unknown = sorted(set(extra) - set(estimator().get_params(deep=False)))
+    if unknown:
+        raise ValueError(f"{what} has names that are not {estimator.__name__} arguments: {unknown}")
+    return dict(extra)
 
 
 def _check_estimator_params(model: str, extra: dict[str, Any], drawn: _DrawnNames) -> dict[str, Any]:
@@ -790,16 +815,7 @@ def _check_estimator_params(model: str, extra: dict[str, Any], drawn: _DrawnName
     if drawn_here:
         raise ValueError(f"estimator_params sets {drawn_here}, which the search space draws; "
                          "hold them with fixed_params (raw trial names) instead")
-    reserved = sorted(set(extra) & _DRIVER_ARGUMENTS)
-    if reserved:
-        raise ValueError(f"estimator_params sets {reserved}, which the tuning driver sets itself")
-    if model != "xgboost" and extra:
-        from imbsk.estimators.mlp import ImbalancedMLPClassifier
-
-        unknown = sorted(set(extra) - set(ImbalancedMLPClassifier().get_params(deep=False)))
-        if unknown:
-            raise ValueError(f"estimator_params has names that are not ImbalancedMLPClassifier arguments: {unknown}")
-    return dict(extra)
+    return _check_estimator_names(model, extra, "estimator_params")
 
 
 def best_params(study: optuna.Study) -> dict[str, Any]:
@@ -1437,16 +1453,24 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"cap on XGBoost trees (default: the configuration's, else {XGB_MAX_ESTIMATORS})")
     parser.add_argument("--max-train-rows", type=_positive_int, default=None,
                         help="stratified training subsample (default: the configuration's, else all rows)")
+    parser.add_argument("--estimator-params", default=None, metavar="JSON",
+                        help="estimator arguments that replace or join the configuration's params, as JSON or "
+                             "@file (e.g. '{\"joint_ssl_weight\": 0.1}'); give such a run its own --name")
     parser.add_argument("--data-home", default=None, help="directory of the data files")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--out", default="imbsk-evaluate-results", help="directory for the CSV/JSON outputs")
+    parser.add_argument("--name", default=None, metavar="STEM",
+                        help="stem of the output files (default: the configuration file's stem)")
 
 
 def run_evaluate_command(args: argparse.Namespace) -> int:
     """Run ``imbsk evaluate``: retrain a stored configuration over seeds and score the test split.
 
-    Writes ``<out>/<config stem>-seeds.csv`` (one row per seed or ensemble, see
-    :func:`evaluate`) and ``<out>/<config stem>-summary.json``.
+    Writes ``<out>/<stem>-seeds.csv`` (one row per seed or ensemble, see
+    :func:`evaluate`), ``<out>/<stem>-summary.json`` and ``<out>/<stem>-config.json``,
+    the configuration that was evaluated (``--estimator-params`` merged into its
+    ``params``, every cap resolved), which ``imbsk evaluate --config`` reruns as is.
+    ``stem`` is ``--name``, else the configuration file's stem.
 
     Returns
     -------
@@ -1464,16 +1488,29 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
         given = getattr(args, name)
         return given if given is not None else config.get(name, default)
 
-    max_epochs = option("max_epochs", DEFAULT_MAX_EPOCHS)
+    overrides = _json_argument(getattr(args, "estimator_params", None), "--estimator-params") or {}
+    params = config["params"] | _check_estimator_names(model, overrides, "--estimator-params")
+    evaluated = {
+        "dataset": dataset, "model": model, "max_epochs": option("max_epochs", DEFAULT_MAX_EPOCHS),
+        "xgb_max_estimators": option("xgb_max_estimators", XGB_MAX_ESTIMATORS),
+        "max_train_rows": option("max_train_rows", None), "params": params,
+    }
+    if overrides:
+        evaluated["note"] = f"{args.config} with --estimator-params {json.dumps(overrides, sort_keys=True)}"
     print(f"evaluating {args.config} ({dataset}/{model}) on seeds {args.seeds}"
-          + (f", ensembles of {args.ensemble_size}" if args.ensemble_size > 1 else ""), flush=True)
+          + (f", ensembles of {args.ensemble_size}" if args.ensemble_size > 1 else "")
+          + (f", with {json.dumps(overrides, sort_keys=True)}" if overrides else ""), flush=True)
     started = time.perf_counter()
     results = evaluate(
-        dataset, model, config["params"], seeds=args.seeds, data_home=args.data_home, device=args.device,
-        max_epochs=max_epochs, max_train_rows=option("max_train_rows", None),
-        xgb_max_estimators=option("xgb_max_estimators", XGB_MAX_ESTIMATORS),
+        dataset, model, params, seeds=args.seeds, data_home=args.data_home, device=args.device,
+        max_epochs=evaluated["max_epochs"], max_train_rows=evaluated["max_train_rows"],
+        xgb_max_estimators=evaluated["xgb_max_estimators"],
         ensemble_size=args.ensemble_size, predictions_dir=args.predictions_dir,
     )
-    _report_evaluation(results, Path(args.out), Path(args.config).stem)
+    name = getattr(args, "name", None) or Path(args.config).stem
+    out = Path(args.out)
+    _report_evaluation(results, out, name)
+    (out / f"{name}-config.json").write_text(json.dumps(evaluated, indent=2) + "\n")
     print(f"wall time {time.perf_counter() - started:.0f} s")
     return 0
+

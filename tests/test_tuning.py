@@ -7,6 +7,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -420,6 +421,56 @@ def test_evaluate_command_retrains_the_configuration_tune_stored(tmp_path, capsy
     summary = json.loads((tmp_path / "evaluated" / "adult-xgboost-best-summary.json").read_text())
     assert summary["test_accuracy_mean"] == pytest.approx(rows["test_accuracy"].mean())
     assert len(list((tmp_path / "p").glob("*.npz"))) == 2
+
+
+@needs_adult
+def test_evaluate_command_overrides_params_and_writes_a_config_that_reruns_it(tmp_path, capsys):
+    from imbsk.cli import main
+
+    config = tmp_path / "xgb.json"
+    config.write_text(json.dumps({"dataset": "adult", "model": "xgboost", "xgb_max_estimators": 10,
+                                  "max_train_rows": 800, "params": {"max_depth": 2, "learning_rate": 0.3}}))
+    out, store = tmp_path / "out", tmp_path / "p"
+    common = ["--seeds", "0-0", "--data-home", DATA_HOME, "--out", str(out), "--predictions-dir", str(store)]
+    assert main(["evaluate", "--config", str(config), *common]) == 0
+    assert main(["evaluate", "--config", str(config), "--estimator-params", '{"max_depth": 4, "reg_alpha": 1.0}',
+                 "--name", "deeper", *common]) == 0
+    assert 'with {"max_depth": 4, "reg_alpha": 1.0}' in capsys.readouterr().out
+    # The override is a configuration of its own: its own files, its own stored model.
+    plain, deeper = (pd.read_csv(out / f"{stem}-seeds.csv") for stem in ("xgb", "deeper"))
+    assert len(list(store.glob("*.npz"))) == 2
+    assert plain.loc[0, "val_accuracy"] != deeper.loc[0, "val_accuracy"]
+    written = json.loads((out / "deeper-config.json").read_text())
+    assert written["params"] == {"max_depth": 4, "learning_rate": 0.3, "reg_alpha": 1.0}
+    assert (written["dataset"], written["model"], written["xgb_max_estimators"], written["max_train_rows"]) == (
+        "adult", "xgboost", 10, 800)
+    assert json.loads((out / "xgb-config.json").read_text())["params"] == {"max_depth": 2, "learning_rate": 0.3}
+
+    # The written configuration is the one that ran: evaluating it reads the stored model back.
+    assert main(["evaluate", "--config", str(out / "deeper-config.json"), *common[:-4],
+                 "--out", str(tmp_path / "again"), "--predictions-dir", str(store)]) == 0
+    assert "read from" in capsys.readouterr().err
+    again = pd.read_csv(tmp_path / "again" / "deeper-config-seeds.csv")
+    assert again.loc[0, "test_accuracy"] == deeper.loc[0, "test_accuracy"]
+
+
+@pytest.mark.parametrize("model, overrides, message", [
+    ("xgboost", {"n_estimators": 5}, r"sets \['n_estimators'\], which the tuning driver sets itself"),
+    ("xgboost", {"max_dept": 5}, r"not XGBClassifier arguments: \['max_dept'\]"),
+    ("mlp", {"random_state": 1}, r"sets \['random_state'\], which the tuning driver sets itself"),
+    ("mlp_sam_ls", {"joint_ssl_wieght": 0.1}, r"not ImbalancedMLPClassifier arguments: \['joint_ssl_wieght'\]"),
+])
+def test_evaluate_command_refuses_overrides_the_estimator_cannot_take(tmp_path, capsys, model, overrides, message):
+    from imbsk.cli import main
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"dataset": "adult", "model": model, "params": {}}))
+    assert main(["evaluate", "--config", str(config), "--estimator-params", json.dumps(overrides),
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "--estimator-params" in err
+    assert re.search(message, err)
+    assert not (tmp_path / "out").exists()
 
 
 def test_evaluate_command_names_what_is_wrong_with_the_configuration(tmp_path, capsys):
