@@ -141,6 +141,10 @@ later ``imbsk evaluate`` of the best configuration reads them.
 retrains such a file (or one of ``examples/configs/``, the configurations of
 ``docs/benchmarks.md``) over seeds, with ``--estimator-params`` replacing or adding
 estimator arguments, and writes the configuration it evaluated beside the results.
+``--blend-config FILE [--blend-weight W|validation]`` scores instead the soft-vote
+blend of each seed's model with the model of the same seed of a second configuration
+(:func:`evaluate_blend`: ``p = (1 - w) p_first + w p_second``, ``w`` picked on the
+validation split by default), e.g. the MLP with XGBoost.
 With ``--predictions-dir`` every fitted model's probabilities are kept
 (:mod:`imbsk.member_cache`), so ensembles of stored single models cost no fit.
 
@@ -182,6 +186,7 @@ from imbsk.metrics import majority_accuracy, minority_accuracy, standard_error
 
 __all__ = [
     "BATCH_SIZES",
+    "BLEND_WEIGHTS",
     "DATASET_NAMES",
     "MODEL_NAMES",
     "PRECISIONS",
@@ -190,6 +195,7 @@ __all__ = [
     "add_tune_arguments",
     "best_params",
     "evaluate",
+    "evaluate_blend",
     "load_config",
     "load_split",
     "mlp_sam_ls_space",
@@ -903,46 +909,193 @@ def evaluate(
         raise ValueError(f"ensemble_size must be a positive integer; got {ensemble_size!r}")
     seed_list = _seed_list(seeds, "seeds")
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
-    y_val, y_test = np.asarray(data.y_val), np.asarray(data.y_test)
-    classes = data.classes
     member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
     rows = []
     for seed in seed_list:
-        member_seeds = range(seed * ensemble_size, (seed + 1) * ensemble_size)
-        val_proba, test_proba = 0.0, 0.0
-        member_test, fit_time, epochs = [], 0.0, []
-        for member_seed in member_seeds:
-            member, source = _evaluated_member(dataset, model, params, data, classes, seed=member_seed, device=device,
-                                               max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
-                                               predictions_dir=predictions_dir, member_config=member_config)
-            val_proba = val_proba + member.val_proba / ensemble_size
-            test_proba = test_proba + member.test_proba / ensemble_size
-            member_val = _accuracy(y_val, _labels(classes, member.val_proba))
-            member_test.append(_accuracy(y_test, _labels(classes, member.test_proba)))
-            fit_time += member.fit_time
-            epochs.append(member.epochs)
-            print(f"[evaluate {dataset}/{model}] seed {member_seed}: val acc {member_val:.4f}, "
-                  f"test acc {member_test[-1]:.4f} ({member.fit_time:.0f} s, {member.epochs} {_EPOCHS_NAME[model]}"
-                  f"{', ' + source if source else ''})",
-                  file=sys.stderr, flush=True)
-        test_pred = _labels(classes, test_proba)
-        rows.append(
-            {
-                "dataset": dataset,
-                "model": model,
-                "seed": seed,
-                "ensemble_size": int(ensemble_size),
-                "val_accuracy": _accuracy(y_val, _labels(classes, val_proba)),
-                "test_accuracy": _accuracy(y_test, test_pred),
-                "minority_accuracy": minority_accuracy(y_test, test_pred, class_counts=data.class_counts),
-                "majority_accuracy": majority_accuracy(y_test, test_pred, class_counts=data.class_counts),
-                "member_test_accuracy": float(np.mean(member_test)),
-                "fit_time": fit_time,
-                "epochs": int(round(float(np.mean(epochs)))),
-            }
-        )
+        scored = _ensemble(dataset, model, params, data, seed, ensemble_size, device=device, max_epochs=max_epochs,
+                           xgb_max_estimators=xgb_max_estimators, predictions_dir=predictions_dir,
+                           member_config=member_config)
+        rows.append(_score_row(dataset, model, seed, ensemble_size, data, scored.val_proba, scored.test_proba)
+                    | scored.summary())
     return pd.DataFrame(rows)
 
+
+class _Ensemble(NamedTuple):
+    """The averaged probabilities of one (ensemble) model and what its members cost."""
+
+    val_proba: np.ndarray
+    test_proba: np.ndarray
+    member_test: list[float]
+    fit_time: float
+    epochs: list[int]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "member_test_accuracy": float(np.mean(self.member_test)),
+            "fit_time": self.fit_time,
+            "epochs": int(round(float(np.mean(self.epochs)))),
+        }
+
+
+def _ensemble(
+    dataset: str,
+    model: str,
+    params: dict[str, Any],
+    data: Bunch,
+    seed: int,
+    ensemble_size: int,
+    *,
+    device: str,
+    max_epochs: int,
+    xgb_max_estimators: int,
+    predictions_dir: str | os.PathLike | None,
+    member_config: dict[str, Any],
+) -> _Ensemble:
+    """Soft vote of the members seeded ``seed * M .. seed * M + M - 1``; a line per member goes to stderr."""
+    y_val, y_test, classes = np.asarray(data.y_val), np.asarray(data.y_test), data.classes
+    val_proba, test_proba = 0.0, 0.0
+    member_test, fit_time, epochs = [], 0.0, []
+    for member_seed in range(seed * ensemble_size, (seed + 1) * ensemble_size):
+        member, source = _evaluated_member(dataset, model, params, data, classes, seed=member_seed, device=device,
+                                           max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
+                                           predictions_dir=predictions_dir, member_config=member_config)
+        val_proba = val_proba + member.val_proba / ensemble_size
+        test_proba = test_proba + member.test_proba / ensemble_size
+        member_val = _accuracy(y_val, _labels(classes, member.val_proba))
+        member_test.append(_accuracy(y_test, _labels(classes, member.test_proba)))
+        fit_time += member.fit_time
+        epochs.append(member.epochs)
+        print(f"[evaluate {dataset}/{model}] seed {member_seed}: val acc {member_val:.4f}, "
+              f"test acc {member_test[-1]:.4f} ({member.fit_time:.0f} s, {member.epochs} {_EPOCHS_NAME[model]}"
+              f"{', ' + source if source else ''})",
+              file=sys.stderr, flush=True)
+    return _Ensemble(val_proba, test_proba, member_test, fit_time, epochs)
+
+
+def _score_row(
+    dataset: str, model: str, seed: int, ensemble_size: int, data: Bunch, val_proba: np.ndarray,
+    test_proba: np.ndarray,
+) -> dict[str, Any]:
+    """The accuracy columns of one row of :func:`evaluate`."""
+    test_pred = _labels(data.classes, test_proba)
+    y_test = np.asarray(data.y_test)
+    return {
+        "dataset": dataset,
+        "model": model,
+        "seed": seed,
+        "ensemble_size": int(ensemble_size),
+        "val_accuracy": _accuracy(np.asarray(data.y_val), _labels(data.classes, val_proba)),
+        "test_accuracy": _accuracy(y_test, test_pred),
+        "minority_accuracy": minority_accuracy(y_test, test_pred, class_counts=data.class_counts),
+        "majority_accuracy": majority_accuracy(y_test, test_pred, class_counts=data.class_counts),
+    }
+
+
+#: Weights of the second model that :func:`evaluate_blend` tries on the validation split.
+BLEND_WEIGHTS = np.round(np.linspace(0.0, 1.0, 21), 2)
+
+
+def evaluate_blend(
+    dataset: str,
+    first: dict[str, Any],
+    second: dict[str, Any],
+    *,
+    seeds: Sequence[int] | int,
+    weight: float | str = "validation",
+    data_home: str | None = None,
+    device: str = "cpu",
+    max_train_rows: int | None = None,
+    ensemble_size: int = 1,
+    predictions_dir: str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """Score soft-voting blends of two configurations, e.g. an MLP and XGBoost, over seeds.
+
+    For seed ``s`` the two (ensemble) models of ``s`` are fitted (or read from
+    ``predictions_dir``) exactly as :func:`evaluate` fits them, and blended as
+
+    ``p(y | x) = (1 - w) p_first(y | x) + w p_second(y | x)``.
+
+    With ``weight='validation'`` each seed's ``w`` is the value of
+    :data:`BLEND_WEIGHTS` (0, 0.05, ..., 1) with the best validation accuracy,
+    ties going to the weight nearest 0.5; the test split is not looked at. Weights
+    0 and 1 are the two models alone, so the blend never scores below the better
+    one *on validation*.
+
+    Parameters
+    ----------
+    dataset : {'adult', 'otto', 'covertype'}
+        Benchmark of both configurations.
+    first, second : dict
+        Configurations as :func:`load_config` returns them: ``model`` and
+        ``params``, and optionally ``max_epochs`` / ``xgb_max_estimators``
+        (defaults as in :func:`evaluate`).
+    seeds : sequence of int or int
+        As in :func:`evaluate`; seed ``s`` pairs the models of seed ``s`` of both.
+    weight : float in [0, 1] or 'validation', default='validation'
+        ``w``, the share of ``second``.
+    data_home, device, max_train_rows, ensemble_size, predictions_dir
+        As in :func:`evaluate`, for both configurations.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        One row per seed with the columns of :func:`evaluate` for the blend
+        (``model`` is ``'<first>+<second>'``, ``fit_time`` both models' total),
+        plus ``blend_weight``, ``first_test_accuracy`` and ``second_test_accuracy``.
+    """
+    dataset = _check_names(dataset, "xgboost")[0]
+    models = [_check_names(dataset, config.get("model", ""))[1] for config in (first, second)]
+    if isinstance(weight, str):
+        if weight != "validation":
+            raise ValueError(f"weight must be a number in [0, 1] or 'validation'; got {weight!r}")
+    elif isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) or not 0 <= weight <= 1:
+        raise ValueError(f"weight must be a number in [0, 1] or 'validation'; got {weight!r}")
+    if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, (int, np.integer)) or ensemble_size < 1:
+        raise ValueError(f"ensemble_size must be a positive integer; got {ensemble_size!r}")
+    device = _resolve_device(device)
+    seed_list = _seed_list(seeds, "seeds")
+    data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
+    y_val, y_test = np.asarray(data.y_val), np.asarray(data.y_test)
+    parts = []
+    for model, config in zip(models, (first, second)):
+        caps = {"max_epochs": int(config.get("max_epochs") or DEFAULT_MAX_EPOCHS),
+                "xgb_max_estimators": int(config.get("xgb_max_estimators") or XGB_MAX_ESTIMATORS)}
+        member_config = _member_config(dataset, model, config["params"], device, max_train_rows, **caps)
+        parts.append((model, config["params"], caps, member_config))
+    rows = []
+    for seed in seed_list:
+        scored = [
+            _ensemble(dataset, model, params, data, seed, ensemble_size, device=device,
+                      predictions_dir=predictions_dir, member_config=member_config, **caps)
+            for model, params, caps, member_config in parts
+        ]
+        w = float(weight) if not isinstance(weight, str) else _validation_blend_weight(
+            y_val, data.classes, scored[0].val_proba, scored[1].val_proba)
+
+        def blend(name: str) -> np.ndarray:
+            return (1.0 - w) * getattr(scored[0], name) + w * getattr(scored[1], name)
+
+        row = _score_row(dataset, "+".join(models), seed, ensemble_size, data, blend("val_proba"), blend("test_proba"))
+        rows.append(row | {
+            "fit_time": scored[0].fit_time + scored[1].fit_time,
+            "blend_weight": w,
+            "first_test_accuracy": _accuracy(y_test, _labels(data.classes, scored[0].test_proba)),
+            "second_test_accuracy": _accuracy(y_test, _labels(data.classes, scored[1].test_proba)),
+        })
+        print(f"[evaluate {dataset}/{row['model']}] seed {seed}: weight {w:.2f}, val acc {row['val_accuracy']:.4f}, "
+              f"test acc {row['test_accuracy']:.4f}", file=sys.stderr, flush=True)
+    return pd.DataFrame(rows)
+
+
+def _validation_blend_weight(
+    y_val: np.ndarray, classes: np.ndarray, first_proba: np.ndarray, second_proba: np.ndarray
+) -> float:
+    """The weight of :data:`BLEND_WEIGHTS` with the best validation accuracy, ties going to the one nearest 0.5."""
+    accuracies = np.array([
+        _accuracy(y_val, _labels(classes, (1.0 - w) * first_proba + w * second_proba)) for w in BLEND_WEIGHTS
+    ])
+    best = np.flatnonzero(accuracies == accuracies.max())
+    return float(BLEND_WEIGHTS[best[np.argmin(np.abs(BLEND_WEIGHTS[best] - 0.5))]])
 
 def _seed_list(seeds: Sequence[int] | int, name: str) -> list[int]:
     """``range(k)`` for an int ``k``, else the given seeds; a ValueError for a negative one."""
@@ -1016,6 +1169,8 @@ def _evaluated_member(
 _METRICS = ("val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy", "fit_time")
 # Columns of evaluate() since ensembles were added; older result files lack them.
 _ENSEMBLE_METRICS = ("member_test_accuracy",)
+# Columns of evaluate_blend().
+_BLEND_METRICS = ("blend_weight", "first_test_accuracy", "second_test_accuracy")
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
@@ -1035,10 +1190,11 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         when ``results`` has that column: ``n_seeds`` and ``<metric>_mean``,
         ``<metric>_se`` for each of ``val_accuracy, test_accuracy,
         minority_accuracy, majority_accuracy, fit_time`` (and
-        ``member_test_accuracy`` when present).
+        ``member_test_accuracy`` and the blend columns of :func:`evaluate_blend`
+        when present).
     """
     keys = ["dataset", "model"] + (["ensemble_size"] if "ensemble_size" in results else [])
-    metrics = _METRICS + tuple(m for m in _ENSEMBLE_METRICS if m in results)
+    metrics = _METRICS + tuple(m for m in _ENSEMBLE_METRICS + _BLEND_METRICS if m in results)
     rows = []
     for values_of_keys, group in results.groupby(keys, sort=False):
         row: dict[str, Any] = dict(zip(keys, values_of_keys))
@@ -1359,6 +1515,11 @@ def _report_evaluation(results: pd.DataFrame, out: Path, name: str) -> None:
     scored = f"{n} seed{'s' * (n != 1)}" if size == 1 else f"{n} ensemble{'s' * (n != 1)} of {size} seeds"
     for metric in ("val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy"):
         print(f"{metric}: {100 * row[metric + '_mean']:.2f} ± {100 * row[metric + '_se']:.2f} % ({scored})")
+    if "blend_weight_mean" in row:
+        first, second = row["model"].split("+")
+        print(f"blended: {first} alone {100 * row['first_test_accuracy_mean']:.2f} ± "
+              f"{100 * row['first_test_accuracy_se']:.2f} %, {second} alone {100 * row['second_test_accuracy_mean']:.2f}"
+              f" ± {100 * row['second_test_accuracy_se']:.2f} % (test); weights {sorted(results['blend_weight'])}")
     out.mkdir(parents=True, exist_ok=True)
     results.to_csv(out / f"{name}-seeds.csv", index=False)
     (out / f"{name}-summary.json").write_text(json.dumps(row.to_dict(), indent=2, default=float))
@@ -1405,6 +1566,32 @@ def _seeds_argument(flag: str) -> Callable[[str], list[int]]:
             raise argparse.ArgumentTypeError(str(error)) from None
 
     return parse
+
+
+def _blend_weight_argument(text: str) -> float | str:
+    """An argparse ``type``: ``'validation'`` or a number in [0, 1]."""
+    if text == "validation":
+        return text
+    try:
+        weight = float(text)
+    except ValueError:
+        weight = -1.0
+    if not 0.0 <= weight <= 1.0:
+        raise argparse.ArgumentTypeError(f"--blend-weight must be a number in [0, 1] or 'validation'; got {text!r}")
+    return weight
+
+
+def _blend_partner(second: Any, dataset: str, max_train_rows: int | None, source: Any) -> dict[str, Any]:
+    """The second configuration of a blend, checked against the first's dataset and training rows."""
+    if not isinstance(second, dict) or not isinstance(second.get("params"), dict) or "model" not in second:
+        raise ValueError(f"the blend configuration of {source} must be an object with 'model' and 'params'")
+    if second.get("dataset", dataset) != dataset:
+        raise ValueError(f"cannot blend a {dataset} configuration with a {second['dataset']} one ({source})")
+    if second.get("max_train_rows") not in (None, max_train_rows):
+        raise ValueError(f"the blended configurations train on different rows: max_train_rows "
+                         f"{max_train_rows} and {second['max_train_rows']} ({source})")
+    keys = ("model", "max_epochs", "xgb_max_estimators", "params")
+    return {"dataset": dataset} | {key: second[key] for key in keys if key in second}
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -1456,6 +1643,14 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--estimator-params", default=None, metavar="JSON",
                         help="estimator arguments that replace or join the configuration's params, as JSON or "
                              "@file (e.g. '{\"joint_ssl_weight\": 0.1}'); give such a run its own --name")
+    parser.add_argument("--blend-config", default=None, metavar="FILE",
+                        help="a second configuration (e.g. examples/configs/otto-xgboost.json) whose model of each "
+                             "seed is soft-vote blended with the first's (default: the configuration's "
+                             "'blend_config')")
+    parser.add_argument("--blend-weight", type=_blend_weight_argument, default=None, metavar="W|validation",
+                        help="share of the --blend-config model in the blend, or 'validation' to pick it per seed "
+                             "on the validation split from 0, 0.05, ..., 1 (default: the configuration's "
+                             "'blend_weight', else validation)")
     parser.add_argument("--data-home", default=None, help="directory of the data files")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--out", default="imbsk-evaluate-results", help="directory for the CSV/JSON outputs")
@@ -1497,16 +1692,31 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
     }
     if overrides:
         evaluated["note"] = f"{args.config} with --estimator-params {json.dumps(overrides, sort_keys=True)}"
+    blend_path = getattr(args, "blend_config", None)
+    second = load_config(blend_path) if blend_path else config.get("blend_config")
+    if second is not None:
+        second = _blend_partner(second, dataset, evaluated["max_train_rows"], blend_path or args.config)
+        weight = getattr(args, "blend_weight", None)
+        weight = config.get("blend_weight", "validation") if weight is None else weight
+        evaluated |= {"blend_config": second, "blend_weight": weight}
     print(f"evaluating {args.config} ({dataset}/{model}) on seeds {args.seeds}"
           + (f", ensembles of {args.ensemble_size}" if args.ensemble_size > 1 else "")
-          + (f", with {json.dumps(overrides, sort_keys=True)}" if overrides else ""), flush=True)
+          + (f", with {json.dumps(overrides, sort_keys=True)}" if overrides else "")
+          + (f", blended with {second['model']} (weight: {evaluated['blend_weight']})" if second else ""), flush=True)
     started = time.perf_counter()
-    results = evaluate(
-        dataset, model, params, seeds=args.seeds, data_home=args.data_home, device=args.device,
-        max_epochs=evaluated["max_epochs"], max_train_rows=evaluated["max_train_rows"],
-        xgb_max_estimators=evaluated["xgb_max_estimators"],
-        ensemble_size=args.ensemble_size, predictions_dir=args.predictions_dir,
-    )
+    if second is None:
+        results = evaluate(
+            dataset, model, params, seeds=args.seeds, data_home=args.data_home, device=args.device,
+            max_epochs=evaluated["max_epochs"], max_train_rows=evaluated["max_train_rows"],
+            xgb_max_estimators=evaluated["xgb_max_estimators"],
+            ensemble_size=args.ensemble_size, predictions_dir=args.predictions_dir,
+        )
+    else:
+        results = evaluate_blend(
+            dataset, evaluated, second, seeds=args.seeds, weight=evaluated["blend_weight"],
+            data_home=args.data_home, device=args.device, max_train_rows=evaluated["max_train_rows"],
+            ensemble_size=args.ensemble_size, predictions_dir=args.predictions_dir,
+        )
     name = getattr(args, "name", None) or Path(args.config).stem
     out = Path(args.out)
     _report_evaluation(results, out, name)

@@ -367,6 +367,118 @@ def test_stored_predictions_make_ensembles_of_single_models_without_fitting(tmp_
     assert fits == [0] and len(list(store.glob("*.npz"))) == 5
 
 
+def test_validation_blend_weight_is_the_best_on_validation_and_ties_go_to_the_middle():
+    classes = np.array(["a", "b"])
+    y_val = np.array(["a", "a", "b", "b"])
+    # The first model is right on rows 0-2, the second on rows 1-3: only a mix gets all four.
+    first = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.55, 0.45]])
+    second = np.array([[0.45, 0.55], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
+    weight = tuning._validation_blend_weight(y_val, classes, first, second)
+    blended = (1 - weight) * first + weight * second
+    assert (classes[blended.argmax(1)] == y_val).all()
+    # Every weight of the grid between 0.15 and 0.8 is perfect here; the one nearest 0.5 wins.
+    assert weight == 0.5
+    # Identical models: every weight ties, so 0.5.
+    assert tuning._validation_blend_weight(y_val, classes, first, first) == 0.5
+    # A second model that always says "a": weights up to 0.4 keep the first's three right rows
+    # (row 2 flips once 0.8 (1 - w) < w), and 0.4 is the one of them nearest 0.5.
+    always_a = np.array([[1.0, 0.0]] * 4)
+    assert tuning._validation_blend_weight(y_val, classes, first, always_a) == 0.4
+
+
+@needs_adult
+def test_blend_of_stored_models_weights_their_probabilities(tmp_path, monkeypatch):
+    kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, predictions_dir=tmp_path / "p")
+    shallow = {"model": "xgboost", "xgb_max_estimators": 20, "params": {"max_depth": 1, "learning_rate": 0.3}}
+    mlp = {"model": "mlp", "max_epochs": 2,
+           "params": {"hidden_layer_sizes": (32,), "d_embedding": 8, "n_frequencies": 8, "batch_size": 256}}
+    alone = [tuning.evaluate("adult", c["model"], c["params"], seeds=[0, 1], max_epochs=c.get("max_epochs", 20),
+                             xgb_max_estimators=c.get("xgb_max_estimators", 2000), **kwargs) for c in (shallow, mlp)]
+
+    fits = []
+    real_fit = tuning._fit_model
+    monkeypatch.setattr(tuning, "_fit_model", lambda *a, **k: fits.append(k["seed"]) or real_fit(*a, **k))
+    ends = [tuning.evaluate_blend("adult", shallow, mlp, seeds=[0, 1], weight=w, **kwargs) for w in (0.0, 1.0)]
+    picked = tuning.evaluate_blend("adult", shallow, mlp, seeds=[0, 1], **kwargs)
+    assert fits == []  # every member is read from the store evaluate filled
+    columns = ["val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy"]
+    for end, single in zip(ends, alone):
+        np.testing.assert_allclose(end[columns].to_numpy(), single[columns].to_numpy(), atol=1e-12)
+    assert list(picked["model"]) == ["xgboost+mlp"] * 2
+    np.testing.assert_allclose(picked["first_test_accuracy"], alone[0]["test_accuracy"])
+    np.testing.assert_allclose(picked["second_test_accuracy"], alone[1]["test_accuracy"])
+    np.testing.assert_allclose(picked["fit_time"], alone[0]["fit_time"] + alone[1]["fit_time"])
+    assert set(picked["blend_weight"]) <= set(tuning.BLEND_WEIGHTS)
+    # Weights 0 and 1 are on the grid, so on validation the blend is at least as good as either model.
+    best_alone = np.maximum(alone[0]["val_accuracy"], alone[1]["val_accuracy"])
+    assert (picked["val_accuracy"] >= best_alone - 1e-12).all()
+    summary = tuning.summarize(picked).iloc[0]
+    assert summary["blend_weight_mean"] == pytest.approx(picked["blend_weight"].mean())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"weight": 1.5}, "weight must be a number in"),
+    ({"weight": "val"}, "weight must be a number in"),
+    ({"ensemble_size": 0}, "ensemble_size must be a positive integer"),
+])
+def test_blend_refuses_bad_arguments(kwargs, message):
+    config = {"model": "xgboost", "params": {}}
+    with pytest.raises(ValueError, match=message):
+        tuning.evaluate_blend("adult", config, config, seeds=1, **kwargs)
+    with pytest.raises(ValueError, match="Unknown model"):
+        tuning.evaluate_blend("adult", config, {"model": "svm", "params": {}}, seeds=1)
+
+
+@needs_adult
+def test_evaluate_command_blends_two_configurations_and_writes_a_config_that_reruns_the_blend(tmp_path, capsys):
+    from imbsk.cli import main
+
+    xgb = tmp_path / "xgb.json"
+    xgb.write_text(json.dumps({"dataset": "adult", "model": "xgboost", "xgb_max_estimators": 10,
+                               "max_train_rows": 800, "params": {"max_depth": 2, "learning_rate": 0.3}}))
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"dataset": "adult", "model": "xgboost", "xgb_max_estimators": 10,
+                                 "params": {"max_depth": 5, "learning_rate": 0.3, "colsample_bytree": 0.5}}))
+    common = ["--data-home", DATA_HOME, "--predictions-dir", str(tmp_path / "p")]
+    assert main(["evaluate", "--config", str(xgb), "--blend-config", str(other), "--seeds", "0-1", "--name", "mix",
+                 "--out", str(tmp_path / "out"), *common]) == 0
+    printed = capsys.readouterr().out
+    assert "blended with xgboost (weight: validation)" in printed and "blended: xgboost alone" in printed
+    rows = pd.read_csv(tmp_path / "out" / "mix-seeds.csv")
+    assert list(rows["model"]) == ["xgboost+xgboost"] * 2
+    written = json.loads((tmp_path / "out" / "mix-config.json").read_text())
+    assert written["blend_weight"] == "validation"
+    assert written["blend_config"] == {"dataset": "adult", "model": "xgboost", "xgb_max_estimators": 10,
+                                       "params": {"max_depth": 5, "learning_rate": 0.3, "colsample_bytree": 0.5}}
+
+    # The written file reruns the blend (a fixed weight from the command line), reading every member.
+    assert main(["evaluate", "--config", str(tmp_path / "out" / "mix-config.json"), "--blend-weight", "0",
+                 "--seeds", "0-1", "--out", str(tmp_path / "again"), *common]) == 0
+    member_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[evaluate adult/xgboost]")]
+    assert len(member_lines) == 4 and all("read from" in line for line in member_lines)
+    again = pd.read_csv(tmp_path / "again" / "mix-config-seeds.csv")
+    assert (again["blend_weight"] == 0).all()
+    np.testing.assert_allclose(again["test_accuracy"], rows["first_test_accuracy"])
+
+
+def test_evaluate_command_names_what_is_wrong_with_a_blend(tmp_path, capsys):
+    from imbsk.cli import main
+
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps({"dataset": "adult", "model": "xgboost", "max_train_rows": 800, "params": {}}))
+    otto = tmp_path / "otto.json"
+    otto.write_text(json.dumps({"dataset": "otto", "model": "xgboost", "params": {}}))
+    assert main(["evaluate", "--config", str(first), "--blend-config", str(otto)]) == 2
+    assert "cannot blend a adult configuration with a otto one" in capsys.readouterr().err
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps({"model": "xgboost", "max_train_rows": 900, "params": {}}))
+    assert main(["evaluate", "--config", str(first), "--blend-config", str(rows)]) == 2
+    assert "train on different rows" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--config", str(first), "--blend-config", str(rows), "--blend-weight", "2"])
+    assert "--blend-weight must be a number in [0, 1] or 'validation'" in capsys.readouterr().err
+
+
 @needs_adult
 def test_stored_member_says_when_it_was_fitted_under_other_package_versions(tmp_path, capsys):
     kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=5)
