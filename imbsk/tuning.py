@@ -905,8 +905,7 @@ def evaluate(
     """
     dataset, model = _check_names(dataset, model)
     device = _resolve_device(device)
-    if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, (int, np.integer)) or ensemble_size < 1:
-        raise ValueError(f"ensemble_size must be a positive integer; got {ensemble_size!r}")
+    _check_ensemble_size(ensemble_size)
     seed_list = _seed_list(seeds, "seeds")
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
     member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
@@ -1050,8 +1049,7 @@ def evaluate_blend(
             raise ValueError(f"weight must be a number in [0, 1] or 'validation'; got {weight!r}")
     elif isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) or not 0 <= weight <= 1:
         raise ValueError(f"weight must be a number in [0, 1] or 'validation'; got {weight!r}")
-    if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, (int, np.integer)) or ensemble_size < 1:
-        raise ValueError(f"ensemble_size must be a positive integer; got {ensemble_size!r}")
+    _check_ensemble_size(ensemble_size)
     device = _resolve_device(device)
     seed_list = _seed_list(seeds, "seeds")
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
@@ -1096,6 +1094,10 @@ def _validation_blend_weight(
     ])
     best = np.flatnonzero(accuracies == accuracies.max())
     return float(BLEND_WEIGHTS[best[np.argmin(np.abs(BLEND_WEIGHTS[best] - 0.5))]])
+
+def _check_ensemble_size(ensemble_size: Any) -> None:
+    if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, (int, np.integer)) or ensemble_size < 1:
+        raise ValueError(f"ensemble_size must be a positive integer; got {ensemble_size!r}")
 
 def _seed_list(seeds: Sequence[int] | int, name: str) -> list[int]:
     """``range(k)`` for an int ``k``, else the given seeds; a ValueError for a negative one."""
