@@ -1601,8 +1601,10 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
 
     The JSON object holds ``params`` (estimator arguments) and may hold ``dataset``,
     ``model``, ``max_epochs``, ``xgb_max_estimators`` and ``max_train_rows``, the
-    defaults of the matching ``imbsk evaluate`` options. Other keys (``study``,
-    ``val_accuracy``, ``note``, ...) are ignored.
+    defaults of the matching ``imbsk evaluate`` options, and ``blend_config`` (a
+    configuration object, or the path of a configuration file relative to this one)
+    and ``blend_weight``, the defaults of ``--blend-config`` and ``--blend-weight``.
+    Other keys (``study``, ``val_accuracy``, ``note``, ...) are ignored.
 
     Raises
     ------
@@ -1648,7 +1650,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blend-config", default=None, metavar="FILE",
                         help="a second configuration (e.g. examples/configs/otto-xgboost.json) whose model of each "
                              "seed is soft-vote blended with the first's (default: the configuration's "
-                             "'blend_config')")
+                             "'blend_config', an object or a path relative to the configuration)")
     parser.add_argument("--blend-weight", type=_blend_weight_argument, default=None, metavar="W|validation",
                         help="share of the --blend-config model in the blend, or 'validation' to pick it per seed "
                              "on the validation split from 0, 0.05, ..., 1 (default: the configuration's "
@@ -1695,7 +1697,12 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
     if overrides:
         evaluated["note"] = f"{args.config} with --estimator-params {json.dumps(overrides, sort_keys=True)}"
     blend_path = getattr(args, "blend_config", None)
-    second = load_config(blend_path) if blend_path else config.get("blend_config")
+    second = config.get("blend_config")
+    if blend_path is None and isinstance(second, str):
+        # A configuration may name its blend partner by a path relative to itself.
+        blend_path = Path(args.config).parent / second
+    if blend_path is not None:
+        second = load_config(blend_path)
     if second is not None:
         second = _blend_partner(second, dataset, evaluated["max_train_rows"], blend_path or args.config)
         weight = getattr(args, "blend_weight", None)

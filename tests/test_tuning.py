@@ -451,6 +451,13 @@ def test_evaluate_command_blends_two_configurations_and_writes_a_config_that_rer
     assert written["blend_config"] == {"dataset": "adult", "model": "xgboost", "xgb_max_estimators": 10,
                                        "params": {"max_depth": 5, "learning_rate": 0.3, "colsample_bytree": 0.5}}
 
+    # A configuration may name its partner by a path relative to itself.
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps(json.loads(xgb.read_text()) | {"blend_config": "other.json", "blend_weight": 0.25}))
+    assert main(["evaluate", "--config", str(named), "--seeds", "0-0", "--out", str(tmp_path / "named"), *common]) == 0
+    assert "blended with xgboost (weight: 0.25)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "named" / "named-config.json").read_text())["blend_config"] == written["blend_config"]
+
     # The written file reruns the blend (a fixed weight from the command line), reading every member.
     assert main(["evaluate", "--config", str(tmp_path / "out" / "mix-config.json"), "--blend-weight", "0",
                  "--seeds", "0-1", "--out", str(tmp_path / "again"), *common]) == 0
@@ -777,8 +784,15 @@ def test_shipped_configuration_trains(path):
     if not (SHARED_DATA / data_file).is_file():
         pytest.skip(f"{data_file} not available")
     # Its real arguments on a small subsample, one epoch / five trees: the estimators accept them all.
-    results = tuning.evaluate(config["dataset"], config["model"], config["params"], seeds=[0], data_home=DATA_HOME,
-                              max_train_rows=600, max_epochs=1, xgb_max_estimators=5)
+    small = {"max_epochs": 1, "xgb_max_estimators": 5}
+    if "blend_config" in config:
+        partner = tuning.load_config(path.parent / config["blend_config"])
+        assert partner["dataset"] == config["dataset"]
+        results = tuning.evaluate_blend(config["dataset"], config | small, partner | small, seeds=[0],
+                                        data_home=DATA_HOME, max_train_rows=600)
+    else:
+        results = tuning.evaluate(config["dataset"], config["model"], config["params"], seeds=[0],
+                                  data_home=DATA_HOME, max_train_rows=600, **small)
     n_classes = 2 if config["dataset"] == "adult" else 9
     assert results.loc[0, "test_accuracy"] > 1.2 / n_classes
 
