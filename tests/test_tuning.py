@@ -399,7 +399,9 @@ def test_blend_of_stored_models_weights_their_probabilities(tmp_path, monkeypatc
     real_fit = tuning._fit_model
     monkeypatch.setattr(tuning, "_fit_model", lambda *a, **k: fits.append(k["seed"]) or real_fit(*a, **k))
     ends = [tuning.evaluate_blend("adult", shallow, mlp, seeds=[0, 1], weight=w, **kwargs) for w in (0.0, 1.0)]
-    picked = tuning.evaluate_blend("adult", shallow, mlp, seeds=[0, 1], **kwargs)
+    picked = tuning.evaluate_blend("adult", shallow, mlp, seeds=[0, 1], weight="validation", **kwargs)
+    halves = tuning.evaluate_blend("adult", shallow, mlp, seeds=[0, 1], **kwargs)  # plain soft voting
+    assert (halves["blend_weight"] == 0.5).all()
     assert fits == []  # every member is read from the store evaluate filled
     columns = ["val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy"]
     for end, single in zip(ends, alone):
@@ -441,7 +443,7 @@ def test_evaluate_command_blends_two_configurations_and_writes_a_config_that_rer
                                  "params": {"max_depth": 5, "learning_rate": 0.3, "colsample_bytree": 0.5}}))
     common = ["--data-home", DATA_HOME, "--predictions-dir", str(tmp_path / "p")]
     assert main(["evaluate", "--config", str(xgb), "--blend-config", str(other), "--seeds", "0-1", "--name", "mix",
-                 "--out", str(tmp_path / "out"), *common]) == 0
+                 "--blend-weight", "validation", "--out", str(tmp_path / "out"), *common]) == 0
     printed = capsys.readouterr().out
     assert "blended with xgboost (weight: validation)" in printed and "blended: xgboost alone" in printed
     rows = pd.read_csv(tmp_path / "out" / "mix-seeds.csv")
