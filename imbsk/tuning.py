@@ -1048,13 +1048,9 @@ def evaluate_blend(
         (``model`` is ``'<first>+<second>'``, ``fit_time`` both models' total),
         plus ``blend_weight``, ``first_test_accuracy`` and ``second_test_accuracy``.
     """
-    dataset = _check_names(dataset, "xgboost")[0]
-    models = [_check_names(dataset, config.get("model", ""))[1] for config in (first, second)]
-    if isinstance(weight, str):
-        if weight != "validation":
-            raise ValueError(f"weight must be a number in [0, 1] or 'validation'; got {weight!r}")
-    elif isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) or not 0 <= weight <= 1:
-        raise ValueError(f"weight must be a number in [0, 1] or 'validation'; got {weight!r}")
+    dataset, first_model = _check_names(dataset, first.get("model", ""))
+    models = [first_model, _check_names(dataset, second.get("model", ""))[1]]
+    weight = _check_blend_weight(weight, "weight")
     _check_ensemble_size(ensemble_size)
     device = _resolve_device(device)
     seed_list = _seed_list(seeds, "seeds")
@@ -1073,7 +1069,7 @@ def evaluate_blend(
                       predictions_dir=predictions_dir, member_config=member_config, **caps)
             for model, params, caps, member_config in parts
         ]
-        w = float(weight) if not isinstance(weight, str) else _validation_blend_weight(
+        w = weight if weight != "validation" else _validation_blend_weight(
             y_val, data.classes, scored[0].val_proba, scored[1].val_proba)
 
         def blend(name: str) -> np.ndarray:
@@ -1101,9 +1097,20 @@ def _validation_blend_weight(
     best = np.flatnonzero(accuracies == accuracies.max())
     return float(BLEND_WEIGHTS[best[np.argmin(np.abs(BLEND_WEIGHTS[best] - 0.5))]])
 
+
+def _check_blend_weight(weight: Any, name: str) -> float | str:
+    """``weight`` as a float in [0, 1], or ``'validation'``; else a ValueError naming ``name``."""
+    if weight == "validation":
+        return weight
+    if isinstance(weight, (bool, str)) or not isinstance(weight, (int, float, np.number)) or not 0 <= weight <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1] or 'validation'; got {weight!r}")
+    return float(weight)
+
+
 def _check_ensemble_size(ensemble_size: Any) -> None:
     if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, (int, np.integer)) or ensemble_size < 1:
         raise ValueError(f"ensemble_size must be a positive integer; got {ensemble_size!r}")
+
 
 def _seed_list(seeds: Sequence[int] | int, name: str) -> list[int]:
     """``range(k)`` for an int ``k``, else the given seeds; a ValueError for a negative one."""
@@ -1578,15 +1585,12 @@ def _seeds_argument(flag: str) -> Callable[[str], list[int]]:
 
 def _blend_weight_argument(text: str) -> float | str:
     """An argparse ``type``: ``'validation'`` or a number in [0, 1]."""
-    if text == "validation":
-        return text
     try:
-        weight = float(text)
+        return _check_blend_weight(text if text == "validation" else float(text), "--blend-weight")
     except ValueError:
-        weight = -1.0
-    if not 0.0 <= weight <= 1.0:
-        raise argparse.ArgumentTypeError(f"--blend-weight must be a number in [0, 1] or 'validation'; got {text!r}")
-    return weight
+        # argparse shows only "invalid value" for a ValueError; an ArgumentTypeError keeps the hint.
+        raise argparse.ArgumentTypeError(
+            f"--blend-weight must be a number in [0, 1] or 'validation'; got {text!r}") from None
 
 
 def _blend_partner(second: Any, dataset: str, max_train_rows: int | None, source: Any) -> dict[str, Any]:
