@@ -11,12 +11,15 @@ decides what the fit produces *apart from the code*: dataset, model, estimator
 arguments, device, training rows and the epoch or tree cap. A changed
 configuration therefore never reads stale files.
 
-Each file also records that configuration (as JSON) and the versions of imbsk,
-torch, scikit-learn, xgboost and numpy under which it was fitted, so a store says
-what it holds. A file fitted under other versions is still read (a refit would
-cost what the store saves), and :func:`version_changes` names the differences so
-callers can report them. Code changes that keep the version number are not
-detected: clear the directory after changing training code. Files are written
+Each file also records that configuration (as JSON), the versions of imbsk,
+torch, scikit-learn, xgboost and numpy under which it was fitted, and the machine
+it was fitted on (processor architecture, CPU model, GPU), so a store says what it
+holds. A file fitted under other versions or on another machine is still read (a
+refit would cost what the store saves), and :func:`version_changes` /
+:func:`machine_changes` name the differences so callers can report them: MLP
+floats differ between CPU models, so a model read from another machine need not
+equal a refit here. Code changes that keep the version number are not detected:
+clear the directory after changing training code. Files are written
 atomically (a temporary file renamed into place), so several processes may share
 one directory.
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import tempfile
 from dataclasses import dataclass
 from functools import cache
@@ -34,11 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 __all__ = [
     "MemberPredictions",
     "config_key",
     "load_member",
+    "machine_changes",
+    "machine_description",
     "member_path",
     "save_member",
     "software_versions",
@@ -54,9 +61,9 @@ class MemberPredictions:
     """What a seeded evaluation keeps of one fitted model.
 
     ``val_proba`` / ``test_proba`` have one column per class, in sorted class order.
-    ``config`` and ``versions`` are what a loaded file records about its fit (see
-    :func:`save_member`); they are None for files written before imbsk stored them,
-    and for members that were not loaded.
+    ``config``, ``versions`` and ``machine`` are what a loaded file records about its
+    fit (see :func:`save_member`); they are None for files written before imbsk stored
+    them, and for members that were not loaded.
     """
 
     val_proba: np.ndarray
@@ -65,6 +72,7 @@ class MemberPredictions:
     epochs: int
     config: dict[str, Any] | None = None
     versions: dict[str, str] | None = None
+    machine: dict[str, str] | None = None
 
 
 @cache
@@ -83,19 +91,53 @@ def software_versions() -> dict[str, str]:
     return dict(_installed_versions())
 
 
+def _cpu_model() -> str:
+    # /proc/cpuinfo names the model on Linux; platform.processor() is often empty there.
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+@cache
+def _machine() -> tuple[tuple[str, str], ...]:
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return (("architecture", platform.machine() or "unknown"), ("cpu", _cpu_model()), ("gpu", gpu))
+
+
+def machine_description() -> dict[str, str]:
+    """This machine's processor ``architecture``, ``cpu`` model and first CUDA ``gpu`` (``'none'`` without one)."""
+    return dict(_machine())
+
+
+def _differences(stored: dict[str, str] | None, current: dict[str, str]) -> dict[str, tuple[str, str]]:
+    if stored is None:
+        return {}
+    return {
+        name: (stored.get(name, "unknown"), value)
+        for name, value in current.items()
+        if stored.get(name, "unknown") != value
+    }
+
+
 def version_changes(stored: dict[str, str] | None) -> dict[str, tuple[str, str]]:
     """``{name: (stored version, installed version)}`` for every tracked package whose version differs.
 
     Empty when ``stored`` is None (a file that predates version records): nothing is known to differ.
     """
-    if stored is None:
-        return {}
-    installed = software_versions()
-    return {
-        name: (stored.get(name, "unknown"), version)
-        for name, version in installed.items()
-        if stored.get(name, "unknown") != version
-    }
+    return _differences(stored, software_versions())
+
+
+def machine_changes(stored: dict[str, str] | None) -> dict[str, tuple[str, str]]:
+    """``{field: (stored value, this machine's value)}`` for every :func:`machine_description` field that differs.
+
+    Empty when ``stored`` is None (a file that predates machine records).
+    """
+    return _differences(stored, machine_description())
 
 
 def _config_json(config: dict[str, Any]) -> str:
@@ -123,8 +165,8 @@ def save_member(
     """Write ``member`` (probability columns ordered as ``classes``) to ``path`` atomically.
 
     The file also records ``config`` (the configuration that :func:`config_key` hashed
-    to name the file; ``{}`` when None) and :func:`software_versions`: the caller is
-    the process that fitted the member.
+    to name the file; ``{}`` when None), :func:`software_versions` and
+    :func:`machine_description`: the caller is the process that fitted the member.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +182,7 @@ def save_member(
                 epochs=np.int64(member.epochs),
                 config=np.str_(_config_json(config or {})),
                 versions=np.str_(json.dumps(software_versions(), sort_keys=True)),
+                machine=np.str_(json.dumps(machine_description(), sort_keys=True)),
             )
         os.replace(temporary, path)
     except BaseException:
@@ -167,6 +210,7 @@ def load_member(path: str | os.PathLike, classes: np.ndarray, n_val: int, n_test
             epochs=int(stored["epochs"]),
             config=json.loads(str(stored["config"])) if "config" in stored.files else None,
             versions=json.loads(str(stored["versions"])) if "versions" in stored.files else None,
+            machine=json.loads(str(stored["machine"])) if "machine" in stored.files else None,
         )
         stored_classes = stored["classes"]
     expected = (len(classes),)

@@ -1156,16 +1156,18 @@ def _evaluated_member(
     """The probabilities of the model of ``seed``: read from ``predictions_dir``, else fitted (and stored).
 
     The second value says where a read member came from, and under which other package
-    versions it was fitted, if any; it is empty for a fresh fit.
+    versions and on which other machine it was fitted, if any; it is empty for a fresh fit.
     """
     path = None
     if predictions_dir is not None:
         path = member_cache.member_path(predictions_dir, dataset, model, member_cache.config_key(member_config), seed)
         stored = member_cache.load_member(path, classes, n_val=len(data.y_val), n_test=len(data.y_test))
         if stored is not None:
-            changes = member_cache.version_changes(stored.versions)
-            fitted_under = "".join(f", fitted under {name} {old} (now {new})" for name, (old, new) in changes.items())
-            return stored, f"read from {path}{fitted_under}"
+            versions = member_cache.version_changes(stored.versions)
+            machine = member_cache.machine_changes(stored.machine)
+            fitted_under = "".join(f", fitted under {name} {old} (now {new})" for name, (old, new) in versions.items())
+            fitted_on = "".join(f", fitted on {field} {old} (here {new})" for field, (old, new) in machine.items())
+            return stored, f"read from {path}{fitted_under}{fitted_on}"
     fitted = _fit_model(model, params, data, seed=seed, device=device, max_epochs=max_epochs,
                         xgb_max_estimators=xgb_max_estimators)
     if not np.array_equal(fitted.classes, classes):

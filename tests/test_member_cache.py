@@ -74,6 +74,9 @@ def test_file_records_its_configuration_and_package_versions(tmp_path):
     assert set(loaded.versions) == {"imbsk", "torch", "scikit-learn", "xgboost", "numpy"}
     assert loaded.versions["numpy"] == np.__version__
     assert member_cache.version_changes(loaded.versions) == {}
+    assert loaded.machine == member_cache.machine_description()
+    assert set(loaded.machine) == {"architecture", "cpu", "gpu"}
+    assert member_cache.machine_changes(loaded.machine) == {}
 
 
 def test_file_without_records_loads_and_reports_no_version_change(tmp_path):
@@ -83,9 +86,10 @@ def test_file_without_records_loads_and_reports_no_version_change(tmp_path):
     np.savez(path, val_proba=member.val_proba, test_proba=member.test_proba, classes=np.array(["0", "1", "2"]),
              fit_time=np.float64(1.0), epochs=np.int64(2))
     loaded = member_cache.load_member(path, np.array([0, 1, 2]), n_val=4, n_test=3)
-    assert loaded.config is None and loaded.versions is None
+    assert loaded.config is None and loaded.versions is None and loaded.machine is None
     np.testing.assert_array_equal(loaded.test_proba, member.test_proba)
     assert member_cache.version_changes(None) == {}
+    assert member_cache.machine_changes(None) == {}
 
 
 def test_version_changes_names_every_package_that_differs(monkeypatch):
@@ -95,4 +99,13 @@ def test_version_changes_names_every_package_that_differs(monkeypatch):
     del stored["numpy"]
     assert member_cache.version_changes(stored) == {
         "torch": ("2.12.1", "2.13.0"), "xgboost": ("2.1.0", "3.0.0"), "numpy": ("unknown", "2.3.0"),
+    }
+
+
+def test_machine_changes_names_every_field_that_differs(monkeypatch):
+    here = {"architecture": "x86_64", "cpu": "Intel(R) Xeon(R) Processor", "gpu": "none"}
+    monkeypatch.setattr(member_cache, "machine_description", lambda: here)
+    stored = {"architecture": "x86_64", "cpu": "Other CPU 1"}
+    assert member_cache.machine_changes(stored) == {
+        "cpu": ("Other CPU 1", "Intel(R) Xeon(R) Processor"), "gpu": ("unknown", "none"),
     }

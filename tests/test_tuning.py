@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from imbsk import tuning
+from imbsk import member_cache, tuning
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -489,7 +489,7 @@ def test_evaluate_command_names_what_is_wrong_with_a_blend(tmp_path, capsys):
 
 
 @needs_adult
-def test_stored_member_says_when_it_was_fitted_under_other_package_versions(tmp_path, capsys):
+def test_stored_member_says_when_it_was_fitted_under_other_package_versions_or_on_another_machine(tmp_path, capsys):
     kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=5)
     params = {"max_depth": 2, "learning_rate": 0.3}
     store = tmp_path / "predictions"
@@ -504,7 +504,14 @@ def test_stored_member_says_when_it_was_fitted_under_other_package_versions(tmp_
     versions = json.loads(str(fields["versions"])) | {"xgboost": "0.9"}
     np.savez(path, **(fields | {"versions": np.str_(json.dumps(versions))}))
     tuning.evaluate("adult", "xgboost", params, seeds=[0], predictions_dir=store, **kwargs)
-    assert f"read from {path}, fitted under xgboost 0.9 (now " in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"read from {path}, fitted under xgboost 0.9 (now " in err and "fitted on" not in err
+
+    machine = json.loads(str(fields["machine"])) | {"cpu": "Other CPU 9000"}
+    np.savez(path, **(fields | {"machine": np.str_(json.dumps(machine))}))
+    tuning.evaluate("adult", "xgboost", params, seeds=[0], predictions_dir=store, **kwargs)
+    here = member_cache.machine_description()["cpu"]
+    assert f"read from {path}, fitted on cpu Other CPU 9000 (here {here})" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("text, seeds", [("3", [0, 1, 2]), ("5-7", [5, 6, 7]), ("4,0, 9", [4, 0, 9]), (" 1 ", [0])])
