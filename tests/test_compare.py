@@ -317,7 +317,7 @@ def test_label_encoded_xgboost_returns_original_labels():
 def test_tune_without_tuning_module_reports_unavailable(monkeypatch, capsys):
     import imbsk
 
-    # A None entry in sys.modules makes the import fail, as when imbsk/tuning.py is absent.
+    # A None entry in sys.modules makes the import fail, as when imbsk/tuning/ is absent.
     monkeypatch.setitem(sys.modules, "imbsk.tuning", None)
     monkeypatch.delattr(imbsk, "tuning", raising=False)
     assert main(["tune", "--dataset", "adult", "--n-trials", "1"]) == 1

@@ -88,10 +88,10 @@ def test_studies_from_before_the_optimizer_was_recorded_count_as_adamw():
     legacy = optuna.create_study(direction="maximize")
     legacy.add_trial(optuna.trial.create_trial(value=0.8, params={}, distributions={}))
     with pytest.raises(ValueError, match="optimizer='adamw'"):
-        tuning._pin_study_optimizer(legacy, "sgd")
-    tuning._pin_study_optimizer(legacy, "adamw")  # continuing it as before is fine
+        tuning.study._pin_study_optimizer(legacy, "sgd")
+    tuning.study._pin_study_optimizer(legacy, "adamw")  # continuing it as before is fine
     fresh = optuna.create_study(direction="maximize")
-    tuning._pin_study_optimizer(fresh, "sgd")
+    tuning.study._pin_study_optimizer(fresh, "sgd")
     assert fresh.user_attrs == {"optimizer": "sgd"}
 
 
@@ -133,7 +133,7 @@ def test_summarize_mean_and_standard_error():
 
 def test_xgb_frame_turns_text_into_categories():
     frame = pd.DataFrame({"a": [1.0, 2.0], "b": pd.Series(["x", "y"], dtype="str"), "c": [True, False]})
-    out = tuning._xgb_frame(frame)
+    out = tuning.data._xgb_frame(frame)
     assert isinstance(out["b"].dtype, pd.CategoricalDtype) and isinstance(out["c"].dtype, pd.CategoricalDtype)
     assert out["a"].dtype == np.float64
     assert pd.api.types.is_string_dtype(frame["b"].dtype)  # the input is not modified
@@ -183,13 +183,13 @@ def test_tune_and_evaluate_mlp_end_to_end(tmp_path):
 def test_mlp_trains_on_all_train_rows_and_early_stops_on_the_validation_split():
     data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=ROWS)
     params = {"hidden_layer_sizes": (32,), "d_embedding": 8, "n_frequencies": 8, "batch_size": 256}
-    fitted = tuning._fit_model("mlp", params, data, seed=0, device="cpu", max_epochs=4)
+    fitted = tuning.fitting._fit_model("mlp", params, data, seed=0, device="cpu", max_epochs=4)
     estimator = fitted.estimator
     first_epoch = estimator.history_[0, "batches"]
     assert sum(b["train_batch_size"] for b in first_epoch if "train_batch_size" in b) == len(data.y_train)
     assert sum(b["valid_batch_size"] for b in first_epoch if "valid_batch_size" in b) == len(data.y_val)
     # The kept weights are those of the epoch with the best accuracy on X_val.
-    val_accuracy = tuning._accuracy(data.y_val, fitted.predict(data.X_val))
+    val_accuracy = tuning.fitting._accuracy(data.y_val, fitted.predict(data.X_val))
     assert val_accuracy == pytest.approx(max(estimator.history_[:, "valid_acc"]), abs=1e-12)
     # Stored configurations without an optimiser ran AdamW, and still do.
     assert type(estimator.net_.optimizer_) is torch.optim.AdamW
@@ -213,7 +213,7 @@ def test_tune_command_with_sgd_trains_with_sgd(tmp_path):
     data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=600)
     # A configuration may carry its own patience and weight-average horizon.
     params = dict(best["params"], n_iter_no_change=7, ema_decay=0.999)
-    fitted = tuning._fit_model("mlp_sam_ls", params, data, seed=0, device="cpu", max_epochs=1)
+    fitted = tuning.fitting._fit_model("mlp_sam_ls", params, data, seed=0, device="cpu", max_epochs=1)
     net = fitted.estimator.net_
     assert type(net.optimizer_) is torch.optim.SGD and net.optimizer_.defaults["momentum"] == 0.9
     assert fitted.estimator.n_iter_no_change == 7
@@ -247,13 +247,13 @@ def test_fixed_params_hold_the_base_configuration(tmp_path):
 
 def test_json_argument_inline_and_file(tmp_path):
     (tmp_path / "p.json").write_text('{"width": 64}')
-    assert tuning._json_argument('{"width": 64}', "--fixed-params") == {"width": 64}
-    assert tuning._json_argument(f"@{tmp_path}/p.json", "--fixed-params") == {"width": 64}
-    assert tuning._json_argument(None, "--fixed-params") is None
+    assert tuning.commands._json_argument('{"width": 64}', "--fixed-params") == {"width": 64}
+    assert tuning.commands._json_argument(f"@{tmp_path}/p.json", "--fixed-params") == {"width": 64}
+    assert tuning.commands._json_argument(None, "--fixed-params") is None
     with pytest.raises(ValueError, match="--fixed-params must be a JSON object"):
-        tuning._json_argument("[1, 2]", "--fixed-params")
+        tuning.commands._json_argument("[1, 2]", "--fixed-params")
     with pytest.raises(ValueError, match="--fixed-params must be a JSON object"):
-        tuning._json_argument("{width: 64", "--fixed-params")
+        tuning.commands._json_argument("{width: 64", "--fixed-params")
 
 
 def _categorical_split_sizes(booster) -> list[int]:
@@ -277,7 +277,7 @@ def test_xgboost_space_makes_one_vs_rest_categorical_splits():
     params = _draw(tuning.xgboost_space, 1)[0] | {"max_depth": 6, "learning_rate": 0.3, "min_child_weight": 1.0}
 
     def split_sizes(extra):
-        fitted = tuning._fit_model("xgboost", params | extra, data, seed=0, device="cpu", max_epochs=1,
+        fitted = tuning.fitting._fit_model("xgboost", params | extra, data, seed=0, device="cpu", max_epochs=1,
                                    xgb_max_estimators=20)
         return _categorical_split_sizes(fitted.estimator.get_booster())
 
@@ -316,10 +316,11 @@ def test_ensemble_soft_votes_the_members_of_consecutive_seeds():
     assert ensembles["fit_time"].gt(0).all()
     # ... and predicts the arg max of their mean probabilities.
     data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=ROWS)
-    members = [tuning._fit_model("xgboost", params, data, seed=s, device="cpu", max_epochs=1, xgb_max_estimators=30)
+    members = [tuning.fitting._fit_model("xgboost", params, data, seed=s, device="cpu", max_epochs=1,
+                                         xgb_max_estimators=30)
                for s in (2, 3)]
     mean_proba = (members[0].predict_proba(data.X_test) + members[1].predict_proba(data.X_test)) / 2
-    expected = tuning._accuracy(data.y_test, members[0].classes[mean_proba.argmax(axis=1)])
+    expected = tuning.fitting._accuracy(data.y_test, members[0].classes[mean_proba.argmax(axis=1)])
     assert ensembles.loc[1, "test_accuracy"] == pytest.approx(expected, abs=1e-12)
     assert not np.array_equal(members[0].predict(data.X_test), members[1].predict(data.X_test))
 
@@ -350,8 +351,8 @@ def test_stored_predictions_make_ensembles_of_single_models_without_fitting(tmp_
     fresh = tuning.evaluate("adult", "xgboost", params, seeds=[0, 1], ensemble_size=2, **kwargs)
 
     fits = []
-    real_fit = tuning._fit_model
-    monkeypatch.setattr(tuning, "_fit_model", lambda *a, **k: fits.append(k["seed"]) or real_fit(*a, **k))
+    real_fit = tuning.fitting._fit_model
+    monkeypatch.setattr(tuning.fitting, "_fit_model", lambda *a, **k: fits.append(k["seed"]) or real_fit(*a, **k))
     capsys.readouterr()
     stored = tuning.evaluate("adult", "xgboost", params, seeds=[0, 1], ensemble_size=2, predictions_dir=store,
                              **kwargs)
@@ -373,17 +374,17 @@ def test_validation_blend_weight_is_the_best_on_validation_and_ties_go_to_the_mi
     # The first model is right on rows 0-2, the second on rows 1-3: only a mix gets all four.
     first = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.55, 0.45]])
     second = np.array([[0.45, 0.55], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9]])
-    weight = tuning._validation_blend_weight(y_val, classes, first, second)
+    weight = tuning.evaluation._validation_blend_weight(y_val, classes, first, second)
     blended = (1 - weight) * first + weight * second
     assert (classes[blended.argmax(1)] == y_val).all()
     # Every weight of the grid between 0.15 and 0.8 is perfect here; the one nearest 0.5 wins.
     assert weight == 0.5
     # Identical models: every weight ties, so 0.5.
-    assert tuning._validation_blend_weight(y_val, classes, first, first) == 0.5
+    assert tuning.evaluation._validation_blend_weight(y_val, classes, first, first) == 0.5
     # A second model that always says "a": weights up to 0.4 keep the first's three right rows
     # (row 2 flips once 0.8 (1 - w) < w), and 0.4 is the one of them nearest 0.5.
     always_a = np.array([[1.0, 0.0]] * 4)
-    assert tuning._validation_blend_weight(y_val, classes, first, always_a) == 0.4
+    assert tuning.evaluation._validation_blend_weight(y_val, classes, first, always_a) == 0.4
 
 
 @needs_adult
@@ -396,8 +397,8 @@ def test_blend_of_stored_models_weights_their_probabilities(tmp_path, monkeypatc
                              xgb_max_estimators=c.get("xgb_max_estimators", 2000), **kwargs) for c in (shallow, mlp)]
 
     fits = []
-    real_fit = tuning._fit_model
-    monkeypatch.setattr(tuning, "_fit_model", lambda *a, **k: fits.append(k["seed"]) or real_fit(*a, **k))
+    real_fit = tuning.fitting._fit_model
+    monkeypatch.setattr(tuning.fitting, "_fit_model", lambda *a, **k: fits.append(k["seed"]) or real_fit(*a, **k))
     ends = [tuning.evaluate_blend("adult", shallow, mlp, seeds=[0, 1], weight=w, **kwargs) for w in (0.0, 1.0)]
     picked = tuning.evaluate_blend("adult", shallow, mlp, seeds=[0, 1], weight="validation", **kwargs)
     halves = tuning.evaluate_blend("adult", shallow, mlp, seeds=[0, 1], **kwargs)  # plain soft voting
@@ -632,8 +633,8 @@ def test_storage_retries_when_a_concurrent_worker_wins_the_schema_race(monkeypat
         return real(url, **kwargs)
 
     monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
-    monkeypatch.setattr(tuning.time, "sleep", lambda seconds: None)
-    storage = tuning._storage(f"sqlite:///{tmp_path}/race.db")
+    monkeypatch.setattr(tuning.study.time, "sleep", lambda seconds: None)
+    storage = tuning.study._storage(f"sqlite:///{tmp_path}/race.db")
     assert len(attempts) == 2
     assert isinstance(storage, real)
 
@@ -644,7 +645,7 @@ def test_storage_does_not_hide_other_errors(monkeypatch):
 
     monkeypatch.setattr(optuna.storages, "RDBStorage", broken)
     with pytest.raises(RuntimeError, match="unable to open"):
-        tuning._storage("sqlite:////nonexistent/dir/x.db")
+        tuning.study._storage("sqlite:////nonexistent/dir/x.db")
 
 
 def _worker(storage: str, seed: int) -> None:
@@ -820,14 +821,14 @@ def test_trial_seeds_score_the_mean_and_store_members_that_evaluate_reuses(tmp_p
 
     params = tuning.best_params(study)
     fits = []
-    real_fit = tuning._fit_model
-    monkeypatch.setattr(tuning, "_fit_model", lambda *a, **k: fits.append(k["seed"]) or real_fit(*a, **k))
+    real_fit = tuning.fitting._fit_model
+    monkeypatch.setattr(tuning.fitting, "_fit_model", lambda *a, **k: fits.append(k["seed"]) or real_fit(*a, **k))
     rows = tuning.evaluate("adult", "xgboost", params, seeds=[2, 3, 4], predictions_dir=store, **kwargs)
     # The best trial's two models are read; only seed 2 is new.
     assert fits == [2]
     np.testing.assert_allclose(rows["val_accuracy"].iloc[1:], study.best_trial.user_attrs["val_accuracies"], atol=1e-12)
     # Without the store, the scores are those of fresh fits of the same seeds.
-    monkeypatch.setattr(tuning, "_fit_model", real_fit)
+    monkeypatch.setattr(tuning.fitting, "_fit_model", real_fit)
     fresh = tuning.evaluate("adult", "xgboost", params, seeds=[3, 4], **kwargs)
     np.testing.assert_allclose(fresh["val_accuracy"], study.best_trial.user_attrs["val_accuracies"], atol=1e-12)
 

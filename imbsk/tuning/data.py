@@ -1,0 +1,62 @@
+"""The benchmark split every fit uses: train / validation / test, and the frame XGBoost reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.utils import Bunch
+
+from imbsk.datasets.tabular import load_dataset
+from imbsk.tuning.spaces import _check_names
+
+
+def load_split(dataset: str, *, data_home: str | None = None, max_train_rows: int | None = None) -> Bunch:
+    """Load a benchmark's train / validation / test split, never downloading.
+
+    Parameters
+    ----------
+    dataset : {'adult', 'otto', 'covertype'}
+        Benchmark name.
+    data_home : str, default=None
+        Directory of the data files (``None``: the loaders' default).
+    max_train_rows : int, default=None
+        Keep a stratified subsample (``random_state=0``) of at most this many
+        training rows; validation and test are untouched.
+
+    Returns
+    -------
+    data : Bunch
+        ``X_train, X_val, X_test, y_train, y_val, y_test``, ``classes`` (the
+        sorted training labels) and ``class_counts`` (``{label: training count}``).
+    """
+    name, _ = _check_names(dataset, "mlp")
+    bunch = load_dataset(name, data_home=data_home, download=False)
+    X_train, y_train = bunch.X_train, bunch.y_train
+    if max_train_rows is not None and max_train_rows < len(y_train):
+        X_train, _, y_train, _ = train_test_split(
+            X_train, y_train, train_size=int(max_train_rows), stratify=y_train, random_state=0
+        )
+    labels, counts = np.unique(np.asarray(y_train), return_counts=True)
+    return Bunch(
+        X_train=X_train,
+        y_train=y_train,
+        X_val=bunch.X_val,
+        y_val=bunch.y_val,
+        X_test=bunch.X_test,
+        y_test=bunch.y_test,
+        classes=labels,
+        class_counts={label: int(count) for label, count in zip(labels.tolist(), counts.tolist())},
+    )
+
+
+def _xgb_frame(X: pd.DataFrame) -> pd.DataFrame:
+    """Text and boolean columns as pandas categories, which XGBoost splits on natively."""
+    X = X.copy()
+    for column in X.columns:
+        dtype = X[column].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            continue
+        if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            X[column] = X[column].astype("category")
+    return X

@@ -1,0 +1,209 @@
+"""One fit: a configuration trained with one seed (MLP or XGBoost), and the seeded models of the member store.
+
+A seeded model is read from :mod:`imbsk.member_cache` when stored there, else fitted
+(and stored); :func:`~imbsk.tuning.tune` and :func:`~imbsk.tuning.evaluate` both go through it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch
+
+from imbsk import member_cache
+from imbsk.tuning.data import _xgb_frame
+from imbsk.tuning.spaces import DEFAULT_OPTIMIZER
+
+#: Trees grown at most by XGBoost (early stopping usually stops far earlier).
+XGB_MAX_ESTIMATORS = 2000
+#: Rounds without improvement of the validation log-loss before XGBoost stops.
+XGB_EARLY_STOPPING_ROUNDS = 50
+#: Default epoch cap of the MLPs.
+DEFAULT_MAX_EPOCHS = 50
+#: Fixed decay of the weight average of the MLPs (horizon of ~100 steps).
+MLP_EMA_DECAY = 0.99
+#: Validation score the MLPs early-stop on (the tuning objective).
+MLP_EARLY_STOPPING_METRIC = "accuracy"
+
+
+class _FittedModel:
+    """A fitted model (``estimator``) with a uniform ``predict_proba`` (columns = ``classes``) and its cost."""
+
+    def __init__(
+        self,
+        estimator: Any,
+        predict_proba: Callable[[Any], np.ndarray],
+        classes: np.ndarray,
+        fit_time: float,
+        epochs: int,
+    ) -> None:
+        self.estimator = estimator
+        self.predict_proba = predict_proba
+        self.classes = np.asarray(classes)
+        self.fit_time = fit_time
+        self.epochs = epochs
+
+    def predict(self, X: Any) -> np.ndarray:
+        return _labels(self.classes, self.predict_proba(X))
+
+
+def _labels(classes: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """The class of the largest probability in each row of ``proba`` (columns ordered as ``classes``)."""
+    return classes[np.argmax(proba, axis=1)]
+
+
+def _fit_model(
+    model: str,
+    params: dict[str, Any],
+    data: Bunch,
+    *,
+    seed: int,
+    device: str,
+    max_epochs: int,
+    xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
+) -> _FittedModel:
+    if model == "xgboost":
+        return _fit_xgboost(params, data, seed=seed, device=device, max_estimators=xgb_max_estimators)
+    from imbsk.estimators.mlp import ImbalancedMLPClassifier
+
+    kwargs = dict(params)
+    kwargs["hidden_layer_sizes"] = tuple(int(w) for w in kwargs.get("hidden_layer_sizes", (256, 256)))
+    # Configurations stored before the optimiser became a tuning option carry none: they ran AdamW.
+    kwargs.setdefault("optimizer", DEFAULT_OPTIMIZER)
+    # A configuration may set its own patience, e.g. n_iter_no_change=max_epochs to run the
+    # whole cosine schedule and keep the best epoch.
+    kwargs.setdefault("n_iter_no_change", max(2, int(max_epochs) // 4))
+    # ... and its own weight-average horizon (a longer one suits a full cosine schedule).
+    kwargs.setdefault("ema_decay", MLP_EMA_DECAY)
+    estimator = ImbalancedMLPClassifier(
+        max_iter=int(max_epochs),
+        early_stopping_metric=MLP_EARLY_STOPPING_METRIC,
+        device=device,
+        random_state=seed,
+        **kwargs,
+    )
+    estimator.fit(data.X_train, data.y_train, X_val=data.X_val, y_val=data.y_val)
+    return _FittedModel(
+        estimator, estimator.predict_proba, estimator.classes_, estimator.fit_time_, int(estimator.n_iter_)
+    )
+
+
+def _fit_xgboost(
+    params: dict[str, Any], data: Bunch, *, seed: int, device: str, max_estimators: int = XGB_MAX_ESTIMATORS
+) -> _FittedModel:
+    import xgboost
+
+    encoder = LabelEncoder().fit(np.asarray(data.y_train))
+    X_train, X_val = _xgb_frame(data.X_train), _xgb_frame(data.X_val)
+    y_train = encoder.transform(np.asarray(data.y_train))
+    y_val = encoder.transform(np.asarray(data.y_val))
+    classifier = xgboost.XGBClassifier(
+        n_estimators=int(max_estimators),
+        early_stopping_rounds=XGB_EARLY_STOPPING_ROUNDS,
+        tree_method="hist",
+        enable_categorical=True,
+        device="cuda" if device == "cuda" else "cpu",
+        random_state=seed,
+        **params,
+    )
+    started = time.perf_counter()
+    classifier.fit(X_train, y_train, eval_set=[(X_val, y_val)], verbose=False)
+    fit_time = time.perf_counter() - started
+
+    def predict_proba(X: Any) -> np.ndarray:
+        # Uses the trees up to best_iteration when early stopping fired.
+        return classifier.predict_proba(_xgb_frame(X))
+
+    return _FittedModel(classifier, predict_proba, encoder.classes_, fit_time, int(classifier.best_iteration) + 1)
+
+
+_EPOCHS_NAME = {"xgboost": "trees", "mlp": "epochs", "mlp_sam_ls": "epochs"}
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {device!r}")
+    return device
+
+
+def _accuracy(y_true: Any, y_pred: Any) -> float:
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+
+def _seed_list(seeds: Sequence[int] | int, name: str) -> list[int]:
+    """``range(k)`` for an int ``k``, else the given seeds; a ValueError for a negative one."""
+    seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
+    if any(seed < 0 for seed in seed_list):
+        raise ValueError(f"{name} must be non-negative; got {seed_list}")
+    return seed_list
+
+
+def _member_config(
+    dataset: str,
+    model: str,
+    params: dict[str, Any],
+    device: str,
+    max_train_rows: int | None,
+    max_epochs: int,
+    xgb_max_estimators: int,
+) -> dict[str, Any]:
+    """What :mod:`imbsk.member_cache` hashes to name a configuration's files.
+
+    Everything that decides the fits of a configuration but the seed.
+    """
+    cap = {"xgb_max_estimators": int(xgb_max_estimators)} if model == "xgboost" else {"max_epochs": int(max_epochs)}
+    return {
+        "dataset": dataset, "model": model, "params": params, "device": device, "max_train_rows": max_train_rows
+    } | cap
+
+
+def _evaluated_member(
+    dataset: str,
+    model: str,
+    params: dict[str, Any],
+    data: Bunch,
+    classes: np.ndarray,
+    *,
+    seed: int,
+    device: str,
+    max_epochs: int,
+    xgb_max_estimators: int,
+    predictions_dir: str | os.PathLike | None,
+    member_config: dict[str, Any],
+) -> tuple[member_cache.MemberPredictions, str]:
+    """The probabilities of the model of ``seed``: read from ``predictions_dir``, else fitted (and stored).
+
+    The second value says where a read member came from, and under which other package
+    versions and on which other machine it was fitted, if any; it is empty for a fresh fit.
+    """
+    path = None
+    if predictions_dir is not None:
+        path = member_cache.member_path(predictions_dir, dataset, model, member_cache.config_key(member_config), seed)
+        stored = member_cache.load_member(path, classes, n_val=len(data.y_val), n_test=len(data.y_test))
+        if stored is not None:
+            versions = member_cache.version_changes(stored.versions)
+            machine = member_cache.machine_changes(stored.machine)
+            fitted_under = "".join(f", fitted under {name} {old} (now {new})" for name, (old, new) in versions.items())
+            fitted_on = "".join(f", fitted on {field} {old} (here {new})" for field, (old, new) in machine.items())
+            return stored, f"read from {path}{fitted_under}{fitted_on}"
+    fitted = _fit_model(model, params, data, seed=seed, device=device, max_epochs=max_epochs,
+                        xgb_max_estimators=xgb_max_estimators)
+    if not np.array_equal(fitted.classes, classes):
+        raise RuntimeError(f"the fitted classes {fitted.classes} are not the sorted training labels {classes}")
+    member = member_cache.MemberPredictions(
+        val_proba=np.asarray(fitted.predict_proba(data.X_val)),
+        test_proba=np.asarray(fitted.predict_proba(data.X_test)),
+        fit_time=float(fitted.fit_time),
+        epochs=int(fitted.epochs),
+    )
+    if path is not None:
+        member_cache.save_member(path, member, classes, config=member_config)
+    return member, ""

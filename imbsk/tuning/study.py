@@ -1,0 +1,303 @@
+"""Optuna studies: :func:`tune`, its shared storage, and the checks of fixed and added parameters."""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import optuna
+
+from imbsk.tuning.data import load_split
+from imbsk.tuning.fitting import (
+    DEFAULT_MAX_EPOCHS,
+    XGB_MAX_ESTIMATORS,
+    _accuracy,
+    _evaluated_member,
+    _labels,
+    _member_config,
+    _resolve_device,
+    _seed_list,
+)
+from imbsk.tuning.spaces import BATCH_SIZES, DEFAULT_OPTIMIZER, SEARCH_SPACES, _check_names, _check_optimizer
+
+
+_SCHEMA_RACE_MESSAGES = ("already exists", "UNIQUE constraint failed", "duplicate key value")
+
+
+def _is_schema_race(error: Exception) -> bool:
+    return any(message in str(error) for message in _SCHEMA_RACE_MESSAGES)
+
+
+def _storage(url: str) -> optuna.storages.BaseStorage:
+    # Concurrent workers on one SQLite file wait for the lock instead of failing.
+    engine_kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        except Exception as error:  # sqlalchemy's OperationalError / IntegrityError, without importing it
+            # Workers that start together race to create the schema ("table ... already exists") or
+            # to stamp its alembic version ("UNIQUE constraint failed"); the loser finds it complete
+            # on the next attempt.
+            if not _is_schema_race(error) or attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def tune(
+    dataset: str,
+    model: str,
+    *,
+    n_trials: int,
+    storage: str = "sqlite:///imbsk-tuning.db",
+    study_name: str | None = None,
+    seed: int = 0,
+    timeout: float | None = None,
+    data_home: str | None = None,
+    device: str = "cpu",
+    max_epochs: int = DEFAULT_MAX_EPOCHS,
+    n_jobs: int = 1,
+    max_train_rows: int | None = None,
+    batch_sizes: Sequence[int] = BATCH_SIZES,
+    xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
+    enqueue_trials: Sequence[dict[str, Any]] | None = None,
+    fixed_params: dict[str, Any] | None = None,
+    optimizer: str = DEFAULT_OPTIMIZER,
+    precision: str = "float32",
+    trial_seeds: Sequence[int] | int | None = None,
+    estimator_params: dict[str, Any] | None = None,
+    predictions_dir: str | os.PathLike | None = None,
+) -> optuna.Study:
+    """Run (or continue) an Optuna study maximising the validation accuracy.
+
+    Each trial draws a configuration from ``SEARCH_SPACES[model]``, fits it on
+    ``X_train`` once per model seed ``s`` of ``trial_seeds`` (default: ``seed``
+    alone) and returns the mean validation accuracy
+    ``(1 / S) sum_s accuracy(y_val, predict_s(X_val))``. Averaging over seeds
+    lowers the noise of a trial's score, which on one seed is as large as the
+    differences the study ranks. The sampler is
+    :class:`optuna.samplers.TPESampler` (Bergstra et al. 2011) seeded with ``seed``.
+
+    Parameters
+    ----------
+    dataset : {'adult', 'otto', 'covertype'}
+        Benchmark.
+    model : {'mlp', 'mlp_sam_ls', 'xgboost'}
+        Model and search space.
+    n_trials : int
+        Trials this call runs (added to those already in the study).
+    storage : str, default='sqlite:///imbsk-tuning.db'
+        Optuna storage URL; shared by every worker of a study.
+    study_name : str, default=None
+        Defaults to ``'{dataset}-{model}'``.
+    seed : int, default=0
+        Seed of the sampler, and of the models unless ``trial_seeds`` is given;
+        use a different one per worker.
+    timeout : float, default=None
+        Stop starting new trials after this many seconds.
+    data_home : str, default=None
+        Directory of the data files.
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        Where the models train.
+    max_epochs : int, default=DEFAULT_MAX_EPOCHS
+        Epoch cap of the MLPs (ignored by XGBoost).
+    n_jobs : int, default=1
+        Parallel trials in this process (threads; see :meth:`optuna.Study.optimize`).
+    max_train_rows : int, default=None
+        Stratified training subsample (see :func:`load_split`).
+    batch_sizes : sequence of int, default=BATCH_SIZES
+        ``batch_size`` choices of the MLP spaces.
+    xgb_max_estimators : int, default=XGB_MAX_ESTIMATORS
+        Cap on the trees of XGBoost (early stopping usually ends sooner); a
+        lower cap bounds the cost of small learning rates on many classes.
+    enqueue_trials : sequence of dict, default=None
+        Raw trial parameters (the names of the search space, e.g. ``n_blocks``,
+        ``width``) to evaluate first, via :meth:`optuna.Study.enqueue_trial`
+        (skipped if already in the study); they count towards ``n_trials``.
+    fixed_params : dict, default=None
+        Raw trial parameters held at these values in every trial
+        (:class:`optuna.samplers.PartialFixedSampler`); the sampler searches
+        the rest. E.g. the architecture of a tuned ``'mlp'`` study with
+        ``model='mlp_sam_ls'`` tunes only ``sam_asymmetric_rho`` and
+        ``class_smoothing_eps`` on top of it, the paper's recipe of adding
+        the techniques to a tuned network.
+    optimizer : {'adamw', 'sgd'}, default=DEFAULT_OPTIMIZER
+        Optimiser of the MLP trials (ignored by XGBoost): AdamW as Gorishniy et
+        al., or SGD with momentum 0.9, the paper's tabular recipe; both follow
+        a linear warm-up and cosine annealing over ``max_epochs``. It also picks
+        the ``learning_rate_init`` range (``LEARNING_RATE_RANGES``). A study
+        records its optimiser and refuses trials of the other one.
+    precision : {'float32', 'bfloat16'}, default='float32'
+        Estimator ``precision`` of the MLP trials (ignored by XGBoost);
+        ``'bfloat16'`` trains under bfloat16 autocast, faster on CPUs with
+        bfloat16 instructions. The best parameters carry it, so
+        :func:`evaluate` retrains with the same precision.
+    trial_seeds : sequence of int or int, default=None
+        Model seeds of every trial (an int ``k`` means ``range(k)``); the trial
+        scores their mean validation accuracy and records each one in its user
+        attribute ``val_accuracies``. ``None`` fits one model, seeded ``seed``.
+        Every worker of a study should pass the same seeds.
+    estimator_params : dict, default=None
+        Estimator arguments outside the search space added to every trial's
+        configuration, e.g. ``{'ema_decay': 0.999}``; they are part of
+        ``best_params(study)``. Names the space draws are refused (hold those
+        with ``fixed_params``), as are the arguments the driver sets itself
+        (``max_iter``, ``early_stopping_metric``, ``device``, ``random_state``).
+    predictions_dir : str or path-like, default=None
+        Keep every trial model's validation and test probabilities here, keyed
+        as :func:`evaluate` keys them (:mod:`imbsk.member_cache`); a model
+        already stored is read instead of fitted. With ``trial_seeds=k`` the
+        best trial's models are the seeds ``0..k-1`` of a later
+        ``evaluate(..., predictions_dir=...)`` of ``best_params(study)``, which
+        then fits only the remaining seeds. Test probabilities are stored, never
+        used to score a trial.
+
+    Returns
+    -------
+    study : optuna.Study
+        The study; the best configuration's estimator arguments are
+        ``best_params(study)``.
+    """
+    dataset, model = _check_names(dataset, model)
+    device = _resolve_device(device)
+    space = functools.partial(SEARCH_SPACES[model], optimizer=_check_optimizer(optimizer), precision=precision)
+    choices = [int(b) for b in batch_sizes]
+    model_seeds = [int(seed)] if trial_seeds is None else _seed_list(trial_seeds, "trial_seeds")
+    if not model_seeds:
+        raise ValueError("trial_seeds must name at least one seed")
+    drawn = _probe_space(space, choices)
+    _check_fixed_params(fixed_params or {}, drawn)
+    extra = _check_estimator_params(model, estimator_params or {}, drawn)
+    data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = space(trial, batch_sizes=choices) | extra
+        member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
+        members = [
+            _evaluated_member(dataset, model, params, data, data.classes, seed=model_seed, device=device,
+                              max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
+                              predictions_dir=predictions_dir, member_config=member_config)[0]
+            for model_seed in model_seeds
+        ]
+        accuracies = [_accuracy(data.y_val, _labels(data.classes, member.val_proba)) for member in members]
+        trial.set_user_attr("params", params)
+        trial.set_user_attr("fit_time", float(sum(member.fit_time for member in members)))
+        trial.set_user_attr("epochs", int(round(float(np.mean([member.epochs for member in members])))))
+        trial.set_user_attr("model_seeds", model_seeds)
+        trial.set_user_attr("val_accuracies", accuracies)
+        return float(np.mean(accuracies))
+
+    sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+    if fixed_params:
+        with warnings.catch_warnings():
+            # Stable since optuna 2.4; the experimental label is not news to users.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.PartialFixedSampler(dict(fixed_params), sampler)
+    study = optuna.create_study(
+        storage=_storage(storage),
+        study_name=study_name or f"{dataset}-{model}",
+        direction="maximize",
+        sampler=sampler,
+        load_if_exists=True,
+    )
+    if model != "xgboost":
+        _pin_study_optimizer(study, optimizer)
+    for fixed in enqueue_trials or ():
+        study.enqueue_trial(dict(fixed), skip_if_exists=True)
+    # A diverging configuration (NaN loss) fails its trial, not the study.
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, catch=(RuntimeError, FloatingPointError))
+    return study
+
+
+def _pin_study_optimizer(study: optuna.Study, optimizer: str) -> None:
+    """Record the study's optimiser; refuse to add trials of another one.
+
+    The two optimisers draw ``learning_rate_init`` from different ranges, so one
+    TPE model over both would mix incomparable trials. Studies created before the
+    optimiser was recorded ran AdamW.
+    """
+    recorded = study.user_attrs.get("optimizer", DEFAULT_OPTIMIZER if study.trials else None)
+    if recorded is None:
+        study.set_user_attr("optimizer", optimizer)
+    elif recorded != optimizer:
+        raise ValueError(
+            f"Study {study.study_name!r} was tuned with optimizer={recorded!r}; it cannot take "
+            f"optimizer={optimizer!r} trials. Give the new study its own name (study_name= / --study-name)."
+        )
+
+
+class _DrawnNames(NamedTuple):
+    """What one configuration of a search space names: its raw trial parameters and estimator arguments."""
+
+    trial_params: frozenset[str]
+    estimator_args: frozenset[str]
+
+
+def _probe_space(space: Callable[..., dict[str, Any]], batch_sizes: list[int]) -> _DrawnNames:
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the probe study is not the user's
+    try:
+        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+        params = space(trial, batch_sizes=batch_sizes)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    return _DrawnNames(frozenset(trial.params), frozenset(params))
+
+
+def _check_fixed_params(fixed: dict[str, Any], drawn: _DrawnNames) -> None:
+    unknown = sorted(set(fixed) - drawn.trial_params)
+    if unknown:
+        raise ValueError(f"fixed_params has names outside the search space: {unknown}; "
+                         f"valid names: {sorted(drawn.trial_params)}")
+
+
+#: Estimator arguments the tuning driver sets itself (see ``_fit_model`` and ``_fit_xgboost``).
+_DRIVER_ARGUMENTS = frozenset({"max_iter", "early_stopping_metric", "device", "random_state"})
+_XGB_DRIVER_ARGUMENTS = frozenset(
+    {"n_estimators", "early_stopping_rounds", "tree_method", "enable_categorical", "device", "random_state"}
+)
+
+
+def _check_estimator_names(model: str, extra: dict[str, Any], what: str) -> dict[str, Any]:
+    """``extra`` if its names are arguments of ``model``'s estimator that the driver leaves free; else a ValueError.
+
+    ``what`` names the argument or option in the message.
+    """
+    if not extra:
+        return dict(extra)
+    reserved = sorted(set(extra) & (_XGB_DRIVER_ARGUMENTS if model == "xgboost" else _DRIVER_ARGUMENTS))
+    if reserved:
+        raise ValueError(f"{what} sets {reserved}, which the tuning driver sets itself")
+    if model == "xgboost":
+        from xgboost import XGBClassifier as estimator
+    else:
+        from imbsk.estimators.mlp import ImbalancedMLPClassifier as estimator
+    unknown = sorted(set(extra) - set(estimator().get_params(deep=False)))
+    if unknown:
+        raise ValueError(f"{what} has names that are not {estimator.__name__} arguments: {unknown}")
+    return dict(extra)
+
+
+def _check_estimator_params(model: str, extra: dict[str, Any], drawn: _DrawnNames) -> dict[str, Any]:
+    """``extra`` if it only adds estimator arguments the search space leaves out; else a ValueError."""
+    drawn_here = sorted(set(extra) & drawn.estimator_args)
+    if drawn_here:
+        raise ValueError(f"estimator_params sets {drawn_here}, which the search space draws; "
+                         "hold them with fixed_params (raw trial names) instead")
+    return _check_estimator_names(model, extra, "estimator_params")
+
+
+def best_params(study: optuna.Study) -> dict[str, Any]:
+    """Estimator keyword arguments of the study's best trial.
+
+    Raises
+    ------
+    ValueError
+        The study has no completed trial.
+    """
+    return dict(study.best_trial.user_attrs["params"])
