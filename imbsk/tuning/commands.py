@@ -377,11 +377,14 @@ def _seeds_argument(flag: str) -> Callable[[str], list[int]]:
 def _blend_weight_argument(text: str) -> float | str:
     """An argparse ``type``: ``'validation'`` or a number in [0, 1]."""
     try:
-        return _check_blend_weight(text if text == "validation" else float(text), "--blend-weight")
+        weight: float | str = float(text)
     except ValueError:
+        weight = text  # 'validation', or a word the check below refuses
+    try:
+        return _check_blend_weight(weight, "--blend-weight")
+    except ValueError as error:
         # argparse shows only "invalid value" for a ValueError; an ArgumentTypeError keeps the hint.
-        raise argparse.ArgumentTypeError(
-            f"--blend-weight must be a number in [0, 1] or 'validation'; got {text!r}") from None
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _blend_partner(second: Any, dataset: str, max_train_rows: int | None, source: Any) -> dict[str, Any]:

@@ -145,7 +145,7 @@ def _ensemble(
     val_proba, test_proba = 0.0, 0.0
     member_test, fit_time, epochs = [], 0.0, []
     for member_seed in range(seed * ensemble_size, (seed + 1) * ensemble_size):
-        member, source = _evaluated_member(dataset, model, params, data, classes, seed=member_seed, device=device,
+        member, source = _evaluated_member(dataset, model, params, data, seed=member_seed, device=device,
                                            max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
                                            predictions_dir=predictions_dir, member_config=member_config)
         val_proba = val_proba + member.val_proba / ensemble_size

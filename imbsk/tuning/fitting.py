@@ -170,7 +170,6 @@ def _evaluated_member(
     model: str,
     params: dict[str, Any],
     data: Bunch,
-    classes: np.ndarray,
     *,
     seed: int,
     device: str,
@@ -184,6 +183,7 @@ def _evaluated_member(
     The second value says where a read member came from, and under which other package
     versions and on which other machine it was fitted, if any; it is empty for a fresh fit.
     """
+    classes = data.classes
     path = None
     if predictions_dir is not None:
         path = member_cache.member_path(predictions_dir, dataset, model, member_cache.config_key(member_config), seed)

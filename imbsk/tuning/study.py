@@ -179,7 +179,7 @@ def tune(
         params = space(trial, batch_sizes=choices) | extra
         member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
         members = [
-            _evaluated_member(dataset, model, params, data, data.classes, seed=model_seed, device=device,
+            _evaluated_member(dataset, model, params, data, seed=model_seed, device=device,
                               max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
                               predictions_dir=predictions_dir, member_config=member_config)[0]
             for model_seed in model_seeds
