@@ -383,6 +383,13 @@ def test_invalid_architecture_is_named():
         ImbalancedCNNClassifier(**{**FAST, "architecture": "resnet9"}).fit(X, np.arange(6) % 2)
 
 
+@pytest.mark.parametrize("dims", [(0,), ("a",), ()])
+def test_invalid_projector_dims_name_the_parameter(dims):
+    X = np.zeros((6, 8, 8, 1), dtype=np.uint8)
+    with pytest.raises(ValueError, match="ssl_projector_dims must hold"):
+        ImbalancedCNNClassifier(**{**FAST, "ssl_projector_dims": dims, "joint_ssl_weight": 0.1}).fit(X, np.arange(6) % 2)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_training_with_every_technique(digits):
     _, X, y = digits

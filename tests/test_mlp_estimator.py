@@ -299,6 +299,24 @@ def test_invalid_hyperparameters_name_the_parameter(imbalanced, param, value):
         ImbalancedMLPClassifier(**{**FAST, param: value}).fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "param, value",
+    [("hidden_layer_sizes", (0,)), ("hidden_layer_sizes", (16, -2)), ("hidden_layer_sizes", ("a",)),
+     ("hidden_layer_sizes", (8.5,)), ("ssl_projector_dims", ()), ("ssl_projector_dims", (0,))],
+)
+def test_invalid_layer_sizes_name_the_parameter(param, value):
+    # A zero width used to train a constant model silently; a string failed in int() without naming the parameter.
+    X, y = np.random.RandomState(0).randn(20, 3), [0, 1] * 10
+    with pytest.raises(ValueError, match=f"{param} must hold"):
+        ImbalancedMLPClassifier(max_iter=1, **{**FAST, param: value}).fit(X, y)
+
+
+def test_no_hidden_layer_is_a_linear_model():
+    X, y = np.random.RandomState(0).randn(20, 3), [0, 1] * 10
+    clf = ImbalancedMLPClassifier(max_iter=1, **{**FAST, "hidden_layer_sizes": ()}).fit(X, y)
+    assert len(clf.net_.module_.backbone) == 0
+
+
 def test_diverging_training_names_the_epoch(imbalanced):
     X, y = imbalanced
     with pytest.raises(FloatingPointError, match="epoch 1"):

@@ -58,6 +58,21 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def check_layer_sizes(sizes: Any, name: str, allow_empty: bool = False) -> tuple[int, ...]:
+    """Return ``sizes`` as a tuple of positive ints, or raise a ``ValueError`` naming the parameter ``name``.
+
+    The network builders would otherwise fail with ``int()`` errors, or silently build a
+    zero-width layer whose output is constant, far from the parameter that caused it.
+    """
+    values = tuple(sizes)
+    if not allow_empty and not values:
+        raise ValueError(f"{name} must hold at least one layer size, got {sizes!r}.")
+    for size in values:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            raise ValueError(f"{name} must hold positive integers, got {sizes!r}.")
+    return tuple(int(size) for size in values)
+
+
 class _FixedValidation:
     """skorch ``train_split`` returning a validation set prepared beforehand."""
 
@@ -100,6 +115,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+    #: Layer-size parameters (tuples of widths) and whether they may be empty. ``_parameter_constraints``
+    #: can only say "array-like", so their entries are checked by :func:`check_layer_sizes` in ``fit``.
+    _layer_size_parameters: dict[str, bool] = {"ssl_projector_dims": False}
 
     # -- subclass hooks ------------------------------------------------------------
     @abstractmethod
@@ -263,6 +281,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
+        # Checked even when unused (e.g. the projector with joint_ssl_weight=0), as sklearn validates every parameter.
+        for name, allow_empty in self._layer_size_parameters.items():
+            check_layer_sizes(getattr(self, name), name, allow_empty=allow_empty)
         started = time.perf_counter()
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         if y is None:

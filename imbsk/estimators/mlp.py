@@ -55,7 +55,8 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(256, 256)
-        Widths of the MLP blocks (Linear, ReLU, Dropout).
+        Widths of the MLP blocks (Linear, ReLU, Dropout), positive integers;
+        ``()`` gives a linear model on the embeddings.
     dropout : float, default=0.1
         Dropout probability after each block.
     num_embedding : {'plr', 'piecewise', 'none'}, default='plr'
@@ -204,6 +205,8 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         "ssl_corruption_rate": [Interval(numbers.Real, 0, 1, closed="both")],
         "ssl_noise_std": [Interval(numbers.Real, 0, None, closed="left")],
     }
+    # No hidden layer is allowed: the network is then a linear model on the embeddings.
+    _layer_size_parameters: dict[str, bool] = {"hidden_layer_sizes": True, "ssl_projector_dims": False}
 
     def __init__(
         self,
