@@ -45,6 +45,22 @@ def test_category_codes_reserves_zero_for_missing_and_unseen() -> None:
     assert codes.tolist() == [2, 0, 0, 1, 0]
 
 
+def test_integer_coded_category_survives_int_float_changes() -> None:
+    # A missing value turns an int64 column into float64 at predict: 3.0 must still be category "3".
+    train = pd.DataFrame({"zip": [1, 2, 3, 1], "x": [0.0, 1.0, 2.0, 3.0]})
+    pre = TabularPreprocessor(categorical_features=["zip"], numeric_transform=None).fit(train)
+    test = pd.DataFrame({"zip": [1, 3, None, 4], "x": [0.0, 1.0, 2.0, 3.0]})
+    assert test["zip"].dtype == np.float64
+    np.testing.assert_array_equal(pre.transform(test)["x_cat"][:, 0], [1, 3, 0, 0])
+    # and the reverse: categories learnt as "1.0", ... from a float column, then int codes
+    pre = TabularPreprocessor(categorical_features=["zip"], numeric_transform=None).fit(test.fillna(2.0))
+    np.testing.assert_array_equal(pre.transform(train)["x_cat"][:, 0], [1, 2, 3, 1])
+    # a category dtype with float categories matches integer categories too
+    assert category_codes(pd.Categorical([2.0, 5.0, np.nan]), ["1", "2"]).tolist() == [2, 0, 0]
+    # text keeps its exact spelling: "1" is not the category "1.0"
+    assert category_codes(pd.Series(["1", "1.0"], dtype="str"), ["1.0"]).tolist() == [0, 1]
+
+
 def test_sorted_categories_sorts_string_forms_and_drops_missing() -> None:
     cats = sorted_categories(pd.Series([10, 2, None, 2, "x"], dtype=object))
     # str order: "10" < "2" < "x"

@@ -82,8 +82,36 @@ def category_codes(values: Any, categories: Any) -> np.ndarray:
     if not index.is_unique:
         raise ValueError("categories must not contain duplicates.")
     positions = index.get_indexer(_category_strings(values))
+    # An integer-coded column is int64 at fit and float64 once a value is missing at predict
+    # (or the reverse), and str(3) != str(3.0): unseen integral numbers get a second look-up
+    # in the other form, so they are not all silently read as unseen.
+    numbers = _integral_numbers(values) if (positions < 0).any() else None
+    if numbers is not None:
+        retry = (positions < 0) & ~np.isnan(numbers)
+        if retry.any():
+            candidates = numbers[retry]
+            found = index.get_indexer(pd.Series(candidates.astype(np.int64)).astype(str))
+            as_float = index.get_indexer(pd.Series(candidates).astype(str))
+            positions[retry] = np.where(found < 0, as_float, found)
     # get_indexer gives -1 for both NaN and unseen strings, which is exactly the 0 slot.
     return positions.astype(np.int64) + 1
+
+
+def _integral_numbers(values: Any) -> np.ndarray | None:
+    """Values of a numeric column as float64, NaN where not a whole number; None for other columns.
+
+    Only columns whose dtype is numeric (or categorical with numeric categories) qualify: a
+    text column holding "3" and "3.0" keeps them as the distinct strings they are. Whole
+    numbers beyond 2**53 are left out since float64 cannot tell them apart.
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
+    dtype = series.dtype.categories.dtype if isinstance(series.dtype, pd.CategoricalDtype) else series.dtype
+    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return None
+    numbers = np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan))
+    whole = np.isfinite(numbers) & (np.abs(numbers) < 2.0**53)
+    whole[whole] &= numbers[whole] == np.round(numbers[whole])
+    return np.where(whole, numbers, np.nan)
 
 
 def is_categorical_dtype(dtype: Any) -> bool:
