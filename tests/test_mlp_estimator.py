@@ -280,6 +280,25 @@ def test_target_errors():
         ImbalancedMLPClassifier(**FAST).fit(X, np.linspace(0, 1, 20))
 
 
+def test_object_arrays_with_text_columns():
+    """An object array's text columns work by position, as they do in TabularPreprocessor."""
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"x": rng.randn(60), "city": rng.choice(["a", "b", "c"], 60)})
+    y = np.where(frame["city"] == "a", "yes", "no")
+    params = dict(max_iter=2, random_state=0, **FAST)
+    from_frame = ImbalancedMLPClassifier(**params).fit(frame, y)
+    expected = from_frame.predict_proba(frame)
+    # fitted on a DataFrame, predicting on its values: sklearn's feature-name warning, same result
+    with pytest.warns(UserWarning, match="feature names"):
+        np.testing.assert_array_equal(from_frame.predict_proba(frame.to_numpy()), expected)
+    # fitted on the object array with the text column given by position: same model
+    from_array = ImbalancedMLPClassifier(categorical_features=[1], **params).fit(frame.to_numpy(), y)
+    np.testing.assert_array_equal(from_array.predict_proba(frame.to_numpy()), expected)
+    # without categorical columns, text in an array still gets the DataFrame hint
+    with pytest.raises(ValueError, match="pass a pandas DataFrame"):
+        ImbalancedMLPClassifier(**params).fit(frame.to_numpy(), y)
+
+
 def test_wrong_number_of_columns_at_predict(imbalanced):
     X, y = imbalanced
     clf = ImbalancedMLPClassifier(max_iter=1, random_state=0, **FAST).fit(X, y)

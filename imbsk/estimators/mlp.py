@@ -306,6 +306,10 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         if sp.issparse(X):
             raise TypeError(f"{type(self).__name__} does not accept sparse input; convert it with X.toarray().")
         X = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
+        if X.dtype.kind in "OUS" and self._has_categorical_columns(reset):
+            # Text columns of an object array are categorical by position (categorical_features=[1],
+            # or the columns of the DataFrame seen at fit); the preprocessor converts the others.
+            return X
         if X.dtype.kind in "OUS":
             try:
                 X = X.astype(np.float64)
@@ -314,6 +318,12 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
                     f"Could not convert X to numbers ({error}); pass a pandas DataFrame to use categorical columns."
                 ) from error
         return check_array(X, dtype=np.float64, ensure_all_finite=False)
+
+    def _has_categorical_columns(self, fitting: bool) -> bool:
+        """Whether array input has categorical columns: listed by position at fit, found by the preprocessor after."""
+        if fitting:
+            return not isinstance(self.categorical_features, str)
+        return bool(self.preprocessor_.categorical_columns_)
 
     def _fit_inputs(self, X: Any) -> dict[str, np.ndarray]:
         X = self._check_table(X, reset=True)
