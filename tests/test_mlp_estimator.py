@@ -3,6 +3,7 @@
 import io
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import joblib
@@ -297,6 +298,18 @@ def test_object_arrays_with_text_columns():
     # without categorical columns, text in an array still gets the DataFrame hint
     with pytest.raises(ValueError, match="pass a pandas DataFrame"):
         ImbalancedMLPClassifier(**params).fit(frame.to_numpy(), y)
+
+
+@pytest.mark.parametrize("fit_on_frame", [True, False])
+def test_feature_name_mismatch_warns_once_naming_the_estimator(fit_on_frame):
+    X = pd.DataFrame(np.random.RandomState(0).randn(40, 3), columns=["a", "b", "c"])
+    y = [0, 1] * 20
+    clf = ImbalancedMLPClassifier(max_iter=1, random_state=0, **FAST).fit(X if fit_on_frame else X.to_numpy(), y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.predict(X.to_numpy() if fit_on_frame else X)
+    messages = [str(w.message) for w in caught if "feature names" in str(w.message)]
+    assert len(messages) == 1 and "ImbalancedMLPClassifier" in messages[0]
 
 
 def test_wrong_number_of_columns_at_predict(imbalanced):

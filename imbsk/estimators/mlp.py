@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -335,7 +336,12 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         return self.preprocessor_.fit_transform(X)
 
     def _transform_inputs(self, X: Any) -> dict[str, np.ndarray]:
-        return self.preprocessor_.transform(self._check_table(X, reset=False))
+        X = self._check_table(X, reset=False)
+        # _check_table has warned about feature names already; the preprocessor's second copy
+        # would name TabularPreprocessor, an internal object the user never created.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X (does not have valid|has) feature names, but TabularPreprocessor")
+            return self.preprocessor_.transform(X)
 
     # -- network -----------------------------------------------------------------------
     def _build_module(self, train: TensorData, n_classes: int, with_projector: bool) -> nn.Module:
