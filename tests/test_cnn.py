@@ -359,6 +359,17 @@ def test_predict_checks_channels_and_size(fitted):
         fitted.predict(np.zeros((3, 64)))
 
 
+def test_predict_checks_float_pixel_range(fitted, digits):
+    # fit rejects 0..255 floats; predict used to accept them and answer with near-certain probabilities.
+    _, X, _ = digits
+    images = _to_nchw_float(X[:4])
+    fitted.predict(images)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        fitted.predict_proba(images * 255)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        fitted.predict(images - 0.5)
+
+
 def test_float_input_rules():
     y = np.arange(6) % 2
     with pytest.raises(ValueError, match=r"transpose\(0, 3, 1, 2\)"):

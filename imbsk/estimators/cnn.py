@@ -465,15 +465,21 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
             raise ValueError("Input X contains NaN or infinity.")
         return images, taken_as_is
 
+    @staticmethod
+    def _check_pixel_range(images: np.ndarray) -> None:
+        """Float pixels must lie in [0, 1]: the augmentations and the fitted channel statistics assume it."""
+        low, high = float(images.min()), float(images.max())
+        if low < 0.0 or high > 1.0:
+            raise ValueError(
+                f"Float pixel values must lie in [0, 1] (the augmentations and the network's input "
+                f"standardisation assume it); got the range [{low:g}, {high:g}]. Scale them (e.g. X / 255), "
+                "or pass uint8 images."
+            )
+
     def _fit_inputs(self, X: Any) -> np.ndarray:
         images, taken_as_is = self._as_nchw(X)
         if taken_as_is:
-            low, high = float(images.min()), float(images.max())
-            if low < 0.0 or high > 1.0:
-                raise ValueError(
-                    f"Float pixel values must lie in [0, 1] (the augmentations assume it); got the range "
-                    f"[{low:g}, {high:g}]. Scale them (e.g. X / 255), or pass uint8 images."
-                )
+            self._check_pixel_range(images)
         if self.image_shape is not None:
             expected = self._flat_image_shape()
             if (images.shape[2], images.shape[3], images.shape[1]) != expected:
@@ -488,7 +494,10 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         return images
 
     def _transform_inputs(self, X: Any) -> np.ndarray:
-        images, _ = self._as_nchw(X)
+        images, taken_as_is = self._as_nchw(X)
+        if taken_as_is:
+            # Unscaled 0..255 floats would otherwise get confident, meaningless predictions.
+            self._check_pixel_range(images)
         height, width, channels = self.image_shape_
         got = (images.shape[2], images.shape[3], images.shape[1])
         if got != self.image_shape_:
