@@ -356,10 +356,34 @@ def test_diverging_training_names_the_epoch(imbalanced):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
-def test_cuda_requested_without_gpu(imbalanced):
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1"])
+def test_cuda_requested_without_gpu(imbalanced, device):
     X, y = imbalanced
-    with pytest.raises(ValueError, match="CUDA"):
-        ImbalancedMLPClassifier(**{**FAST, "device": "cuda"}).fit(X, y)
+    with pytest.raises(ValueError, match=f"device='{device}' was requested but no CUDA device"):
+        ImbalancedMLPClassifier(**{**FAST, "device": device}).fit(X, y)
+
+
+@pytest.mark.parametrize("device", ["gpu", "CUDA", "cuda:", "cuda:one", "cuda:0:1", "cpu:0", ""])
+def test_unknown_device_string_names_the_parameter(imbalanced, device):
+    X, y = imbalanced
+    with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"):
+        ImbalancedMLPClassifier(**{**FAST, "device": device}).fit(X, y)
+
+
+def test_non_string_device_is_refused_by_the_parameter_check(imbalanced):
+    X, y = imbalanced
+    with pytest.raises(ValueError, match="'device' parameter"):
+        ImbalancedMLPClassifier(**{**FAST, "device": 0}).fit(X, y)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_numbered_cuda_device(imbalanced):
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=2, random_state=0, **{**FAST, "device": "cuda:0"}).fit(X, y)
+    assert next(clf.net_.module_.parameters()).device == torch.device("cuda:0")
+    beyond = f"cuda:{torch.cuda.device_count()}"
+    with pytest.raises(ValueError, match="CUDA device\\(s\\) are visible"):
+        ImbalancedMLPClassifier(**{**FAST, "device": beyond}).fit(X, y)
 
 
 # -- pandas, categoricals, pipelines, grid search on real Adult rows -------------------

@@ -10,6 +10,7 @@ and which augmentations exist.
 from __future__ import annotations
 
 import numbers
+import re
 import time
 from abc import abstractmethod
 from typing import Any
@@ -47,15 +48,37 @@ _EARLY_STOPPING_MONITORS = {
 
 #: ``precision`` -> dtype of ``torch.autocast`` around the forward passes (None: plain float32).
 _AUTOCAST_DTYPES = {"float32": None, "bfloat16": torch.bfloat16}
+#: The device strings besides 'auto' and 'cpu': 'cuda' (the current GPU) or 'cuda:N'.
+_CUDA_DEVICE = re.compile(r"cuda(:[0-9]+)?")
 
 
 def resolve_device(device: str) -> str:
-    """Map ``'auto'`` to ``'cuda'`` when a GPU is visible, else ``'cpu'``; check ``'cuda'`` is usable."""
+    """Map ``'auto'`` to ``'cuda'`` when a GPU is visible, else ``'cpu'``; check a ``'cuda'`` / ``'cuda:N'`` request.
+
+    Raises a ``ValueError`` naming ``device`` for any other string, and when the requested
+    GPU is not visible, so the failure does not surface later as a CUDA error inside torch.
+    """
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    if device == "cpu":
+        return device
+    if _CUDA_DEVICE.fullmatch(device) is None:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N' (N the index of a GPU); got {device!r}.")
+    if not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but no CUDA device is available; use device='cpu' or 'auto'.")
+    index = torch.device(device).index
+    if index is not None and index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={device!r} was requested but only {torch.cuda.device_count()} CUDA device(s) are visible "
+            f"(indices 0 to {torch.cuda.device_count() - 1})."
+        )
     return device
+
+
+def _cuda_index(device: str) -> int:
+    """GPU index of a resolved ``'cuda'`` / ``'cuda:N'`` device (``'cuda'`` means the current one)."""
+    index = torch.device(device).index
+    return torch.cuda.current_device() if index is None else index
 
 
 def check_layer_sizes(sizes: Any, name: str, allow_empty: bool = False) -> tuple[int, ...]:
@@ -110,7 +133,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         "effective_number_beta": [Interval(numbers.Real, 0, 1, closed="left")],
         "drw_epoch": [Interval(numbers.Integral, 0, None, closed="left"), None],
         "resampling": [StrOptions({"balanced"}), None],
-        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        # 'cuda:N' too; resolve_device checks the form in fit, naming the parameter.
+        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
         "precision": [StrOptions(set(_AUTOCAST_DTYPES))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -301,7 +325,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             train = TensorData(inputs, y_encoded, device=device)
             valid = TensorData(*self._validation_inputs(X_val, y_val), device=device)
 
-        fork_devices = [torch.cuda.current_device()] if device.startswith("cuda") else []
+        # The GPU's generator is forked too, so fitting leaves the caller's CUDA random state as it was.
+        fork_devices = [_cuda_index(device)] if device != "cpu" else []
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
             module = self._build_module(train, len(self.classes_), with_projector=self.joint_ssl_weight > 0)

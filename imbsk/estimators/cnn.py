@@ -272,8 +272,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         Class-balanced resampling of the training batches.
     ssl_projector_dims : tuple of int, default=(512, 128)
         Projector head of Joint-SSL (Linear-BN-ReLU layers, then a Linear).
-    device : {'auto', 'cpu', 'cuda'}, default='auto'
+    device : {'auto', 'cpu', 'cuda'} or 'cuda:N', default='auto'
         Where to train and augment; 'auto' uses CUDA when available.
+        'cuda:N' picks GPU number N.
     precision : {'float32', 'bfloat16'}, default='float32'
         'bfloat16' runs every forward pass (training, validation, prediction)
         under ``torch.autocast``: matrix products and convolutions in bfloat16,

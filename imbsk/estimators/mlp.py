@@ -144,8 +144,9 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         Fraction of features replaced from the empirical marginals in each SSL view.
     ssl_noise_std : float, default=0.1
         Gaussian noise added to the (normalised) numeric features of each view.
-    device : {'auto', 'cpu', 'cuda'}, default='auto'
+    device : {'auto', 'cpu', 'cuda'} or 'cuda:N', default='auto'
         Where to train; 'auto' uses CUDA when available.
+        'cuda:N' picks GPU number N.
     precision : {'float32', 'bfloat16'}, default='float32'
         'bfloat16' runs every forward pass (training, validation, prediction)
         under ``torch.autocast``: matrix products and convolutions in bfloat16,
