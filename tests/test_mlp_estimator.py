@@ -366,7 +366,8 @@ def test_cuda_requested_without_gpu(imbalanced, device):
 @pytest.mark.parametrize("device", ["gpu", "CUDA", "cuda:", "cuda:one", "cuda:0:1", "cpu:0", ""])
 def test_unknown_device_string_names_the_parameter(imbalanced, device):
     X, y = imbalanced
-    with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"):
+    with pytest.raises(ValueError, match="The 'device' parameter of ImbalancedMLPClassifier must be 'auto', 'cpu', "
+                                         "'cuda' or 'cuda:N'"):
         ImbalancedMLPClassifier(**{**FAST, "device": device}).fit(X, y)
 
 

@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import nn
@@ -55,15 +55,14 @@ _CUDA_DEVICE = re.compile(r"cuda(:[0-9]+)?")
 def resolve_device(device: str) -> str:
     """Map ``'auto'`` to ``'cuda'`` when a GPU is visible, else ``'cpu'``; check a ``'cuda'`` / ``'cuda:N'`` request.
 
-    Raises a ``ValueError`` naming ``device`` for any other string, and when the requested
-    GPU is not visible, so the failure does not surface later as a CUDA error inside torch.
+    ``device`` must already have the form :func:`check_device_form` accepts. Raises a
+    ``ValueError`` when the requested GPU is not visible, so the failure does not surface
+    later as a CUDA error inside torch.
     """
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         return device
-    if _CUDA_DEVICE.fullmatch(device) is None:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N' (N the index of a GPU); got {device!r}.")
     if not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but no CUDA device is available; use device='cpu' or 'auto'.")
     index = torch.device(device).index
@@ -73,6 +72,19 @@ def resolve_device(device: str) -> str:
             f"(indices 0 to {torch.cuda.device_count() - 1})."
         )
     return device
+
+
+def check_device_form(device: str, owner: str) -> None:
+    """Raise sklearn's ``InvalidParameterError`` unless ``device`` is 'auto', 'cpu', 'cuda' or 'cuda:N'.
+
+    ``_parameter_constraints`` has no constraint for the 'cuda:N' family, so it only checks
+    that ``device`` is a string; this completes the check with the same message form.
+    """
+    if device not in ("auto", "cpu") and _CUDA_DEVICE.fullmatch(device) is None:
+        raise InvalidParameterError(
+            f"The 'device' parameter of {owner} must be 'auto', 'cpu', 'cuda' or 'cuda:N' (N the index of a GPU). "
+            f"Got {device!r} instead."
+        )
 
 
 def _cuda_index(device: str) -> int:
@@ -133,7 +145,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         "effective_number_beta": [Interval(numbers.Real, 0, 1, closed="left")],
         "drw_epoch": [Interval(numbers.Integral, 0, None, closed="left"), None],
         "resampling": [StrOptions({"balanced"}), None],
-        # 'cuda:N' too; resolve_device checks the form in fit, naming the parameter.
+        # 'cuda:N' too: check_device_form completes this check in fit.
         "device": [StrOptions({"auto", "cpu", "cuda"}), str],
         "precision": [StrOptions(set(_AUTOCAST_DTYPES))],
         "random_state": ["random_state"],
@@ -305,6 +317,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         self._validate_params()
+        check_device_form(self.device, type(self).__name__)
         # Checked even when unused (e.g. the projector with joint_ssl_weight=0), as sklearn validates every parameter.
         for name, allow_empty in self._layer_size_parameters.items():
             check_layer_sizes(getattr(self, name), name, allow_empty=allow_empty)
