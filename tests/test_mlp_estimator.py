@@ -17,6 +17,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from imbsk import ImbalancedMLPClassifier
@@ -39,6 +40,13 @@ def imbalanced():
 @parametrize_with_checks([ImbalancedMLPClassifier(max_iter=20, ema_decay=None, random_state=0, **FAST)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_sklearn_param_validation_check():
+    """sklearn runs check_param_validation on its own estimators only; every parameter must pass it."""
+    estimator_checks.check_param_validation(
+        "ImbalancedMLPClassifier", ImbalancedMLPClassifier(max_iter=2, ema_decay=None, random_state=0, **FAST)
+    )
 
 
 def test_fit_predict_original_labels_and_attributes(imbalanced):
