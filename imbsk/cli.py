@@ -28,12 +28,13 @@ tiny MLP (one 16-unit layer, 3 epochs, :data:`imbsk.compare.QUICK_MLP_PARAMS`) a
 
 Exit status: 0 on success, 1 when every run failed (or tuning is unavailable), 2 for
 bad input (unknown dataset, method or column, data too small for the imbalance
-ratio, ...), with the reason on stderr.
+ratio, an unusable path, ...), with the reason on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -58,7 +59,11 @@ class _UsageError(ValueError):
 # argument parsing
 # ---------------------------------------------------------------------------------------
 def _parse_seeds(text: str) -> list[int]:
-    """``'3'`` -> seeds 0, 1, 2; ``'0,1,5'`` -> those seeds (``'7,'`` is the single seed 7)."""
+    """``'3'`` -> seeds 0, 1, 2; ``'0,1,5'`` -> those seeds (``'7,'`` is the single seed 7).
+
+    A repeated seed is kept once, as the comparison runs it once; negative seeds are
+    refused, since the MLPs' ``random_state`` (numpy) would fail on every one of them.
+    """
     try:
         if "," in text:
             seeds = [int(part) for part in text.split(",") if part.strip()]
@@ -71,7 +76,10 @@ def _parse_seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected a number of seeds (3) or a comma list (0,1,2), got {text!r}") from None
     if not seeds:
         raise argparse.ArgumentTypeError("no seed given")
-    return seeds
+    negative = [seed for seed in seeds if seed < 0]
+    if negative:
+        raise argparse.ArgumentTypeError(f"seeds must be non-negative, got {', '.join(map(str, negative))}")
+    return list(dict.fromkeys(seeds))
 
 
 def _ratio(text: str) -> float:
@@ -208,6 +216,19 @@ def _label_counts(y: Any) -> dict:
     return {label.item() if isinstance(label, np.generic) else label: int(n) for label, n in zip(labels, counts)}
 
 
+#: Class counts shown in an error message; more (a continuous column given as --target
+#: has one "class" per row) would bury the message under thousands of entries.
+MAX_COUNTS_SHOWN = 10
+
+
+def _counts_text(counts: dict) -> str:
+    """``counts`` as a dict literal, cut after :data:`MAX_COUNTS_SHOWN` entries."""
+    if len(counts) <= MAX_COUNTS_SHOWN:
+        return str(counts)
+    shown = ", ".join(f"{label!r}: {n}" for label, n in list(counts.items())[:MAX_COUNTS_SHOWN])
+    return f"{{{shown}, ...}} ({len(counts)} classes)"
+
+
 def _long_tailed(X: Any, y: Any, ratio: float, what: str, option: str) -> tuple[Any, Any]:
     from imbsk.datasets import make_long_tailed
 
@@ -215,7 +236,8 @@ def _long_tailed(X: Any, y: Any, ratio: float, what: str, option: str) -> tuple[
         return make_long_tailed(X, y, ratio, random_state=SPLIT_SEED)
     except ValueError as error:
         raise _UsageError(
-            f"{option} {ratio} cannot be applied to the {what} ({len(y)} rows, class counts {_label_counts(y)}): {error}"
+            f"{option} {ratio} cannot be applied to the {what} ({len(y)} rows, class counts "
+            f"{_counts_text(_label_counts(y))}): {error}"
         ) from error
 
 
@@ -252,12 +274,13 @@ def _load_csv(path: Path, target: str | None) -> tuple[Any, Any, Any, Any]:
         raise _UsageError(f"the target {target!r} has a single class: {counts}.")
     if min(counts.values()) < 2:
         raise _UsageError(
-            f"a stratified 80/20 split needs at least 2 rows per class of {target!r}; class counts are {counts}."
+            f"a stratified 80/20 split needs at least 2 rows per class of {target!r}; class counts are "
+            f"{_counts_text(counts)}."
         )
     try:
         return train_test_split(X, y, test_size=0.2, stratify=y, random_state=SPLIT_SEED)
     except ValueError as error:
-        raise _UsageError(f"cannot split {path} 80/20 stratified (class counts {counts}): {error}") from error
+        raise _UsageError(f"cannot split {path} 80/20 stratified (class counts {_counts_text(counts)}): {error}") from error
 
 
 def load_compare_data(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, str]:
@@ -310,10 +333,30 @@ def load_compare_data(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, str
 # ---------------------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------------------
+def _check_out_dir(out: str) -> None:
+    """Refuse an ``--out`` that cannot become a writable directory, before any fitting.
+
+    The reports are written after every run; an unusable path found only then would
+    throw the whole comparison away. Nothing is created here, so bad input leaves no
+    empty directory behind.
+    """
+    path = Path(out).absolute()
+    if path.exists() and not path.is_dir():
+        raise _UsageError(f"--out {out} is a file, not a directory.")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise _UsageError(f"--out {out} cannot be created: {existing} is a file, not a directory.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _UsageError(f"--out {out} is not writable (no write permission on {existing}).")
+
+
 def _run_compare(args: argparse.Namespace) -> int:
     from imbsk import compare
 
     methods = compare.validate_methods(args.methods)  # fail before loading any data
+    _check_out_dir(args.out)
     X_train, y_train, X_test, y_test, description = load_compare_data(args)
     mlp_params: dict[str, Any] = dict(compare.QUICK_MLP_PARAMS) if args.quick else {}
     if args.max_iter is not None:
@@ -380,7 +423,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.handler(args))
-    except (_UsageError, ValueError, FileNotFoundError) as error:
+    except (_UsageError, ValueError, OSError) as error:
+        # OSError: a path the user gave that is missing, a directory where a file is
+        # expected (or the reverse), or unwritable; one line, not a traceback.
         print(f"imbsk {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -177,6 +177,45 @@ def test_seeds_option_parsing(tmp_path):
     assert exit_info.value.code == 2
 
 
+def test_seeds_option_refuses_negative_seeds_and_runs_a_repeated_seed_once(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--seeds=-1,2", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "seeds must be non-negative, got -1" in capsys.readouterr().err
+
+    status = main(["compare", "--methods", "logreg", "--seeds", "1,1", "--out", str(tmp_path / "out"),
+                   "--no-progress", "--quick"])
+    assert status == 0
+    assert "seeds: 1\n" in capsys.readouterr().out  # the header names the seeds that run
+    assert list(pd.read_csv(tmp_path / "out" / "results.csv")["seed"]) == [1]
+
+
+def test_out_that_cannot_be_a_directory_is_refused_before_any_fit(tmp_path, capsys, monkeypatch):
+    import imbsk.compare
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted although --out is unusable")
+
+    monkeypatch.setattr(imbsk.compare, "run_comparison", no_fit)
+    a_file = tmp_path / "results.csv"
+    a_file.write_text("")
+    for out, message in [(a_file, "is a file, not a directory"), (a_file / "sub", "cannot be created")]:
+        assert main(["compare", "--methods", "logreg", "--out", str(out), "--no-progress", "--quick"]) == 2
+        error = capsys.readouterr().err
+        assert message in error and "Traceback" not in error and len(error.strip().splitlines()) == 1
+
+
+def test_continuous_target_error_is_one_short_line(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "regression.csv"
+    pd.DataFrame({"x": rng.normal(size=500), "price": rng.normal(size=500)}).to_csv(path, index=False)
+    status = main(["compare", "--dataset", str(path), "--target", "price", "--out", str(tmp_path / "out"),
+                   "--no-progress", "--quick"])
+    assert status == 2
+    error = capsys.readouterr().err
+    assert "(500 classes)" in error and len(error) < 600
+
+
 def test_python_m_imbsk_help():
     done = subprocess.run(
         [sys.executable, "-m", "imbsk", "compare", "--help"], capture_output=True, text=True, timeout=120
