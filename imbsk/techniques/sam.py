@@ -32,7 +32,9 @@ ascent loss by ``n_max / n_c``: pass 1 uses those class weights, pass 2 is the
 plain loss, again exactly two passes.
 
 An optional class-independent loss term (the Joint-SSL loss) is treated as one
-more "class" whose radius is the smallest class radius (the base ``rho``).
+more "class" whose radius is the smallest class radius: the base ``rho`` under
+every rule except ``'paper'``, whose smallest multiplier (the rarest class's
+``1 / (1 - p_min)``) exceeds 1.
 BatchNorm running statistics are frozen during the second pass so that they
 are updated once per step, as in an ERM step.
 """
