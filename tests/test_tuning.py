@@ -639,6 +639,20 @@ def test_storage_retries_when_a_concurrent_worker_wins_the_schema_race(monkeypat
     assert isinstance(storage, real)
 
 
+def test_storage_that_is_no_url_is_a_usage_error():
+    with pytest.raises(ValueError, match="cannot use 'study.db' as an Optuna storage URL"):
+        tuning.study._storage("study.db")
+
+
+def test_best_params_of_a_study_without_a_completed_trial_names_the_study():
+    study = optuna.create_study(study_name="empty", direction="maximize")
+    with pytest.raises(ValueError, match="study 'empty' has no completed trial \\(no trial at all\\)"):
+        tuning.best_params(study)
+    study.optimize(lambda trial: float("nan"), n_trials=1)
+    with pytest.raises(ValueError, match="\\(1 fail\\)"):
+        tuning.best_params(study)
+
+
 def test_storage_does_not_hide_other_errors(monkeypatch):
     def broken(url, **kwargs):
         raise RuntimeError("unable to open database file")
@@ -707,6 +721,36 @@ def test_run_tune_command_writes_outputs(tmp_path, capsys):
     assert list(seeds["seed"]) == [0, 1] and (seeds["ensemble_size"] == 2).all()
     with pytest.raises(SystemExit):
         parser.parse_args(["--dataset", "adult", "--model", "mlp", "--n-trials", "1", "--evaluate-ensemble-size", "0"])
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--n-trials", "-1", "must be a non-negative integer, got -1"),
+    ("--max-epochs", "0", "must be a positive integer, got 0"),
+    ("--max-epochs", "x", "must be a positive integer, got 'x'"),
+    ("--n-jobs", "0", "must be a positive integer"),
+    ("--max-train-rows", "0", "must be a positive integer"),
+    ("--xgb-max-estimators", "0", "must be a positive integer"),
+    ("--batch-sizes", "0", "must be a positive integer"),
+    ("--timeout", "-5", "must be a positive number"),
+    ("--evaluate-seeds", "-2", "must be a non-negative integer"),
+    ("--evaluate-ensemble-size", "x", "must be a positive integer, got 'x'"),
+])
+def test_tune_options_refuse_values_that_could_only_fail_later(capsys, option, value, message):
+    parser = argparse.ArgumentParser()
+    tuning.add_tune_arguments(parser)
+    base = ["--dataset", "adult", "--model", "mlp", "--n-trials", "1"]
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, option, value])
+    assert f"argument {option}: {message}" in capsys.readouterr().err
+
+
+def test_evaluate_config_that_is_a_directory_is_a_one_line_error(tmp_path, capsys):
+    from imbsk.cli import main
+
+    assert main(["evaluate", "--config", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("imbsk evaluate: error:") and "Is a directory" in error
+    assert len(error.strip().splitlines()) == 1
 
 
 def test_cli_parser_rejects_unknown_model():

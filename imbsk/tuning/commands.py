@@ -183,9 +183,31 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
 # `imbsk tune`
 # ---------------------------------------------------------------------------
 def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return _int_at_least(value, 1, "a positive integer")
+
+
+def _non_negative_int(value: str) -> int:
+    return _int_at_least(value, 0, "a non-negative integer")
+
+
+def _int_at_least(value: str, low: int, what: str) -> int:
+    """An argparse ``type`` body; an ArgumentTypeError, unlike a ValueError, shows its own message."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {value!r}") from None
+    if number < low:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
     return number
 
 
@@ -202,24 +224,26 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``imbsk tune`` to ``parser``."""
     parser.add_argument("--dataset", required=True, choices=list(DATASET_NAMES))
     parser.add_argument("--model", required=True, choices=list(MODEL_NAMES))
-    parser.add_argument("--n-trials", type=int, required=True, help="trials this worker adds to the study")
-    parser.add_argument("--timeout", type=float, default=None, help="stop starting trials after S seconds")
+    parser.add_argument("--n-trials", type=_non_negative_int, required=True,
+                        help="trials this worker adds to the study (0: report the study as it is)")
+    parser.add_argument("--timeout", type=_positive_float, default=None, help="stop starting trials after S seconds")
     parser.add_argument("--storage", default="sqlite:///imbsk-tuning.db",
                         help="Optuna storage URL, e.g. sqlite:///study.db or postgresql://user@host/db")
     parser.add_argument("--study-name", default=None, help="default: '<dataset>-<model>'")
     parser.add_argument("--data-home", default=None, help="directory of the data files")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--max-epochs", type=int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
+    parser.add_argument("--max-epochs", type=_positive_int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
     parser.add_argument("--seed", type=int, default=0,
                         help="sampler seed (and model seed without --trial-seeds); give each worker its own")
     parser.add_argument("--trial-seeds", type=_seeds_argument("--trial-seeds"), default=None,
                         metavar="K|A-B|A,B",
                         help="score each trial by its mean validation accuracy over these model seeds "
                              "(K = 0..K-1; default: --seed alone); every worker of a study should pass the same")
-    parser.add_argument("--n-jobs", type=int, default=1, help="parallel trials in this process")
-    parser.add_argument("--max-train-rows", type=int, default=None, help="stratified training subsample")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
-    parser.add_argument("--xgb-max-estimators", type=int, default=XGB_MAX_ESTIMATORS, help="cap on XGBoost trees")
+    parser.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel trials in this process")
+    parser.add_argument("--max-train-rows", type=_positive_int, default=None, help="stratified training subsample")
+    parser.add_argument("--batch-sizes", type=_positive_int, nargs="+", default=list(BATCH_SIZES))
+    parser.add_argument("--xgb-max-estimators", type=_positive_int, default=XGB_MAX_ESTIMATORS,
+                        help="cap on XGBoost trees")
     parser.add_argument("--fixed-params", default=None, metavar="JSON",
                         help="raw trial parameters held fixed, as JSON or @file (e.g. a tuned MLP's "
                              "architecture, so that mlp_sam_ls tunes only rho and eps)")
@@ -230,7 +254,7 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         help="estimator arguments outside the search space added to every trial, as JSON "
                              "or @file (e.g. '{\"ema_decay\": 0.999}')")
     _add_mlp_training_arguments(parser)
-    parser.add_argument("--evaluate-seeds", type=int, default=0,
+    parser.add_argument("--evaluate-seeds", type=_non_negative_int, default=0,
                         help="retrain the best configuration with seeds 0..K-1 and report test accuracy")
     parser.add_argument("--evaluate-ensemble-size", type=_positive_int, default=1, metavar="M",
                         help="with --evaluate-seeds K: score K soft-voting ensembles of M seeds each")

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import optuna
+from sqlalchemy.exc import ArgumentError
 
 from imbsk.tuning.data import load_split
 from imbsk.tuning.fitting import (
@@ -39,6 +40,10 @@ def _storage(url: str) -> optuna.storages.BaseStorage:
     for attempt in range(5):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        except ArgumentError as error:
+            # Not a URL at all (e.g. a bare file name): a usage error, not a traceback.
+            raise ValueError(f"cannot use {url!r} as an Optuna storage URL ({error}); "
+                             "give e.g. sqlite:///study.db or postgresql://user@host/db") from None
         except Exception as error:  # sqlalchemy's OperationalError / IntegrityError, without importing it
             # Workers that start together race to create the schema ("table ... already exists") or
             # to stamp its alembic version ("UNIQUE constraint failed"); the loser finds it complete
@@ -300,4 +305,10 @@ def best_params(study: optuna.Study) -> dict[str, Any]:
     ValueError
         The study has no completed trial.
     """
+    states = [trial.state for trial in study.trials]
+    if optuna.trial.TrialState.COMPLETE not in states:
+        # Optuna's own message here is "Record does not exist.", which names neither the study nor the cause.
+        counts = {state.name.lower(): states.count(state) for state in dict.fromkeys(states)}
+        held = ", ".join(f"{n} {state}" for state, n in counts.items()) or "no trial at all"
+        raise ValueError(f"study {study.study_name!r} has no completed trial ({held}); run some trials first")
     return dict(study.best_trial.user_attrs["params"])
