@@ -584,7 +584,11 @@ def test_evaluate_command_overrides_params_and_writes_a_config_that_reruns_it(tm
 
 
 @pytest.mark.parametrize("model, overrides, message", [
-    ("xgboost", {"n_estimators": 5}, r"sets \['n_estimators'\], which the tuning driver sets itself"),
+    ("xgboost", {"n_estimators": 5}, r"sets \['n_estimators'\], which the tuning driver sets itself "
+                                     r"\(n_estimators: the tree cap, xgb_max_estimators / --xgb-max-estimators\)"),
+    ("mlp", {"max_iter": 1, "device": "cpu"}, r"sets \['device', 'max_iter'\], which the tuning driver sets itself "
+                                               r"\(device: device / --device; max_iter: the epoch cap, max_epochs / "
+                                               r"--max-epochs\)"),
     ("xgboost", {"max_dept": 5}, r"not XGBClassifier arguments: \['max_dept'\]"),
     ("mlp", {"random_state": 1}, r"sets \['random_state'\], which the tuning driver sets itself"),
     ("mlp_sam_ls", {"joint_ssl_wieght": 0.1}, r"not ImbalancedMLPClassifier arguments: \['joint_ssl_wieght'\]"),
@@ -933,3 +937,10 @@ def test_seed_options_show_why_a_value_is_refused(capsys):
     with pytest.raises(SystemExit):
         main(["tune", "--dataset", "adult", "--model", "mlp", "--n-trials", "1", "--trial-seeds", "a"])
     assert "--trial-seeds must be K, A-B or A,B,C" in capsys.readouterr().err
+
+
+def test_every_driver_set_argument_says_where_it_comes_from():
+    """The refusal message looks each reserved name up; a name without an entry would raise KeyError instead."""
+    from imbsk.tuning import study
+
+    assert set(study._DRIVER_ARGUMENT_SOURCES) == study._DRIVER_ARGUMENTS | study._XGB_DRIVER_ARGUMENTS

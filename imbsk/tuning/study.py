@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from imbsk.tuning.data import load_split
 from imbsk.tuning.fitting import (
     DEFAULT_MAX_EPOCHS,
+    XGB_EARLY_STOPPING_ROUNDS,
     XGB_MAX_ESTIMATORS,
     _accuracy,
     _evaluated_member,
@@ -267,6 +268,18 @@ _XGB_DRIVER_ARGUMENTS = frozenset(
     {"n_estimators", "early_stopping_rounds", "tree_method", "enable_categorical", "device", "random_state"}
 )
 
+#: Where each driver-set argument comes from instead, for the error message.
+_DRIVER_ARGUMENT_SOURCES = {
+    "max_iter": "the epoch cap, max_epochs / --max-epochs",
+    "n_estimators": "the tree cap, xgb_max_estimators / --xgb-max-estimators",
+    "random_state": "the model seed, seeds / --seeds (imbsk tune: --seed, --trial-seeds)",
+    "device": "device / --device",
+    "early_stopping_metric": "always validation accuracy, the score trials are ranked by",
+    "early_stopping_rounds": f"{XGB_EARLY_STOPPING_ROUNDS} rounds without a better validation log-loss",
+    "tree_method": "'hist', set by the driver",
+    "enable_categorical": "True, set by the driver for the categorical columns",
+}
+
 
 def _check_estimator_names(model: str, extra: dict[str, Any], what: str) -> dict[str, Any]:
     """``extra`` if its names are arguments of ``model``'s estimator that the driver leaves free; else a ValueError.
@@ -277,7 +290,8 @@ def _check_estimator_names(model: str, extra: dict[str, Any], what: str) -> dict
         return dict(extra)
     reserved = sorted(set(extra) & (_XGB_DRIVER_ARGUMENTS if model == "xgboost" else _DRIVER_ARGUMENTS))
     if reserved:
-        raise ValueError(f"{what} sets {reserved}, which the tuning driver sets itself")
+        hints = "; ".join(f"{name}: {_DRIVER_ARGUMENT_SOURCES[name]}" for name in reserved)
+        raise ValueError(f"{what} sets {reserved}, which the tuning driver sets itself ({hints})")
     if model == "xgboost":
         from xgboost import XGBClassifier as estimator
     else:
