@@ -112,6 +112,15 @@ def test_official_rule_weights_only_the_ascent():
     torch.testing.assert_close(ours, expected, rtol=1e-10, atol=1e-12)
 
 
+def test_zero_radius_is_the_plain_gradient_even_with_ascent_weights():
+    # rho = 0 under the 'official' rule: the n_max / n_c ascent weights must not reach the step
+    model, X, y = _problem(seed=5)
+    plain = _flat_grad(_per_sample_loss(model, X, y).mean(), model)
+    for ascent_weights in (None, np.array([1.0, 2.5, 9.0])):
+        _, ours = _sam_a_gradient(model, X, y, [0.0] * 3, ascent_weights=ascent_weights)
+        torch.testing.assert_close(ours, plain, rtol=1e-12, atol=1e-14)
+
+
 def test_parameters_are_restored_after_the_step():
     model, X, y = _problem(seed=3)
     before = [p.detach().clone() for p in model.parameters()]

@@ -29,7 +29,9 @@ for ``g_hat`` and the descent gradient at ``theta + rho * g_hat``.
 
 The ``'official'`` rule of the authors' code keeps one radius and weights the
 ascent loss by ``n_max / n_c``: pass 1 uses those class weights, pass 2 is the
-plain loss, again exactly two passes.
+plain loss, again exactly two passes. With every radius 0 there is no ascent
+and the step is one pass of the plain (descent-weighted) gradient, ``G = grad L(theta)``,
+under every rule.
 
 An optional class-independent loss term (the Joint-SSL loss) is treated as one
 more "class" whose radius is the smallest class radius: the base ``rho`` under
@@ -142,11 +144,17 @@ class AsymmetricSAM:
         """
         device = params[0].device
         weights1, weights2 = self._weights(device)
+        if self.radius == 0.0:
+            # No perturbation: G is the descent-pass gradient at theta (plain SGD). The
+            # ascent weights (the 'official' n_max / n_c) only steer a direction, so they
+            # must not leak into the step when there is no ascent.
+            objective(weights2, self._extra2).backward()
+            return
 
         objective(weights1, self._extra1).backward()
         first = [p.grad for p in params]
         live = [(p, g) for p, g in zip(params, first) if g is not None]
-        if not live or self.radius == 0.0:
+        if not live:
             return
         live_params = [p for p, _ in live]
         live_grads = [g for _, g in live]
