@@ -1,4 +1,4 @@
-"""Batching by index, the learning-rate schedule, EMA and the validation callbacks."""
+"""Batching by index, the learning-rate schedule, EMA, the validation callbacks and the training step."""
 
 import math
 
@@ -8,8 +8,11 @@ import torch
 from torch import nn
 
 from imbsk.techniques.ema import update_ema
+from imbsk.techniques.losses import SmoothedCrossEntropy
+from imbsk.techniques.sam import AsymmetricSAM
 from imbsk.training.batching import TensorBatchIterator, TensorData
 from imbsk.training.callbacks import warmup_cosine_factor
+from imbsk.training.net import ImbalanceNet
 
 
 def test_batches_cover_every_row_once_per_epoch():
@@ -70,3 +73,70 @@ def test_ema_update_formula_and_warmup():
     assert int(averaged.num_batches_tracked) == 5
     update_ema(averaged, live, decay=0.5, n_updates=1000)  # the target decay caps the warm-up
     torch.testing.assert_close(averaged.weight, torch.full((2,), 1.9))
+
+
+class _TinyNet(nn.Module):
+    """Backbone with a BatchNorm, a head and a projector, the interface the training step needs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh())
+        self.head = nn.Linear(8, 3)
+        self.projector = nn.Linear(8, 5)
+
+    def forward(self, x, return_features=False):
+        features = self.body(x)
+        logits = self.head(features)
+        return (logits, features) if return_features else logits
+
+    def project(self, features):
+        return self.projector(features)
+
+
+def _tiny_net(view_transform, sam=None, class_weights=None):
+    torch.manual_seed(0)
+    net = ImbalanceNet(
+        _TinyNet(),
+        criterion=SmoothedCrossEntropy,
+        criterion__eps_per_class=torch.tensor([0.1, 0.2, 0.4]),
+        optimizer=torch.optim.SGD,
+        lr=0.0,
+        max_epochs=1,
+        batch_size=16,
+        train_split=None,
+        sam=sam,
+        ssl_weight=0.5,
+        view_transform=view_transform,
+        class_weights=class_weights,
+        verbose=0,
+    )
+    return net.initialize()
+
+
+def _batch():
+    generator = torch.Generator().manual_seed(1)
+    return torch.randn(16, 4, generator=generator), torch.tensor([0] * 9 + [1] * 5 + [2] * 2)
+
+
+def test_sam_passes_see_the_same_ssl_views():
+    # SAM's descent pass must evaluate the loss whose ascent direction pass 1 took,
+    # so the Joint-SSL views are drawn once per step, not once per pass.
+    calls = []
+
+    def view(x):
+        calls.append(1)
+        return x + torch.randn_like(x)
+
+    net = _tiny_net(view, sam=AsymmetricSAM([0.1, 0.2, 0.4]))
+    X, y = _batch()
+    ssl_inputs = []
+
+    def record_ssl_batch(module, args):
+        if len(args[0]) == 2 * len(X):  # the two stacked views, not the supervised batch
+            ssl_inputs.append(args[0].clone())
+
+    net.module_.register_forward_pre_hook(record_ssl_batch)
+    net.train_step((X, y))
+    assert len(calls) == 2
+    assert len(ssl_inputs) == 2 and torch.equal(ssl_inputs[0], ssl_inputs[1])
+

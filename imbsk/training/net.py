@@ -202,13 +202,15 @@ class ImbalanceNet(NeuralNet):
             self._class_weight_cache = cached
         return cached[1]
 
-    def _ssl_loss(self, Xi: Any) -> Tensor:
-        """VICReg loss of the projected features of two random views of the batch."""
+    def _ssl_views(self, Xi: Any) -> Any:
+        """Two random views of the batch, stacked along the rows (view 1 first)."""
         view_1, view_2 = self.view_transform(Xi), self.view_transform(Xi)
         if isinstance(view_1, Mapping):
-            both = {key: torch.cat([view_1[key], view_2[key]]) for key in view_1}
-        else:
-            both = torch.cat([view_1, view_2])
+            return {key: torch.cat([view_1[key], view_2[key]]) for key in view_1}
+        return torch.cat([view_1, view_2])
+
+    def _ssl_loss(self, both: Any) -> Tensor:
+        """VICReg loss of the projected features of two views stacked by :meth:`_ssl_views`."""
         _, features = self._call(self.module_, both, return_features=True)
         projections = self.module_.project(features)
         z_1, z_2 = projections.chunk(2)
@@ -225,20 +227,30 @@ class ImbalanceNet(NeuralNet):
         if self.batch_transform is not None:
             Xi, targets = self.batch_transform(Xi, yi)
         use_ssl = self.ssl_weight > 0 and self.view_transform is not None
+        # Drawn once per step (in the first pass, after its supervised forward, the order
+        # of random draws of an ERM step): both SAM passes must evaluate the same loss, as
+        # the supervised term does with the batch transformed once above.
+        ssl_views: list[Any] = []
         record: dict[str, Tensor] = {}
         base_weights = self._device_class_weights(yi.device)
 
         def objective(sam_class_weights: Tensor | None, extra_weight: float) -> Tensor:
             y_pred = self._call(self.module_, Xi, **fit_params)
-            losses = targets.per_sample(lambda labels: self.criterion_(y_pred, labels))
+            per_sample = targets.per_sample(lambda labels: self.criterion_(y_pred, labels))
             weights = base_weights
             if sam_class_weights is not None:
                 weights = sam_class_weights if weights is None else weights * sam_class_weights
+            losses = per_sample
             if weights is not None:
                 losses = losses * targets.per_sample(lambda labels: weights[labels])
             loss = losses.mean()
+            ssl = None
             if use_ssl:
-                loss = loss + extra_weight * self.ssl_weight * self._ssl_loss(X_views)
+                if not ssl_views:
+                    ssl_views.append(self._ssl_views(X_views))
+                ssl = self._ssl_loss(ssl_views[0])
+            if ssl is not None:
+                loss = loss + extra_weight * self.ssl_weight * ssl
             if "loss" not in record:
                 record["loss"], record["y_pred"] = loss.detach(), y_pred.detach()
             return loss
