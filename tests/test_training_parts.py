@@ -140,3 +140,14 @@ def test_sam_passes_see_the_same_ssl_views():
     assert len(calls) == 2
     assert len(ssl_inputs) == 2 and torch.equal(ssl_inputs[0], ssl_inputs[1])
 
+
+@pytest.mark.parametrize("sam", [AsymmetricSAM([0.1, 0.2, 0.4]), AsymmetricSAM([0.1] * 3, [1.0, 1.8, 4.5])])
+def test_train_loss_under_sam_is_the_objective_at_theta(sam):
+    # The recorded train_loss is L(theta) = mean_i w[y_i] l_i + lambda L_SSL, whatever
+    # class weights SAM-A puts on its ascent pass (1 - w_c, or n_max / n_c under 'official').
+    X, y = _batch()
+    shift = torch.linspace(-1.0, 1.0, 4)  # deterministic views, equal in both nets
+    weights = np.array([1.0, 2.0, 3.0])
+    erm = _tiny_net(lambda x: x + shift, class_weights=weights).train_step((X, y))["loss"]
+    with_sam = _tiny_net(lambda x: x + shift, sam=sam, class_weights=weights).train_step((X, y))["loss"]
+    torch.testing.assert_close(with_sam, erm, rtol=1e-6, atol=1e-7)

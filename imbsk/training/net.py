@@ -252,7 +252,14 @@ class ImbalanceNet(NeuralNet):
             if ssl is not None:
                 loss = loss + extra_weight * self.ssl_weight * ssl
             if "loss" not in record:
-                record["loss"], record["y_pred"] = loss.detach(), y_pred.detach()
+                # The first call is at theta. Under SAM its class weights only shape the
+                # ascent direction, so the recorded train_loss is the objective without them.
+                logged = loss
+                if sam_class_weights is not None:
+                    if base_weights is not None:
+                        per_sample = per_sample * targets.per_sample(lambda labels: base_weights[labels])
+                    logged = per_sample.mean() + (0.0 if ssl is None else self.ssl_weight * ssl)
+                record["loss"], record["y_pred"] = logged.detach(), y_pred.detach()
             return loss
 
         self._zero_grad_optimizer(set_to_none=True)
