@@ -388,6 +388,15 @@ def test_float_input_rules():
         ImbalancedCNNClassifier(image_shape=(2, 2, 1), **FAST).fit(sp.csr_matrix(np.ones((6, 4))), y)
 
 
+def test_uint8_channels_first_is_rejected_not_read_as_wide_images():
+    # (N, 3, 8, 8) uint8 used to be read as 3 x 8 images with 8 channels and trained on scrambled pixels.
+    y = np.arange(6) % 2
+    with pytest.raises(ValueError, match=r"channels-first.*transpose\(0, 2, 3, 1\)"):
+        ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 3, 8, 8), dtype=np.uint8), y)
+    with pytest.raises(ValueError, match="channels-first"):
+        ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 1, 8, 8), dtype=np.uint8), y)
+
+
 def test_invalid_architecture_is_named():
     X = np.zeros((6, 8, 8, 1), dtype=np.uint8)
     with pytest.raises(ValueError, match="architecture='resnet9'"):

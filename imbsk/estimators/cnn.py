@@ -150,7 +150,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
 
     * ``uint8`` arrays are ``(n_samples, height, width, channels)`` with values
       0..255 (the layout of image files, :func:`imbsk.datasets.load_cifar10`
-      and ``load_digits_lt(as_images=True)``); they are divided by 255;
+      and ``load_digits_lt(as_images=True)``); they are divided by 255. A
+      uint8 array that looks channels-first (second axis 1 or 3, last axis
+      not) is rejected rather than guessed;
     * floating arrays are ``(n_samples, channels, height, width)`` (PyTorch's
       layout) with values in ``[0, 1]``, which ``fit`` checks because the
       augmentations assume it. A float array that looks channels-last (last
@@ -438,6 +440,14 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         elif X.ndim == 4:
             channels_last = None
             if X.dtype == np.uint8:
+                if X.shape[1] in (1, 3) and X.shape[-1] not in (1, 3):
+                    # A uint8 (N, C, H, W) array (e.g. a torch image tensor) would otherwise be read as C-pixel-high
+                    # images with W channels and train silently on scrambled pixels.
+                    raise ValueError(
+                        f"uint8 images must be (n_samples, height, width, channels); X of shape {X.shape} looks "
+                        "channels-first. Use X.transpose(0, 2, 3, 1), or pass float (n_samples, channels, height, "
+                        "width) images scaled to [0, 1]."
+                    )
                 channels_last = X
             elif X.dtype.kind != "f":
                 raise ValueError(
