@@ -140,3 +140,12 @@ def test_not_an_archive_is_rejected(tmp_path):
     (tmp_path / CIFAR10_FILE).write_bytes(b"not a tarball")
     with pytest.raises(ValueError, match="tar.gz"):
         load_cifar10(tmp_path, download=False)
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.9])
+def test_truncated_archive_is_rejected_with_a_value_error(tmp_path, keep):
+    # A gzip stream cut short used to escape as a bare EOFError from deep inside tarfile.
+    payload, _ = _archive_bytes(np.random.default_rng(3))
+    (tmp_path / CIFAR10_FILE).write_bytes(payload[: int(keep * len(payload))])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_cifar10(tmp_path, download=False)

@@ -19,6 +19,7 @@ import io
 import os
 import pickle
 import tarfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,7 @@ def load_cifar10(
     FileNotFoundError
         The archive is absent and ``download`` is False or the download failed.
     ValueError
-        md5 mismatch, or an archive that is not in the CIFAR-10 python format.
+        md5 mismatch, a truncated or corrupt archive, or an archive that is not in the CIFAR-10 python format.
 
     References
     ----------
@@ -162,10 +163,17 @@ def load_cifar10(
         archive = tarfile.open(path, mode="r:gz")
     except (tarfile.TarError, OSError) as exc:
         raise ValueError(f"{path} is not a readable .tar.gz archive ({exc}).") from exc
-    with archive:
-        train = [_decode_batch(_read_member(archive, name, path), name, path) for name in _TRAIN_BATCHES]
-        X_test, y_test = _decode_batch(_read_member(archive, _TEST_BATCH, path), _TEST_BATCH, path)
-        meta = _read_member(archive, _META, path)
+    try:
+        with archive:
+            train = [_decode_batch(_read_member(archive, name, path), name, path) for name in _TRAIN_BATCHES]
+            X_test, y_test = _decode_batch(_read_member(archive, _TEST_BATCH, path), _TEST_BATCH, path)
+            meta = _read_member(archive, _META, path)
+    except (tarfile.TarError, OSError, EOFError, zlib.error, pickle.UnpicklingError) as exc:
+        # tarfile reads a .tar.gz lazily, so a truncated or damaged archive only fails here, mid-stream.
+        raise ValueError(
+            f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}). Replace it with the archive from "
+            f"{_SOURCE}; verify=True checks its md5."
+        ) from exc
     names = meta.get(b"label_names")
     if names is None or len(names) != _N_CLASSES:
         raise ValueError(f"{path}: {_META!r} must list {_N_CLASSES} b'label_names'.")
