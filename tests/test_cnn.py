@@ -218,6 +218,29 @@ def test_joint_ssl_views_differ_even_without_augmentation(digits):
     assert np.isfinite(clf.fit(X, y).history_[-1, "train_loss"])
 
 
+def test_sam_a_and_joint_ssl_draw_the_views_once_per_step(digits):
+    # Both SAM passes must see the same views; they used to be redrawn in the second pass (4 draws per step).
+    _, X, y = digits
+    seen: list[torch.Tensor] = []
+
+    class Recording(ImbalancedCNNClassifier):
+        def _view_transform(self, train):
+            inner = super()._view_transform(train)
+
+            def view(batch):
+                out = inner(batch)
+                seen.append(out.clone())
+                return out
+
+            return view
+
+    params = {**FAST, "augmentation": "flip_crop", "ssl_projector_dims": (16, 8)}
+    clf = Recording(joint_ssl_weight=0.5, sam_asymmetric_rho=0.05, random_state=0, **params).fit(X, y)
+    assert np.isfinite(clf.history_[-1, "train_loss"])
+    n_steps = -(-len(X) // 32)
+    assert len(seen) == 2 * n_steps
+
+
 def test_sam_a_is_wired_and_changes_training(digits):
     _, X, y = digits
     erm = ImbalancedCNNClassifier(random_state=0, **FAST).fit(X, y)
