@@ -312,6 +312,9 @@ def test_mix_batch_reproducible_and_validated():
         mix_batch(x, y[:4], "mixup")
     with pytest.raises(ValueError, match="CutMix"):
         mix_batch(torch.rand(8, 5), y, "cutmix")
+    # uint8 MixUp used to return the mixture truncated to integers, inconsistent with the returned lam.
+    with pytest.raises(ValueError, match="floating"):
+        mix_batch((x * 255).to(torch.uint8), y, "mixup")
 
 
 def test_mixed_loss_matches_hand_formula():

@@ -108,7 +108,8 @@ def mix_batch(
     Raises
     ------
     ValueError
-        For an unknown method, a negative ``alpha``, mismatched batch sizes or a non-image CutMix input.
+        For an unknown method, a negative ``alpha``, mismatched batch sizes, a non-image CutMix input or a
+        non-floating MixUp input.
     """
     if method not in ("cutmix", "mixup"):
         raise ValueError(f"method must be 'cutmix' or 'mixup'; got {method!r}.")
@@ -118,6 +119,10 @@ def mix_batch(
         raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}.")
     if method == "cutmix" and x.ndim != 4:
         raise ValueError(f"CutMix expects images of shape (N, C, H, W); got shape {tuple(x.shape)}.")
+    if method == "mixup" and not x.is_floating_point():
+        # The convex combination is not representable in an integer dtype: casting back would truncate it
+        # while ``lam`` still claimed the exact weights.
+        raise ValueError(f"MixUp needs a floating-point x; got {x.dtype}. Convert it first (e.g. x.float() / 255).")
     n = x.shape[0]
     lam_dtype = x.dtype if x.is_floating_point() else torch.float32
 
