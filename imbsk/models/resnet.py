@@ -75,8 +75,11 @@ class CifarResNet(nn.Module):
 
     Layout for ``depth = 6n + 2``: a 3x3 convolution with ``width`` filters, three stages of ``n`` basic
     blocks with ``width``, ``2*width`` and ``4*width`` filters (the first block of stages 2 and 3 has
-    stride 2), global average pooling and a linear head. Depths 20, 32, 44, 56 and 110 give the networks
-    of [1]; ResNet-32 on 10 classes has about 0.46M parameters.
+    stride 2), global average pooling and a linear head. Depths 20, 32, 44, 56 and 110 give the layouts
+    of [1]. Section 4.2 of [1] (and Cao et al.'s LDAM ResNet-32) use option-A shortcuts, zero-padded
+    identities with no parameters, where the stage changes; here those two shortcuts are option-B
+    projections (1x1 convolution + batch normalisation), as in the WideResNet. That adds 2,752 parameters
+    at ``width=16``: ResNet-32 on 10 classes has 466,906 parameters, 464,154 with option A.
 
     Parameters
     ----------
