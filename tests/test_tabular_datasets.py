@@ -403,8 +403,11 @@ def test_covertype_missing_sklearn_fallback_and_download(tmp_path, monkeypatch) 
     monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sk"))
     with pytest.raises(FileNotFoundError, match="IMBSK_DATA"):
         load_covertype(tmp_path / "a", download=False)
+    # scikit-learn creates the data home it is asked about; a failed look-up must not.
+    assert not (tmp_path / "a").exists() and not (tmp_path / "sk").exists()
 
     table = _tiny_covtype()
+    (tmp_path / "sk").mkdir()  # the fake cache below stands for one in scikit-learn's default home
     import sklearn.datasets
 
     def fake_fetch(data_home=None, download_if_missing=True, **kw):

@@ -584,13 +584,18 @@ def _covtype_from_sklearn(directory: Path) -> tuple[pd.DataFrame, pd.Series] | N
     """scikit-learn's cached copy (``fetch_covtype``), without downloading.
 
     Tried with ``directory`` as scikit-learn data home and then with
-    scikit-learn's own default (``$SCIKIT_LEARN_DATA`` or ``~/scikit_learn_data``).
+    scikit-learn's own default (``$SCIKIT_LEARN_DATA`` or ``~/scikit_learn_data``),
+    each only if it exists: scikit-learn creates the data home it is given, and a
+    failed look-up must not leave empty directories behind.
     """
     try:
         from sklearn.datasets import fetch_covtype
     except ImportError:
         return None
-    for home in (directory, None):
+    sklearn_default = Path(os.environ.get("SCIKIT_LEARN_DATA", "~/scikit_learn_data")).expanduser()
+    for home in (directory, sklearn_default):
+        if not home.is_dir():
+            continue
         try:
             bunch = fetch_covtype(data_home=home, download_if_missing=False)
         except Exception:  # any failure of an optional cache means "not available"
