@@ -21,7 +21,8 @@ floats differ between CPU models, so a model read from another machine need not
 equal a refit here. Code changes that keep the version number are not detected:
 clear the directory after changing training code. Files are written
 atomically (a temporary file renamed into place), so several processes may share
-one directory.
+one directory. A file that cannot be read (truncated or damaged outside imbsk) is
+treated as absent, with a warning, so its model is fitted and stored anew.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import json
 import os
 import platform
 import tempfile
+import warnings
+import zipfile
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -191,7 +194,10 @@ def save_member(
 
 
 def load_member(path: str | os.PathLike, classes: np.ndarray, n_val: int, n_test: int) -> MemberPredictions | None:
-    """The stored predictions at ``path``, or None when there is no such file.
+    """The stored predictions at ``path``, or None when there is no such file or it cannot be read.
+
+    An unreadable file (not an ``.npz`` archive, truncated, or missing an array) gives a
+    ``RuntimeWarning`` naming it, and None: the caller fits the model and overwrites the file.
 
     Raises
     ------
@@ -202,17 +208,25 @@ def load_member(path: str | os.PathLike, classes: np.ndarray, n_val: int, n_test
     path = Path(path)
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as stored:
-        member = MemberPredictions(
-            val_proba=stored["val_proba"],
-            test_proba=stored["test_proba"],
-            fit_time=float(stored["fit_time"]),
-            epochs=int(stored["epochs"]),
-            config=json.loads(str(stored["config"])) if "config" in stored.files else None,
-            versions=json.loads(str(stored["versions"])) if "versions" in stored.files else None,
-            machine=json.loads(str(stored["machine"])) if "machine" in stored.files else None,
-        )
-        stored_classes = stored["classes"]
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            member = MemberPredictions(
+                val_proba=stored["val_proba"],
+                test_proba=stored["test_proba"],
+                fit_time=float(stored["fit_time"]),
+                epochs=int(stored["epochs"]),
+                config=json.loads(str(stored["config"])) if "config" in stored.files else None,
+                versions=json.loads(str(stored["versions"])) if "versions" in stored.files else None,
+                machine=json.loads(str(stored["machine"])) if "machine" in stored.files else None,
+            )
+            stored_classes = stored["classes"]
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        # imbsk writes atomically, so such a file was truncated or damaged by something else
+        # (a partial copy, a full disk elsewhere); it holds no model to reuse, and the refit
+        # that follows replaces it atomically.
+        warnings.warn(f"{path} cannot be read ({type(error).__name__}: {error}); its model is fitted anew",
+                      RuntimeWarning, stacklevel=2)
+        return None
     expected = (len(classes),)
     if (
         not np.array_equal(stored_classes, _class_names(classes))

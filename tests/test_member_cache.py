@@ -53,6 +53,30 @@ def test_predictions_for_other_data_are_refused(tmp_path, classes, n_val, n_test
         member_cache.load_member(path, classes, n_val=n_val, n_test=n_test)
 
 
+@pytest.mark.parametrize("damage", ["truncated", "empty", "not_npz", "missing_array"])
+def test_unreadable_file_is_treated_as_absent_with_a_warning(tmp_path, damage):
+    # Such a file holds no model to reuse: the caller refits and overwrites it, instead of a
+    # BadZipFile / EOFError / KeyError traceback ending the whole evaluation.
+    path = tmp_path / "m.npz"
+    classes = np.array(["a", "b", "c"])
+    member_cache.save_member(path, _member(), classes)
+    content = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(content[: len(content) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "not_npz":
+        path.write_text("not an archive")
+    else:
+        member = _member()
+        np.savez(path, val_proba=member.val_proba, classes=classes)
+    with pytest.warns(RuntimeWarning, match="cannot be read.*fitted anew"):
+        assert member_cache.load_member(path, classes, n_val=4, n_test=3) is None
+    # The refit's save replaces it, and the new file reads back.
+    member_cache.save_member(path, _member(), classes)
+    assert member_cache.load_member(path, classes, n_val=4, n_test=3) is not None
+
+
 def test_config_key_depends_on_every_value_and_not_on_key_order():
     config = {"dataset": "otto", "params": {"batch_size": 64, "hidden_layer_sizes": (1024, 1024)}, "max_epochs": 25}
     key = member_cache.config_key(config)
