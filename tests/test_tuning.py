@@ -8,6 +8,7 @@ import math
 import multiprocessing
 import os
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -195,6 +196,28 @@ def test_mlp_trains_on_all_train_rows_and_early_stops_on_the_validation_split():
     assert type(estimator.net_.optimizer_) is torch.optim.AdamW
     assert estimator.n_iter_no_change == 2  # max(2, max_epochs // 4)
     assert estimator.ema_decay == tuning.MLP_EMA_DECAY
+
+
+@needs_adult
+def test_mlp_fits_in_parallel_threads_are_the_models_of_their_seeds():
+    # tune(n_jobs > 1) runs trials in threads; the MLP seeds torch's process-wide generator,
+    # so two fits at once used to draw from each other's stream.
+    data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=600)
+    params = {"hidden_layer_sizes": (64,), "d_embedding": 8, "n_frequencies": 8, "batch_size": 64, "dropout": 0.3}
+
+    def proba(seed: int) -> np.ndarray:
+        fitted = tuning.fitting._fit_model("mlp", params, data, seed=seed, device="cpu", max_epochs=2)
+        return fitted.predict_proba(data.X_val)
+
+    alone = {seed: proba(seed) for seed in (0, 1)}
+    together: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda s=seed: together.__setitem__(s, proba(s))) for seed in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for seed in (0, 1):
+        np.testing.assert_array_equal(together[seed], alone[seed])
 
 
 @needs_adult

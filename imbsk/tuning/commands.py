@@ -239,7 +239,8 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="K|A-B|A,B",
                         help="score each trial by its mean validation accuracy over these model seeds "
                              "(K = 0..K-1; default: --seed alone); every worker of a study should pass the same")
-    parser.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel trials in this process")
+    parser.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel trials in this process (threads; MLP fits take turns, "
+                             "XGBoost fits run side by side)")
     parser.add_argument("--max-train-rows", type=_positive_int, default=None, help="stratified training subsample")
     parser.add_argument("--batch-sizes", type=_positive_int, nargs="+", default=list(BATCH_SIZES))
     parser.add_argument("--xgb-max-estimators", type=_positive_int, default=XGB_MAX_ESTIMATORS,

@@ -114,6 +114,8 @@ def tune(
         Epoch cap of the MLPs (ignored by XGBoost).
     n_jobs : int, default=1
         Parallel trials in this process (threads; see :meth:`optuna.Study.optimize`).
+        MLP fits take turns (they seed torch's process-wide generator), so only
+        XGBoost trials fit side by side; run several processes to parallelise MLPs.
     max_train_rows : int, default=None
         Stratified training subsample (see :func:`load_split`).
     batch_sizes : sequence of int, default=BATCH_SIZES
