@@ -750,6 +750,25 @@ def test_run_tune_command_writes_outputs(tmp_path, capsys):
         parser.parse_args(["--dataset", "adult", "--model", "mlp", "--n-trials", "1", "--evaluate-ensemble-size", "0"])
 
 
+@needs_adult
+def test_best_json_keeps_the_caps_of_the_best_trial_when_the_study_is_reported_with_other_options(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    tuning.add_tune_arguments(parser)
+    common = ["--dataset", "adult", "--model", "xgboost", "--storage", f"sqlite:///{tmp_path}/caps.db",
+              "--data-home", DATA_HOME, "--out", str(tmp_path / "out")]
+    tuning.run_tune_command(parser.parse_args(common + ["--n-trials", "1", "--max-train-rows", "800",
+                                                        "--xgb-max-estimators", "10"]))
+    # Reporting the study (no new trial) with default options, and evaluating its best configuration.
+    capsys.readouterr()
+    tuning.run_tune_command(parser.parse_args(common + ["--n-trials", "0", "--evaluate-seeds", "1"]))
+    assert "not this run's options" in capsys.readouterr().out
+    best = json.loads((tmp_path / "out" / "adult-xgboost-best.json").read_text())
+    assert (best["max_train_rows"], best["xgb_max_estimators"]) == (800, 10)
+    # The evaluation retrained the trial's model (seed 0, same caps), so it scores what the trial scored.
+    seeds = pd.read_csv(tmp_path / "out" / "adult-xgboost-seeds.csv")
+    assert seeds.loc[0, "val_accuracy"] == pytest.approx(best["val_accuracy"], abs=1e-12)
+
+
 @pytest.mark.parametrize("option, value, message", [
     ("--n-trials", "-1", "must be a non-negative integer, got -1"),
     ("--max-epochs", "0", "must be a positive integer, got 0"),

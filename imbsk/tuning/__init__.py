@@ -95,8 +95,10 @@ without the key (studies before the sixth run) keeps XGBoost's default
 Every space is a function ``(trial, *, batch_sizes=BATCH_SIZES) -> dict`` that
 returns keyword arguments of the estimator; :func:`tune` stores them in the
 trial's user attribute ``'params'`` (and :func:`best_params` reads them back),
-together with ``'fit_time'`` (seconds) and ``'epochs'`` (epochs run for the
-MLPs, trees kept for XGBoost).
+together with ``'fit_time'`` (seconds), ``'epochs'`` (epochs run for the
+MLPs, trees kept for XGBoost) and the caps it trained under (``'max_epochs'``,
+``'xgb_max_estimators'``, ``'max_train_rows'``), which ``imbsk tune`` writes
+into ``<study>-best.json`` for the best trial whatever its own options.
 
 Several workers
 ---------------

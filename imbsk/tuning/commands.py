@@ -24,7 +24,7 @@ from imbsk.tuning.spaces import (
     MODEL_NAMES,
     PRECISIONS,
 )
-from imbsk.tuning.study import _check_estimator_names, best_params, tune
+from imbsk.tuning.study import _best_caps, _check_estimator_names, best_params, tune
 
 #: SAM-A radius and smoothing of the first ``'mlp_sam_ls'`` trial in :func:`run_benchmark`
 #: (added to the best plain-MLP configuration).
@@ -288,6 +288,9 @@ def run_tune_command(args: argparse.Namespace) -> int:
 
     Writes ``<out>/<study>-best.json`` and, with ``--evaluate-seeds K > 0``,
     ``<out>/<study>-seeds.csv`` (one row per seed) and ``<out>/<study>-summary.json``.
+    The caps of the file and of the evaluation (``max_epochs``, ``xgb_max_estimators``,
+    ``max_train_rows``) are those the best trial trained under, which this run's options
+    only stand in for when the trial predates their record.
 
     Returns
     -------
@@ -317,12 +320,22 @@ def run_tune_command(args: argparse.Namespace) -> int:
     print(f"best params: {json.dumps(params)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    max_train_rows = getattr(args, "max_train_rows", None)
-    xgb_max_estimators = getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS)
+    given = {"max_epochs": args.max_epochs,
+             "xgb_max_estimators": getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
+             "max_train_rows": getattr(args, "max_train_rows", None)}
+    # The best trial may come from an earlier run of the study with other caps (e.g. a report
+    # with --n-trials 0 and default options): the configuration is the trial's, caps included.
+    caps = _best_caps(study, **given)
+    differ = {name: value for name, value in caps.items() if value != given[name]}
+    if differ:
+        print(f"the best trial was scored with {json.dumps(differ)}, not this run's options; "
+              "its configuration keeps them")
+    max_epochs, xgb_max_estimators, max_train_rows = (
+        caps["max_epochs"], caps["xgb_max_estimators"], caps["max_train_rows"])
     (out / f"{study_name}-best.json").write_text(
         json.dumps({"study": study_name, "dataset": args.dataset, "model": args.model, "n_trials": n_complete,
                     "val_accuracy": study.best_value, "model_seeds": study.best_trial.user_attrs.get("model_seeds"),
-                    "max_epochs": args.max_epochs,
+                    "max_epochs": max_epochs,
                     "xgb_max_estimators": xgb_max_estimators, "max_train_rows": max_train_rows,
                     "params": params}, indent=2)
     )
@@ -331,7 +344,7 @@ def run_tune_command(args: argparse.Namespace) -> int:
         size = getattr(args, "evaluate_ensemble_size", 1)
         results = evaluate(
             args.dataset, args.model, params, seeds=seeds, data_home=args.data_home, device=args.device,
-            max_epochs=args.max_epochs, max_train_rows=max_train_rows, xgb_max_estimators=xgb_max_estimators,
+            max_epochs=max_epochs, max_train_rows=max_train_rows, xgb_max_estimators=xgb_max_estimators,
             ensemble_size=size, predictions_dir=getattr(args, "predictions_dir", None),
         )
         _report_evaluation(results, out, study_name)

@@ -197,6 +197,10 @@ def tune(
         trial.set_user_attr("fit_time", float(sum(member.fit_time for member in members)))
         trial.set_user_attr("epochs", int(round(float(np.mean([member.epochs for member in members])))))
         trial.set_user_attr("model_seeds", model_seeds)
+        # What the trial trained under besides its parameters: a resumed study may be run with
+        # other caps, and its best configuration must be re-evaluated with the trial's own.
+        for name, value in _trial_caps(max_epochs, xgb_max_estimators, max_train_rows).items():
+            trial.set_user_attr(name, value)
         trial.set_user_attr("val_accuracies", accuracies)
         return float(np.mean(accuracies))
 
@@ -220,6 +224,24 @@ def tune(
     # A diverging configuration (NaN loss) fails its trial, not the study.
     study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, catch=(RuntimeError, FloatingPointError))
     return study
+
+
+def _trial_caps(max_epochs: int, xgb_max_estimators: int, max_train_rows: int | None) -> dict[str, Any]:
+    """The training settings outside ``params`` that a trial records (user attributes of the same names)."""
+    return {
+        "max_epochs": int(max_epochs),
+        "xgb_max_estimators": int(xgb_max_estimators),
+        "max_train_rows": None if max_train_rows is None else int(max_train_rows),
+    }
+
+
+def _best_caps(study: optuna.Study, **defaults: Any) -> dict[str, Any]:
+    """``max_epochs``, ``xgb_max_estimators`` and ``max_train_rows`` under which the best trial was scored.
+
+    ``defaults`` (the same three names) stand in for trials that predate these records.
+    """
+    attrs = study.best_trial.user_attrs
+    return {name: attrs.get(name, value) for name, value in defaults.items()}
 
 
 def _pin_study_optimizer(study: optuna.Study, optimizer: str) -> None:
