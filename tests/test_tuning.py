@@ -543,10 +543,22 @@ def test_parse_seeds(text, seeds):
     assert tuning.parse_seeds(text) == seeds
 
 
-@pytest.mark.parametrize("text", ["0", "-2", "7-5", "a", "1-b", "1,,2", "2,-1"])
+@pytest.mark.parametrize("text", ["0", "-2", "7-5", "a", "1-b", "1,,2", "2,-1", "3,1,3"])
 def test_parse_seeds_rejects(text):
     with pytest.raises(ValueError, match="--seeds"):
         tuning.parse_seeds(text)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: tuning.evaluate("adult", "xgboost", {}, seeds=[0, 0]),
+    lambda: tuning.evaluate_blend("adult", {"model": "xgboost", "params": {}}, {"model": "mlp", "params": {}},
+                                  seeds=[1, 2, 1]),
+    lambda: tuning.tune("adult", "xgboost", n_trials=1, trial_seeds=[3, 3]),
+])
+def test_a_repeated_seed_is_refused_before_anything_is_fitted(call):
+    # The same model twice would count as two seeds: n_seeds 2 and a standard error of 0.
+    with pytest.raises(ValueError, match="must not repeat a seed"):
+        call()
 
 
 @needs_adult

@@ -380,7 +380,7 @@ def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
     Raises
     ------
     ValueError
-        Anything else, an empty range, or a negative seed.
+        Anything else, an empty range, a negative seed, or a repeated one.
     """
     text = text.strip()
     try:
@@ -396,6 +396,9 @@ def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
     if not seeds or min(seeds) < 0:
         raise ValueError(f"{flag} must name at least one non-negative seed; got {text!r} "
                          "(seed 0 alone is '0-0')")
+    if len(set(seeds)) != len(seeds):
+        # The same model twice would count as two seeds in the mean and the standard error.
+        raise ValueError(f"{flag} must not repeat a seed; got {text!r}")
     return seeds
 
 

@@ -149,10 +149,14 @@ def _accuracy(y_true: Any, y_pred: Any) -> float:
     return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
 
 def _seed_list(seeds: Sequence[int] | int, name: str) -> list[int]:
-    """``range(k)`` for an int ``k``, else the given seeds; a ValueError for a negative one."""
+    """``range(k)`` for an int ``k``, else the given seeds; a ValueError for a negative or repeated one."""
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     if any(seed < 0 for seed in seed_list):
         raise ValueError(f"{name} must be non-negative; got {seed_list}")
+    # A repeated seed is the same model again: it would count as an independent run in
+    # n_seeds and shrink the standard error (or weigh twice in a trial's mean).
+    if len(set(seed_list)) != len(seed_list):
+        raise ValueError(f"{name} must not repeat a seed; got {seed_list}")
     return seed_list
 
 
