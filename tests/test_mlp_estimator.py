@@ -3,6 +3,7 @@
 import io
 import os
 import pickle
+import threading
 import warnings
 from pathlib import Path
 
@@ -355,6 +356,25 @@ def test_no_hidden_layer_is_a_linear_model():
     X, y = np.random.RandomState(0).randn(20, 3), [0, 1] * 10
     clf = ImbalancedMLPClassifier(max_iter=1, **{**FAST, "hidden_layer_sizes": ()}).fit(X, y)
     assert len(clf.net_.module_.backbone) == 0
+
+
+def test_fits_in_parallel_threads_are_the_models_of_their_seeds(imbalanced):
+    """torch's generators are process-wide: concurrent fits must not draw from each other's stream."""
+    X, y = imbalanced
+
+    def proba(seed: int) -> np.ndarray:
+        params = {**FAST, "dropout": 0.3}
+        return ImbalancedMLPClassifier(max_iter=3, random_state=seed, **params).fit(X, y).predict_proba(X)
+
+    alone = {seed: proba(seed) for seed in (0, 1, 2)}
+    together: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda s=seed: together.__setitem__(s, proba(s))) for seed in (0, 1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for seed in (0, 1, 2):
+        np.testing.assert_array_equal(together[seed], alone[seed])
 
 
 def test_diverging_training_names_the_epoch(imbalanced):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numbers
 import re
+import threading
 import time
 from abc import abstractmethod
 from typing import Any
@@ -48,6 +49,12 @@ _EARLY_STOPPING_MONITORS = {
 
 #: ``precision`` -> dtype of ``torch.autocast`` around the forward passes (None: plain float32).
 _AUTOCAST_DTYPES = {"float32": None, "bfloat16": torch.bfloat16}
+#: Held while a fit draws from torch's generators. They are process-wide, shared by every
+#: thread: two fits running at once in threads (joblib's threading backend, ``imbsk tune
+#: --n-jobs``) would draw weights, batches and dropout masks from each other's stream and
+#: restore each other's state, so neither would be the model of its ``random_state``.
+#: Fits in one process therefore take turns; reentrant for a fit that fits another.
+_TORCH_RNG_LOCK = threading.RLock()
 #: The device strings besides 'auto' and 'cpu': 'cuda' (the current GPU) or 'cuda:N'.
 _CUDA_DEVICE = re.compile(r"cuda(:[0-9]+)?")
 
@@ -340,7 +347,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
 
         # The GPU's generator is forked too, so fitting leaves the caller's CUDA random state as it was.
         fork_devices = [_cuda_index(device)] if device != "cpu" else []
-        with torch.random.fork_rng(devices=fork_devices):
+        with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
             module = self._build_module(train, len(self.classes_), with_projector=self.joint_ssl_weight > 0)
             net = self._make_net(module, train, valid, seed, device)

@@ -7,7 +7,6 @@ A seeded model is read from :mod:`imbsk.member_cache` when stored there, else fi
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -31,13 +30,6 @@ MLP_EMA_DECAY = 0.99
 #: Validation score the MLPs early-stop on (the tuning objective).
 MLP_EARLY_STOPPING_METRIC = "accuracy"
 
-# The MLP estimator seeds torch's process-wide generator (torch.manual_seed inside
-# torch.random.fork_rng), which every thread shares: two MLP fits running at once in one
-# process (tune(n_jobs > 1)) draw initial weights, batches and dropout masks from each
-# other's stream and restore each other's state, so neither is the model of its seed
-# (and the member store would keep it under that seed). MLP fits therefore take turns;
-# XGBoost fits carry their own seed and still run side by side.
-_TORCH_SEED_LOCK = threading.Lock()
 
 
 class _FittedModel:
@@ -96,8 +88,9 @@ def _fit_model(
         random_state=seed,
         **kwargs,
     )
-    with _TORCH_SEED_LOCK:
-        estimator.fit(data.X_train, data.y_train, X_val=data.X_val, y_val=data.y_val)
+    # The estimator's fit takes turns with other threads' fits (it seeds torch's process-wide
+    # generator), so parallel trials are still the models of their seeds.
+    estimator.fit(data.X_train, data.y_train, X_val=data.X_val, y_val=data.y_val)
     return _FittedModel(
         estimator, estimator.predict_proba, estimator.classes_, estimator.fit_time_, int(estimator.n_iter_)
     )
