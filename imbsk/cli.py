@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imbsk._argtypes import positive_int
+
 DATASET_CHOICES = ("digits-lt", "adult", "otto", "covertype")
 #: Imbalance ratio of digits-lt when ``--imbalance-ratio`` is not given.
 DIGITS_DEFAULT_RATIO = 0.01
@@ -92,16 +94,6 @@ def _ratio(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     from imbsk.compare import METHODS
 
@@ -137,7 +129,7 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-home", default=None, help="directory of the downloaded data files")
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading a missing data file")
     parser.add_argument(
-        "--max-train-rows", type=_positive_int, default=None, help="subsample the training split to N rows"
+        "--max-train-rows", type=positive_int, default=None, help="subsample the training split to N rows"
     )
     parser.add_argument(
         "--class-scaling",
@@ -149,7 +141,7 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Hidden: tiny networks for tests and smoke runs.
     parser.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--max-iter", type=_positive_int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--max-iter", type=positive_int, default=None, help=argparse.SUPPRESS)
 
 
 _TUNING_COMMANDS = {

@@ -13,6 +13,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from imbsk._argtypes import non_negative_int, positive_float, positive_int
 from imbsk.tuning.data import load_split
 from imbsk.tuning.evaluation import _check_blend_weight, evaluate, evaluate_blend, format_summary, summarize
 from imbsk.tuning.fitting import DEFAULT_MAX_EPOCHS, XGB_MAX_ESTIMATORS
@@ -151,7 +152,7 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-train-rows", type=int, default=None)
     parser.add_argument("--xgb-max-estimators", type=int, default=XGB_MAX_ESTIMATORS)
     parser.add_argument("--out", default=f"results-{dataset}")
-    parser.add_argument("--ensemble-size", type=_positive_int, default=1,
+    parser.add_argument("--ensemble-size", type=positive_int, default=1,
                         help="score soft-voting ensembles of M seeds each (every --seeds is one ensemble)")
     parser.add_argument("--predictions-dir", default=None, metavar="DIR",
                         help="keep every evaluated model's probabilities here and reuse stored ones (imbsk evaluate)")
@@ -182,35 +183,6 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------------------
 # `imbsk tune`
 # ---------------------------------------------------------------------------
-def _positive_int(value: str) -> int:
-    return _int_at_least(value, 1, "a positive integer")
-
-
-def _non_negative_int(value: str) -> int:
-    return _int_at_least(value, 0, "a non-negative integer")
-
-
-def _int_at_least(value: str, low: int, what: str) -> int:
-    """An argparse ``type`` body; an ArgumentTypeError, unlike a ValueError, shows its own message."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {value!r}") from None
-    if number < low:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
-    return number
-
-
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
-    return number
-
-
 def _add_mlp_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", default=DEFAULT_OPTIMIZER, choices=sorted(LEARNING_RATE_RANGES),
                         help="optimiser of the MLP trials: adamw (Gorishniy et al.) or sgd with momentum "
@@ -224,26 +196,26 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``imbsk tune`` to ``parser``."""
     parser.add_argument("--dataset", required=True, choices=list(DATASET_NAMES))
     parser.add_argument("--model", required=True, choices=list(MODEL_NAMES))
-    parser.add_argument("--n-trials", type=_non_negative_int, required=True,
+    parser.add_argument("--n-trials", type=non_negative_int, required=True,
                         help="trials this worker adds to the study (0: report the study as it is)")
-    parser.add_argument("--timeout", type=_positive_float, default=None, help="stop starting trials after S seconds")
+    parser.add_argument("--timeout", type=positive_float, default=None, help="stop starting trials after S seconds")
     parser.add_argument("--storage", default="sqlite:///imbsk-tuning.db",
                         help="Optuna storage URL, e.g. sqlite:///study.db or postgresql://user@host/db")
     parser.add_argument("--study-name", default=None, help="default: '<dataset>-<model>'")
     parser.add_argument("--data-home", default=None, help="directory of the data files")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--max-epochs", type=_positive_int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
+    parser.add_argument("--max-epochs", type=positive_int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
     parser.add_argument("--seed", type=int, default=0,
                         help="sampler seed (and model seed without --trial-seeds); give each worker its own")
     parser.add_argument("--trial-seeds", type=_seeds_argument("--trial-seeds"), default=None,
                         metavar="K|A-B|A,B",
                         help="score each trial by its mean validation accuracy over these model seeds "
                              "(K = 0..K-1; default: --seed alone); every worker of a study should pass the same")
-    parser.add_argument("--n-jobs", type=_positive_int, default=1, help="parallel trials in this process (threads; MLP fits take turns, "
+    parser.add_argument("--n-jobs", type=positive_int, default=1, help="parallel trials in this process (threads; MLP fits take turns, "
                              "XGBoost fits run side by side)")
-    parser.add_argument("--max-train-rows", type=_positive_int, default=None, help="stratified training subsample")
-    parser.add_argument("--batch-sizes", type=_positive_int, nargs="+", default=list(BATCH_SIZES))
-    parser.add_argument("--xgb-max-estimators", type=_positive_int, default=XGB_MAX_ESTIMATORS,
+    parser.add_argument("--max-train-rows", type=positive_int, default=None, help="stratified training subsample")
+    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=list(BATCH_SIZES))
+    parser.add_argument("--xgb-max-estimators", type=positive_int, default=XGB_MAX_ESTIMATORS,
                         help="cap on XGBoost trees")
     parser.add_argument("--fixed-params", default=None, metavar="JSON",
                         help="raw trial parameters held fixed, as JSON or @file (e.g. a tuned MLP's "
@@ -255,9 +227,9 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         help="estimator arguments outside the search space added to every trial, as JSON "
                              "or @file (e.g. '{\"ema_decay\": 0.999}')")
     _add_mlp_training_arguments(parser)
-    parser.add_argument("--evaluate-seeds", type=_non_negative_int, default=0,
+    parser.add_argument("--evaluate-seeds", type=non_negative_int, default=0,
                         help="retrain the best configuration with seeds 0..K-1 and report test accuracy")
-    parser.add_argument("--evaluate-ensemble-size", type=_positive_int, default=1, metavar="M",
+    parser.add_argument("--evaluate-ensemble-size", type=positive_int, default=1, metavar="M",
                         help="with --evaluate-seeds K: score K soft-voting ensembles of M seeds each")
     parser.add_argument("--predictions-dir", default=None, metavar="DIR",
                         help="keep every fitted model's probabilities here, trials' and --evaluate-seeds' "
@@ -479,15 +451,15 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=list(MODEL_NAMES), default=None, help="default: the configuration's 'model'")
     parser.add_argument("--seeds", type=_seeds_argument("--seeds"), default=parse_seeds("5"), metavar="K|A-B|A,B",
                         help="seeds (ensembles with --ensemble-size): K means 0..K-1 (default: 5)")
-    parser.add_argument("--ensemble-size", type=_positive_int, default=1, metavar="M",
+    parser.add_argument("--ensemble-size", type=positive_int, default=1, metavar="M",
                         help="score soft-voting ensembles; ensemble s holds the models of seeds sM..sM+M-1")
     parser.add_argument("--predictions-dir", default=None, metavar="DIR",
                         help="keep every fitted model's probabilities here and reuse stored ones")
-    parser.add_argument("--max-epochs", type=_positive_int, default=None,
+    parser.add_argument("--max-epochs", type=positive_int, default=None,
                         help=f"epoch cap of the MLPs (default: the configuration's, else {DEFAULT_MAX_EPOCHS})")
-    parser.add_argument("--xgb-max-estimators", type=_positive_int, default=None,
+    parser.add_argument("--xgb-max-estimators", type=positive_int, default=None,
                         help=f"cap on XGBoost trees (default: the configuration's, else {XGB_MAX_ESTIMATORS})")
-    parser.add_argument("--max-train-rows", type=_positive_int, default=None,
+    parser.add_argument("--max-train-rows", type=positive_int, default=None,
                         help="stratified training subsample (default: the configuration's, else all rows)")
     parser.add_argument("--estimator-params", default=None, metavar="JSON",
                         help="estimator arguments that replace or join the configuration's params, as JSON or "

@@ -1,0 +1,34 @@
+"""argparse ``type=`` converters shared by the command-line entry points.
+
+An ``argparse.ArgumentTypeError`` (unlike a ``ValueError``) is shown to the user with its
+own message, so each converter says what the option needs and what it got.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _number_at_least(text: str, kind: type, low: float, strict: bool, what: str) -> int | float:
+    try:
+        number = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+    if number < low or (strict and number == low) or number != number:  # number != number: NaN
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+    return number
+
+
+def positive_int(text: str) -> int:
+    """``text`` as an int >= 1."""
+    return int(_number_at_least(text, int, 1, False, "a positive integer"))
+
+
+def non_negative_int(text: str) -> int:
+    """``text`` as an int >= 0."""
+    return int(_number_at_least(text, int, 0, False, "a non-negative integer"))
+
+
+def positive_float(text: str) -> float:
+    """``text`` as a float > 0 (not NaN)."""
+    return float(_number_at_least(text, float, 0.0, True, "a positive number"))
