@@ -175,9 +175,8 @@ def test_same_seed_same_model_with_random_augmentation(digits):
     assert not np.allclose(first, other)
 
 
-def test_joint_ssl_builds_a_projector_and_views_come_from_unmixed_images(digits):
-    _, X, y = digits
-    seen: list[torch.Tensor] = []
+def _recording_views(seen: list[torch.Tensor]) -> type[ImbalancedCNNClassifier]:
+    """The CNN classifier with its Joint-SSL view transform recording every batch it is given in ``seen``."""
 
     class Recording(ImbalancedCNNClassifier):
         def _view_transform(self, train):
@@ -189,8 +188,14 @@ def test_joint_ssl_builds_a_projector_and_views_come_from_unmixed_images(digits)
 
             return view
 
+    return Recording
+
+
+def test_joint_ssl_builds_a_projector_and_views_come_from_unmixed_images(digits):
+    _, X, y = digits
+    seen: list[torch.Tensor] = []
     params = {**FAST, "augmentation": "flip_crop", "mixing": "cutmix", "ssl_projector_dims": (16, 8)}
-    clf = Recording(joint_ssl_weight=0.5, random_state=0, **params).fit(X, y)
+    clf = _recording_views(seen)(joint_ssl_weight=0.5, random_state=0, **params).fit(X, y)
     projector = clf.net_.module_.projector
     assert isinstance(projector, Projector) and projector.out_features == 8
     assert projector.in_features == clf.net_.module_.backbone.feature_dim
@@ -222,20 +227,8 @@ def test_sam_a_and_joint_ssl_draw_the_views_once_per_step(digits):
     # Both SAM passes must see the same views; they used to be redrawn in the second pass (4 draws per step).
     _, X, y = digits
     seen: list[torch.Tensor] = []
-
-    class Recording(ImbalancedCNNClassifier):
-        def _view_transform(self, train):
-            inner = super()._view_transform(train)
-
-            def view(batch):
-                out = inner(batch)
-                seen.append(out.clone())
-                return out
-
-            return view
-
     params = {**FAST, "augmentation": "flip_crop", "ssl_projector_dims": (16, 8)}
-    clf = Recording(joint_ssl_weight=0.5, sam_asymmetric_rho=0.05, random_state=0, **params).fit(X, y)
+    clf = _recording_views(seen)(joint_ssl_weight=0.5, sam_asymmetric_rho=0.05, random_state=0, **params).fit(X, y)
     assert np.isfinite(clf.history_[-1, "train_loss"])
     n_steps = -(-len(X) // 32)
     assert len(seen) == 2 * n_steps
