@@ -132,7 +132,17 @@ def _count_table(class_counts: Any) -> tuple[np.ndarray, np.ndarray]:
     return labels[order], counts[order]
 
 
-def _group_mean(y_true: Any, y_pred: Any, group: np.ndarray) -> float:
+def _group_mean(y_true: Any, y_pred: Any, group: np.ndarray, labels: np.ndarray) -> float:
+    """Macro accuracy over ``group``, a subset of ``labels`` (every key of ``class_counts``)."""
+    y_true_1d = column_or_1d(y_true)
+    if len(y_true_1d) and not np.isin(y_true_1d, labels).any():
+        # Labels of another type than the keys ('1' against 1, e.g. counts read back from JSON)
+        # match nothing, and every group score would be a silent nan.
+        raise ValueError(
+            f"No label of y_true is a key of class_counts (y_true holds {y_true_1d.dtype} labels such as "
+            f"{y_true_1d[0]!r}; class_counts has {labels.dtype} keys such as {labels[0]!r}). Give the counts "
+            "under the labels themselves, of the same type."
+        )
     if len(group) == 0:
         return float("nan")
     acc = per_class_accuracy(y_true, y_pred, labels=group)
@@ -141,7 +151,8 @@ def _group_mean(y_true: Any, y_pred: Any, group: np.ndarray) -> float:
     return float(np.nanmean(acc))
 
 
-def _extreme_classes(class_counts: Any, fraction: float, *, fewest: bool) -> np.ndarray:
+def _extreme_classes(class_counts: Any, fraction: float, *, fewest: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The ``ceil(fraction * C)`` classes with the fewest (or most) counts, and every label of ``class_counts``."""
     if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}.")
     labels, counts = _count_table(class_counts)
@@ -150,7 +161,7 @@ def _extreme_classes(class_counts: Any, fraction: float, *, fewest: bool) -> np.
     # Labels are sorted, so their position breaks ties in label order.
     key = counts if fewest else -counts
     ranking = np.lexsort((np.arange(len(labels)), key))
-    return labels[ranking[:k]]
+    return labels[ranking[:k]], labels
 
 
 def minority_accuracy(
@@ -193,8 +204,8 @@ def minority_accuracy(
     >>> minority_accuracy([0, 1, 2, 2], [0, 1, 2, 0], class_counts=counts)
     0.5
     """
-    group = _extreme_classes(class_counts, fraction, fewest=True)
-    return _group_mean(y_true, y_pred, group)
+    group, labels = _extreme_classes(class_counts, fraction, fewest=True)
+    return _group_mean(y_true, y_pred, group, labels)
 
 
 def majority_accuracy(
@@ -234,8 +245,8 @@ def majority_accuracy(
     >>> majority_accuracy([0, 0, 1, 2], [0, 1, 1, 2], class_counts=counts)
     0.5
     """
-    group = _extreme_classes(class_counts, fraction, fewest=False)
-    return _group_mean(y_true, y_pred, group)
+    group, labels = _extreme_classes(class_counts, fraction, fewest=False)
+    return _group_mean(y_true, y_pred, group, labels)
 
 
 def shot_accuracy(
@@ -303,7 +314,7 @@ def shot_accuracy(
         in_group = counts < few_threshold
     else:
         in_group = (counts >= few_threshold) & (counts <= many_threshold)
-    return _group_mean(y_true, y_pred, labels[in_group])
+    return _group_mean(y_true, y_pred, labels[in_group], labels)
 
 
 def many_shot_accuracy(y_true: Any, y_pred: Any, *, class_counts: Any, **kwargs: Any) -> float:

@@ -102,6 +102,16 @@ def test_group_class_missing_from_y_true_is_skipped():
     assert np.isnan(minority_accuracy(Y_TRUE[keep], Y_PRED[keep], class_counts=COUNTS))
 
 
+@pytest.mark.parametrize("class_counts", [
+    {"0": 10, "1": 5},                 # counts read back from JSON: string keys for int labels
+    {0: 10, 1: 5, "x": 1},             # mixed keys: numpy turns them all into strings
+])
+@pytest.mark.parametrize("metric", [minority_accuracy, majority_accuracy, shot_accuracy])
+def test_labels_of_another_type_than_the_counts_raise_instead_of_nan(metric, class_counts):
+    with pytest.raises(ValueError, match="No label of y_true is a key of class_counts"):
+        metric([0, 1, 1], [0, 1, 1], class_counts=class_counts)
+
+
 def test_shot_groups_hand_example():
     assert shot_accuracy(Y_TRUE, Y_PRED, class_counts=COUNTS, shot="many") == 0.75
     assert shot_accuracy(Y_TRUE, Y_PRED, class_counts=COUNTS, shot="medium") == 0.5
