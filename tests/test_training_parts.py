@@ -151,3 +151,20 @@ def test_train_loss_under_sam_is_the_objective_at_theta(sam):
     erm = _tiny_net(lambda x: x + shift, class_weights=weights).train_step((X, y))["loss"]
     with_sam = _tiny_net(lambda x: x + shift, sam=sam, class_weights=weights).train_step((X, y))["loss"]
     torch.testing.assert_close(with_sam, erm, rtol=1e-6, atol=1e-7)
+
+
+def test_set_training_resets_a_submodule_switched_elsewhere():
+    # _set_training skips modules already in the requested mode; a submodule whose mode
+    # was changed by other code must still be switched back.
+    net = _tiny_net(None)
+    net._set_training(True)
+    assert all(m.training for m in net.module_.modules())
+    net.module_.body[1].eval()
+    net._set_training(True)
+    assert all(m.training for m in net.module_.modules())
+    net._set_training(False)
+    assert not any(m.training for m in net.module_.modules())
+    net.initialize_module()  # a new module object is checked afresh
+    net.module_.eval()
+    net._set_training(True)
+    assert all(m.training for m in net.module_.modules())

@@ -130,12 +130,37 @@ class ImbalanceNet(NeuralNet):
         super().initialize()
         self.shuffle_generator_ = torch.Generator().manual_seed(int(self.iterator_seed))
         self._class_weight_cache: tuple[int, Tensor] | None = None
+        self._mode_trees = {}
         return self
 
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_class_weight_cache", None)
+        state.pop("_mode_trees", None)
         return state
+
+    def _set_training(self, training=True):
+        """skorch's mode switch, skipping modules already wholly in the requested mode.
+
+        ``nn.Module.train`` walks and re-sets every submodule; skorch calls it before
+        every training batch, although the mode only changes around validation. The
+        check reads ``training`` of every submodule (a list flattened once per module
+        object), so a mode changed by anything else is still switched back.
+        """
+        trees = getattr(self, "_mode_trees", None)
+        if trees is None:
+            trees = self._mode_trees = {}
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if not isinstance(module, nn.Module):
+                continue
+            tree = trees.get(name)
+            if tree is None or tree[0] is not module:
+                tree = trees[name] = (module, list(module.modules()))
+            for submodule in tree[1]:
+                if submodule.training != training:
+                    module.train(training)
+                    break
 
     def get_all_learnable_params(self):
         for name, parameter in self.module_.named_parameters():
