@@ -1,0 +1,88 @@
+"""Time (or profile) the MLP-PLR fit on 5,000 rows of Adult used in docs/performance.md.
+
+The configuration is the benchmark's tuned Adult model, for 2 epochs, with and without
+SAM-A, at batch 32 and 256, and with Joint-SSL (``joint_ssl_weight=0.1``):
+
+    OMP_NUM_THREADS=1 python examples/profile_fit.py --repeats 5
+    OMP_NUM_THREADS=1 python examples/profile_fit.py --profile sam_b32      # cProfile, top functions
+    OMP_NUM_THREADS=1 python examples/profile_fit.py --save-proba DIR       # predict_proba per config, for
+                                                                            # bitwise before/after checks
+
+Each repeat runs every configuration once (interleaved); the median is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from imbsk import ImbalancedMLPClassifier
+from imbsk.datasets import load_adult
+
+BASE = dict(
+    hidden_layer_sizes=(160, 160), d_embedding=40, n_frequencies=80, frequency_init_scale=12.1, dropout=0.377,
+    batch_size=32, sam_asymmetric_rho=0.0179, class_smoothing_eps=0.0747, ema_decay=0.999, max_iter=2,
+    random_state=0, device="cpu",
+)
+CONFIGS = {
+    "sam_b32": {},
+    "erm_b32": {"sam_asymmetric_rho": 0.0},
+    "sam_b256": {"batch_size": 256},
+    "erm_b256": {"sam_asymmetric_rho": 0.0, "batch_size": 256},
+    "sam_ssl_b32": {"joint_ssl_weight": 0.1},
+    "erm_ssl_b32": {"sam_asymmetric_rho": 0.0, "joint_ssl_weight": 0.1},
+}
+
+
+def fit(name: str, X, y) -> tuple[ImbalancedMLPClassifier, float]:
+    clf = ImbalancedMLPClassifier(**{**BASE, **CONFIGS[name]})
+    started = time.perf_counter()
+    clf.fit(X, y)
+    return clf, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-home", default=None)
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", choices=list(CONFIGS))
+    parser.add_argument("--save-proba")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    adult = load_adult(data_home=args.data_home)
+    X, y, X_test = adult.X_train.iloc[:5000], adult.y_train.iloc[:5000], adult.X_test.iloc[:2000]
+    fit("sam_b32", X.iloc[:500], y.iloc[:500])  # warm-up
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        _, seconds = fit(args.profile, X, y)
+        profiler.disable()
+        print(f"{args.profile}: {seconds:.3f} s under cProfile")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        return
+    names = args.configs.split(",")
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for repeat in range(args.repeats):
+        for name in names:
+            clf, seconds = fit(name, X, y)
+            times[name].append(seconds)
+            if repeat == 0 and args.save_proba:
+                os.makedirs(args.save_proba, exist_ok=True)
+                np.save(os.path.join(args.save_proba, f"{name}.npy"), clf.predict_proba(X_test))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); median of {args.repeats}")
+    for name in names:
+        runs = " ".join(f"{t:.3f}" for t in times[name])
+        print(f"{name:12s} {statistics.median(times[name]):7.3f} s   ({runs})")
+
+
+if __name__ == "__main__":
+    main()
