@@ -179,8 +179,9 @@ class DatasetInfo:
     is_frame : bool
         Whether the inputs are pandas DataFrames.
     numeric_missing : bool
-        Whether a numeric training column holds NaN (the MLPs then get a median
-        imputer in front, since they refuse NaN in numeric columns).
+        Whether a numeric training column holds NaN (for information: the MLPs always
+        have a median imputer in front, since they refuse NaN in numeric columns and
+        a test row may hold NaN where no training row does).
     mlp_params : dict
         Settings of every MLP (:func:`mlp_defaults` plus overrides).
     device : str
@@ -425,10 +426,15 @@ def _numeric_imputer(info: DatasetInfo, categorical: Any = "passthrough") -> Any
     return ColumnTransformer(transformers, verbose_feature_names_out=False).set_output(transform="pandas")
 
 
-def _mlp_method(random_state: int, info: DatasetInfo, **technique: Any) -> Any:
-    """The MLP, behind a median imputer only when numeric training columns hold NaN."""
-    model = _mlp(random_state, info, **technique)
-    return make_pipeline(_numeric_imputer(info), model) if info.numeric_missing else model
+def _mlp_method(random_state: int, info: DatasetInfo, **technique: Any) -> Pipeline:
+    """The MLP behind a median imputer of the numeric columns, fitted on the training rows.
+
+    The imputer is there even when no numeric training value is missing: the MLP
+    refuses NaN in numeric columns, so a value missing only in the test rows would
+    make every MLP method fail at predict time (the baselines impute it). Without NaN
+    the imputer changes no value.
+    """
+    return make_pipeline(_numeric_imputer(info), _mlp(random_state, info, **technique))
 
 
 def _erm(random_state: int, info: DatasetInfo) -> Any:

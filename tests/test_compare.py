@@ -252,6 +252,19 @@ def test_every_method_handles_categorical_frames_with_nan(capsys):
     assert capsys.readouterr().err == ""  # progress=False: no bar
 
 
+def test_numeric_nan_only_in_the_test_rows_is_imputed_for_the_mlps():
+    # No NaN in the training rows, one in a test row: the MLPs must impute it with the
+    # training median as the baselines do, not fail at predict time.
+    X, y = _mixed_frame(120)
+    X_test = X.iloc[90:].copy()
+    X_test.loc[X_test.index[0], "signal"] = np.nan
+    results = run_comparison(
+        X.iloc[:90], y[:90], X_test, y[90:], methods="erm,logreg", seeds=1, mlp_params=QUICK_MLP_PARAMS,
+        progress=False, errors="warn",
+    )
+    assert results["error"].isna().all(), results["error"].tolist()
+
+
 def test_progress_bar_goes_to_stderr(capsys):
     X, y = _mixed_frame(60)
     run_comparison(X, y, X, y, methods="logreg", seeds=[0, 1], progress=True)
@@ -327,7 +340,7 @@ def test_smote_factory_adapts_k_and_rejects_all_singleton_minorities():
 
 def test_ldam_drw_defers_to_two_thirds_without_early_stopping():
     info = describe_dataset(np.zeros((50, 2)), np.array([0] * 40 + [1] * 10))
-    model = METHODS["ldam_drw"](0, info)
+    model = METHODS["ldam_drw"](0, info)[-1]  # the MLP, behind its imputer
     assert info.mlp_params["max_iter"] == 100
     assert model.drw_epoch == 67 and model.validation_fraction is None
     assert model.loss == "ldam" and model.class_weight == "effective_number"
