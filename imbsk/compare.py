@@ -414,13 +414,20 @@ def _mlp(random_state: int, info: DatasetInfo, **technique: Any) -> ImbalancedML
     return ImbalancedMLPClassifier(device=info.device, random_state=random_state, **params)
 
 
-def _numeric_imputer(info: DatasetInfo, categorical: Any = "passthrough") -> Any:
-    """Median imputation of numeric columns; a DataFrame stays a DataFrame with its column names."""
+def _numeric_imputer(info: DatasetInfo, categorical: Any = "passthrough", *, keep_empty_features: bool = False) -> Any:
+    """Median imputation of numeric columns; a DataFrame stays a DataFrame with its column names.
+
+    The numeric columns come first in the output, the categorical ones (through
+    ``categorical``) after them. ``keep_empty_features`` fills a numeric column that is
+    all NaN in the training rows with 0 instead of dropping it, so that the output
+    positions of the columns are known before fitting.
+    """
     if not info.is_frame:
-        return SimpleImputer(strategy="median")
+        return SimpleImputer(strategy="median", keep_empty_features=keep_empty_features)
     transformers = []
     if info.numeric_columns:
-        transformers.append(("numeric", SimpleImputer(strategy="median"), list(info.numeric_columns)))
+        imputer = SimpleImputer(strategy="median", keep_empty_features=keep_empty_features)
+        transformers.append(("numeric", imputer, list(info.numeric_columns)))
     if info.categorical_columns:
         transformers.append(("categorical", categorical, list(info.categorical_columns)))
     return ColumnTransformer(transformers, verbose_feature_names_out=False).set_output(transform="pandas")
@@ -534,10 +541,15 @@ def _smote_mlp(random_state: int, info: DatasetInfo) -> Any:
     elif not info.numeric_columns:
         sampler = SMOTEN(sampling_strategy=strategy, k_neighbors=k_neighbors, random_state=random_state)
     else:
-        sampler = SMOTENC(
-            list(info.categorical_columns), sampling_strategy=strategy, k_neighbors=k_neighbors, random_state=random_state
-        )
-    return make_imblearn_pipeline(_numeric_imputer(info, _string_categories()), sampler, _mlp(random_state, info))
+        # By position, not by name: the imputer puts the categorical columns after the numeric
+        # ones, and renames non-string column names (0 -> 'x0'), so a name such as 0 would be
+        # read as the position of a numeric column.
+        n_numeric = len(info.numeric_columns)
+        categorical = list(range(n_numeric, n_numeric + len(info.categorical_columns)))
+        sampler = SMOTENC(categorical, sampling_strategy=strategy, k_neighbors=k_neighbors, random_state=random_state)
+    # keep_empty_features: an all-NaN numeric column must not shift those positions.
+    imputer = _numeric_imputer(info, _string_categories(), keep_empty_features=True)
+    return make_imblearn_pipeline(imputer, sampler, _mlp(random_state, info))
 
 
 def _xgboost(random_state: int, info: DatasetInfo) -> Pipeline:

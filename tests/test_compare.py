@@ -265,6 +265,18 @@ def test_numeric_nan_only_in_the_test_rows_is_imputed_for_the_mlps():
     assert results["error"].isna().all(), results["error"].tolist()
 
 
+def test_smote_nc_finds_the_categorical_columns_of_a_frame_with_integer_column_names():
+    # The imputer in front of SMOTE-NC renames non-string columns (0 -> 'x0') and puts the
+    # categorical ones last; the categorical column 0 taken as a position was the numeric 'x1'.
+    X, y = _mixed_frame(120)
+    X = X[["code", "signal", "noise"]].set_axis([0, 1, 2], axis=1)
+    results = run_comparison(
+        X.iloc[:90], y[:90], X.iloc[90:], y[90:], methods="smote_mlp", seeds=1, mlp_params=QUICK_MLP_PARAMS,
+        progress=False, errors="warn",
+    )
+    assert results["error"].isna().all(), results["error"].tolist()
+
+
 def test_progress_bar_goes_to_stderr(capsys):
     X, y = _mixed_frame(60)
     run_comparison(X, y, X, y, methods="logreg", seeds=[0, 1], progress=True)
