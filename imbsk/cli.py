@@ -18,7 +18,8 @@ Datasets
     Any CSV file with ``--target COL``; rows with a missing target are dropped and
     the rest is split 80/20, stratified, with seed 0. ``--imbalance-ratio`` as above.
 
-``--test-imbalance-ratio`` makes the test set long-tailed too; ``--max-train-rows``
+``--test-imbalance-ratio`` makes the test set long-tailed too, its classes ranked by
+their training counts (the training head stays the test head); ``--max-train-rows``
 draws a (stratified when possible) subsample of the training split, after the
 imbalance, for quick runs.
 
@@ -203,9 +204,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------
+def _as_key(label: Any) -> Any:
+    return label.item() if isinstance(label, np.generic) else label
+
+
 def _label_counts(y: Any) -> dict:
     labels, counts = np.unique(np.asarray(y), return_counts=True)
-    return {label.item() if isinstance(label, np.generic) else label: int(n) for label, n in zip(labels, counts)}
+    return {_as_key(label): int(n) for label, n in zip(labels, counts)}
 
 
 #: Class counts shown in an error message; more (a continuous column given as --target
@@ -221,11 +226,26 @@ def _counts_text(counts: dict) -> str:
     return f"{{{shown}, ...}} ({len(counts)} classes)"
 
 
-def _long_tailed(X: Any, y: Any, ratio: float, what: str, option: str) -> tuple[Any, Any]:
+def _long_tailed(
+    X: Any, y: Any, ratio: float, what: str, option: str, rank_by: Any = None
+) -> tuple[Any, Any]:
+    """Long-tailed subsample of ``(X, y)``; ``rank_by`` gives the labels whose counts rank the classes.
+
+    Without ``rank_by`` the smallest label gets the most samples (make_long_tailed's
+    'descending'). With it, the classes are ranked by their counts in ``rank_by``
+    (ties and absent classes by label), so that a test set follows the head and tail
+    of the training set.
+    """
     from imbsk.datasets import make_long_tailed
 
+    class_order: Any = "descending"
+    if rank_by is not None:
+        classes = np.unique(np.asarray(y))
+        reference = _label_counts(rank_by)
+        counts = np.array([reference.get(_as_key(label), 0) for label in classes])
+        class_order = classes[np.argsort(-counts, kind="stable")]
     try:
-        return make_long_tailed(X, y, ratio, random_state=SPLIT_SEED)
+        return make_long_tailed(X, y, ratio, class_order=class_order, random_state=SPLIT_SEED)
     except ValueError as error:
         raise _UsageError(
             f"{option} {ratio} cannot be applied to the {what} ({len(y)} rows, class counts "
@@ -314,11 +334,15 @@ def load_compare_data(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, str
             description += f" (training imbalance ratio {ratio})"
     else:
         raise _UsageError(f"unknown dataset {name!r}; valid datasets are: {', '.join(DATASET_CHOICES)}, or a path to a .csv file.")
-    if args.test_imbalance_ratio is not None:
-        X_test, y_test = _long_tailed(X_test, y_test, args.test_imbalance_ratio, "test split", "--test-imbalance-ratio")
-        description += f", test imbalance ratio {args.test_imbalance_ratio}"
     if args.max_train_rows is not None:
         X_train, y_train = _subsample(X_train, y_train, args.max_train_rows)
+    if args.test_imbalance_ratio is not None:
+        # Ranked by the training counts: ranked by label, a class frequent in training
+        # could be made the rarest at test time (the label order is arbitrary for a CSV).
+        X_test, y_test = _long_tailed(
+            X_test, y_test, args.test_imbalance_ratio, "test split", "--test-imbalance-ratio", rank_by=y_train
+        )
+        description += f", test imbalance ratio {args.test_imbalance_ratio}"
     return X_train, y_train, X_test, y_test, description
 
 

@@ -132,6 +132,32 @@ def test_compare_imbalance_ratio_on_csv(tmp_path, capsys):
     assert counts["rare"] == math.floor(n_max * 0.25 + 1e-9)
 
 
+def _split_counts(*argv: str) -> tuple[dict, dict]:
+    """Training and test class counts of the split the ``compare`` options describe."""
+    from imbsk.cli import build_parser, load_compare_data
+
+    args = build_parser(["compare"]).parse_args(["compare", *argv])
+    _, y_train, _, y_test, _ = load_compare_data(args)
+    return _counts(y_train), _counts(y_test)
+
+
+def _counts(y) -> dict:
+    return pd.Series(np.asarray(y)).value_counts().to_dict()
+
+
+def test_test_imbalance_ratio_ranks_the_classes_by_their_training_counts(tmp_path):
+    # 'zeta' is the majority of the training split; ranked by label it was made the rarest
+    # test class, so the test set inverted the training long tail.
+    X, y = _mixed_frame(300)
+    y = np.where(y == "common", "zeta", y)
+    path = tmp_path / "table.csv"
+    X.assign(label=y).to_csv(path, index=False)
+    train, test = _split_counts("--dataset", str(path), "--target", "label", "--test-imbalance-ratio", "0.2")
+    assert max(train, key=train.get) == "zeta"
+    assert sorted(test, key=test.get, reverse=True) == sorted(train, key=train.get, reverse=True)
+    assert test["zeta"] > test["rare"]
+
+
 @pytest.mark.parametrize(
     "extra, expected",
     [
