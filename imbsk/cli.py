@@ -254,16 +254,40 @@ def _long_tailed(
 
 
 def _subsample(X: Any, y: Any, n_rows: int) -> tuple[Any, Any]:
+    """``n_rows`` training rows, stratified when possible.
+
+    A stratified split needs 2 rows per class, which a long-tailed training set often
+    lacks (digits-LT has a class of 1). Its single-row classes are then kept whole and
+    the other rows stratified, instead of a plain random draw that could lose the rare
+    classes altogether. A plain random draw remains when even that cannot be done
+    (fewer rows asked than classes).
+    """
     from sklearn.model_selection import train_test_split
 
     if n_rows >= len(y):
         return X, y
     try:
         X_sub, _, y_sub, _ = train_test_split(X, y, train_size=n_rows, stratify=y, random_state=SPLIT_SEED)
+        return X_sub, y_sub
     except ValueError:
-        # Stratification needs 2 samples per class and room for every class.
+        pass
+    _, codes, counts = np.unique(np.asarray(y), return_inverse=True, return_counts=True)
+    single = counts[codes] == 1
+    single_rows, other_rows = np.flatnonzero(single), np.flatnonzero(~single)
+    n_other = n_rows - len(single_rows)
+    try:
+        kept, _ = train_test_split(other_rows, train_size=n_other, stratify=codes[other_rows], random_state=SPLIT_SEED)
+    except ValueError:
+        # Stratification needs room for every class.
         X_sub, _, y_sub, _ = train_test_split(X, y, train_size=n_rows, random_state=SPLIT_SEED)
-    return X_sub, y_sub
+        return X_sub, y_sub
+    rows = np.sort(np.concatenate([single_rows, kept]))
+    return _take_rows(X, rows), _take_rows(y, rows)
+
+
+def _take_rows(data: Any, rows: np.ndarray) -> Any:
+    """Rows of a DataFrame, Series or array, by position."""
+    return data.iloc[rows] if hasattr(data, "iloc") else np.asarray(data)[rows]
 
 
 def _load_csv(path: Path, target: str | None) -> tuple[Any, Any, Any, Any]:

@@ -158,6 +158,16 @@ def test_test_imbalance_ratio_ranks_the_classes_by_their_training_counts(tmp_pat
     assert test["zeta"] > test["rare"]
 
 
+def test_max_train_rows_keeps_the_single_sample_classes_of_digits_lt():
+    # Class 9 of digits-LT has 1 training image, so a stratified split is impossible; the
+    # plain random draw that replaced it lost classes 8 and 9 at 150 rows.
+    train, _ = _split_counts("--max-train-rows", "150")
+    assert sum(train.values()) == 150
+    assert sorted(train) == list(range(10))
+    counts = [train[label] for label in range(10)]
+    assert counts == sorted(counts, reverse=True)  # the long tail keeps its order
+
+
 @pytest.mark.parametrize(
     "extra, expected",
     [
