@@ -924,6 +924,7 @@ def plot_minority_majority(summary: pd.DataFrame, path: str | Path, title: str |
 
     methods = [str(method) for method in summary.index]
     x = np.arange(len(methods))
+    n_runs_of = summary["n_runs"].to_numpy() if "n_runs" in summary else np.ones(len(methods))
     width = 0.38
     figure = Figure(figsize=(max(6.0, 0.75 * len(methods) + 2.0), 4.5), dpi=120)
     FigureCanvasAgg(figure)
@@ -935,6 +936,12 @@ def plot_minority_majority(summary: pd.DataFrame, path: str | Path, title: str |
         values = 100 * summary[quantity].to_numpy(dtype=np.float64)
         errors = np.nan_to_num(100 * summary[f"{quantity}_se"].to_numpy(dtype=np.float64))
         axes.bar(x + offset, np.nan_to_num(values), width, yerr=errors, capsize=3, label=label, color=colour)
+        # A failed run or an undefined score (no test sample of the group) has an empty bar,
+        # which would read as a score of 0%: it is labelled as the table writes it.
+        missing = np.isnan(values)
+        for position, n_runs in zip(x[missing], n_runs_of[missing]):
+            note = "failed" if n_runs == 0 else "n/a"
+            axes.text(position + offset, 1.0, note, rotation=90, ha="center", va="bottom", fontsize=8)
     axes.set_xticks(x)
     axes.set_xticklabels(methods, rotation=40, ha="right")
     axes.set_ylabel("test accuracy (%)")

@@ -369,6 +369,34 @@ def test_single_run_has_no_standard_error():
     assert row == ["m", "25.0", "50.0", "0.0", "100.0", "0.50"]
 
 
+def test_chart_labels_failed_and_undefined_scores_instead_of_showing_zero(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from imbsk.compare import plot_minority_majority
+
+    results = pd.DataFrame(
+        {"method": ["ok", "bad", "na"], "seed": [0, 0, 0], "accuracy": [0.9, np.nan, 0.5],
+         "balanced_accuracy": [0.8, np.nan, 0.5], "minority_accuracy": [0.7, np.nan, np.nan],
+         "majority_accuracy": [0.95, np.nan, 0.6], "fit_time": [1.0, np.nan, 1.0],
+         "error": [None, "ValueError: boom", None]}
+    )
+    saved = []
+    original_savefig = Figure.savefig
+
+    def recording_savefig(self, *args, **kwargs):
+        saved.append(self)
+        return original_savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", recording_savefig)
+    summary = summarize(results)
+    plot_minority_majority(summary, tmp_path / "chart.png")
+    # The table writes 'failed' for 'bad' and 'n/a' for the minority score of 'na'; the
+    # chart drew both as empty bars, indistinguishable from a score of 0%.
+    assert "failed" in format_table(summary) and "n/a" in format_table(summary)
+    notes = sorted(text.get_text() for text in saved[0].axes[0].texts)
+    assert notes == ["failed", "failed", "n/a"]
+
+
 def test_smote_strategy_skips_classes_smaller_than_k_plus_one():
     y = np.array([0] * 10 + [1] * 3 + [2] * 1)
     assert SmoteSamplingStrategy(1)(y) == {0: 10, 1: 10}
