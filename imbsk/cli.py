@@ -13,7 +13,8 @@ Datasets
     :func:`imbsk.datasets.load_dataset` splits. Methods fit on ``X_train`` (the MLPs
     hold out their own early-stopping split) and are scored on ``X_test``; ``X_val``
     is not used. ``--imbalance-ratio``, when given, subsamples the training split
-    with :func:`imbsk.datasets.make_long_tailed`.
+    with :func:`imbsk.datasets.make_long_tailed`, its classes ranked by their own
+    counts (the most frequent class stays the head; ties by label).
 ``PATH.csv``
     Any CSV file with ``--target COL``; rows with a missing target are dropped and
     the rest is split 80/20, stratified, with seed 0. ``--imbalance-ratio`` as above.
@@ -345,7 +346,7 @@ def load_compare_data(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, str
         X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
         description = name.lower()
         if ratio is not None:
-            X_train, y_train = _long_tailed(X_train, y_train, ratio, "training split", "--imbalance-ratio")
+            X_train, y_train = _long_tailed(X_train, y_train, ratio, "training split", "--imbalance-ratio", rank_by=y_train)
             description += f" (training imbalance ratio {ratio})"
     elif name.lower().endswith(".csv") or Path(name).is_file():
         path = Path(name)
@@ -354,7 +355,7 @@ def load_compare_data(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, str
         X_train, X_test, y_train, y_test = _load_csv(path, args.target)
         description = f"{path.name} (target {args.target!r})"
         if ratio is not None:
-            X_train, y_train = _long_tailed(X_train, y_train, ratio, "training split", "--imbalance-ratio")
+            X_train, y_train = _long_tailed(X_train, y_train, ratio, "training split", "--imbalance-ratio", rank_by=y_train)
             description += f" (training imbalance ratio {ratio})"
     else:
         raise _UsageError(f"unknown dataset {name!r}; valid datasets are: {', '.join(DATASET_CHOICES)}, or a path to a .csv file.")

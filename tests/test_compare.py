@@ -158,6 +158,18 @@ def test_test_imbalance_ratio_ranks_the_classes_by_their_training_counts(tmp_pat
     assert test["zeta"] > test["rare"]
 
 
+def test_imbalance_ratio_keeps_the_natural_majority_as_the_head(tmp_path):
+    # Ranked by label, 'zeta' (the natural majority) became the rarest training class.
+    X, y = _mixed_frame(300)
+    y = np.where(y == "common", "zeta", y)
+    path = tmp_path / "table.csv"
+    X.assign(label=y).to_csv(path, index=False)
+    natural, _ = _split_counts("--dataset", str(path), "--target", "label")
+    train, _ = _split_counts("--dataset", str(path), "--target", "label", "--imbalance-ratio", "0.25")
+    assert sorted(train, key=train.get, reverse=True) == sorted(natural, key=natural.get, reverse=True)
+    assert train["zeta"] == max(train.values()) and train["rare"] == math.floor(train["zeta"] * 0.25 + 1e-9)
+
+
 def test_max_train_rows_keeps_the_single_sample_classes_of_digits_lt():
     # Class 9 of digits-LT has 1 training image, so a stratified split is impossible; the
     # plain random draw that replaced it lost classes 8 and 9 at 150 rows.
