@@ -834,7 +834,11 @@ def _table_cells(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         if record.get("n_runs", 1) == 0:
             rows.append([str(method), *["failed"] * len(_HEADERS)])
             continue
-        cells = [str(method)]
+        # A method with some failed runs is averaged over the others; the name says so, since
+        # the warnings printed during the runs are easy to miss above the table.
+        n_failed = int(record.get("n_failed", 0) or 0)
+        name = str(method) if n_failed == 0 else f"{method} ({n_failed} of {n_failed + int(record['n_runs'])} failed)"
+        cells = [name]
         for quantity in _HEADERS:
             scale, decimals = (1.0, 2) if quantity == "fit_time" else (100.0, 1)
             cells.append(_mean_se(record[quantity], record[f"{quantity}_se"], scale, decimals))

@@ -342,6 +342,18 @@ def test_failed_runs_are_recorded_with_errors_warn():
     assert "failed" in format_table(summary)
 
 
+def test_a_method_with_some_failed_runs_says_so_in_the_table():
+    results = pd.DataFrame(
+        {"method": ["m", "m", "m"], "seed": [0, 1, 2], "accuracy": [0.5, 0.7, np.nan],
+         "balanced_accuracy": [0.5, 0.7, np.nan], "minority_accuracy": [0.0, 1.0, np.nan],
+         "majority_accuracy": [1.0, 1.0, np.nan], "fit_time": [1.0, 3.0, np.nan],
+         "error": [None, None, "ValueError: boom"]}
+    )
+    summary = summarize(results)
+    assert "m (1 of 3 failed)" in format_table(summary).splitlines()[-1]
+    assert "| m (1 of 3 failed) | 60.0 ± 10.0 |" in summary_to_markdown(summary)
+
+
 def test_summarize_mean_and_standard_error_by_hand():
     results = pd.DataFrame(
         {
