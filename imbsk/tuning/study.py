@@ -87,7 +87,10 @@ def tune(
     ``(1 / S) sum_s accuracy(y_val, predict_s(X_val))``. Averaging over seeds
     lowers the noise of a trial's score, which on one seed is as large as the
     differences the study ranks. The sampler is
-    :class:`optuna.samplers.TPESampler` (Bergstra et al. 2011) seeded with ``seed``.
+    :class:`optuna.samplers.TPESampler` (Bergstra et al. 2011) seeded with ``seed``,
+    with 5 random start-up trials. A new call builds a new sampler: continuing a
+    study that has fewer than 5 complete trials with the same ``seed`` replays the
+    same random draws, so give a continuation (like a parallel worker) its own seed.
 
     Parameters
     ----------
