@@ -28,10 +28,10 @@ treated as absent, with a warning, so its model is fitted and stored anew.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from imbsk._files import atomic_write
 
 __all__ = [
     "MemberPredictions",
@@ -171,26 +173,19 @@ def save_member(
     to name the file; ``{}`` when None), :func:`software_versions` and
     :func:`machine_description`: the caller is the process that fitted the member.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            np.savez(
-                file,
-                val_proba=member.val_proba,
-                test_proba=member.test_proba,
-                classes=_class_names(classes),
-                fit_time=np.float64(member.fit_time),
-                epochs=np.int64(member.epochs),
-                config=np.str_(_config_json(config or {})),
-                versions=np.str_(json.dumps(software_versions(), sort_keys=True)),
-                machine=np.str_(json.dumps(machine_description(), sort_keys=True)),
-            )
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        val_proba=member.val_proba,
+        test_proba=member.test_proba,
+        classes=_class_names(classes),
+        fit_time=np.float64(member.fit_time),
+        epochs=np.int64(member.epochs),
+        config=np.str_(_config_json(config or {})),
+        versions=np.str_(json.dumps(software_versions(), sort_keys=True)),
+        machine=np.str_(json.dumps(machine_description(), sort_keys=True)),
+    )
+    atomic_write(path, buffer.getvalue())
 
 
 def load_member(path: str | os.PathLike, classes: np.ndarray, n_val: int, n_test: int) -> MemberPredictions | None:

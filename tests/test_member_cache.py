@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 import pytest
 
@@ -32,6 +35,15 @@ def test_saved_member_loads_back_unchanged(tmp_path):
     assert (loaded.fit_time, loaded.epochs) == (12.5, 7)
     # The temporary file was renamed into place, nothing else is left behind.
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_stored_file_gets_an_ordinary_file_mode(tmp_path):
+    # mkstemp's 0o600 made a shared store unreadable to the other users of a group directory.
+    umask = os.umask(0)
+    os.umask(umask)
+    path = tmp_path / "store" / "m.npz"
+    member_cache.save_member(path, _member(), np.array([0, 1, 2]))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
 def test_integer_labels_round_trip(tmp_path):

@@ -10,11 +10,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
+
+from imbsk._files import atomic_write
 
 __all__ = [
     "DATA_ENV_VAR",
@@ -143,24 +144,6 @@ def download_bytes(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> bytes:
             return resp.read()
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise OSError(f"Download of {url} failed: {exc}") from exc
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and :func:`os.replace`.
-
-    A crash or a concurrent reader never sees a half-written file, which
-    matters because a truncated file would otherwise be cached forever.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def missing_file_error(

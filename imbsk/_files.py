@@ -1,0 +1,35 @@
+"""Atomic file writes shared by the data loaders and the member store."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# mkstemp creates its file with mode 0o600 whatever the umask, so a renamed file would be
+# private to its writer: a shared data cache or model store would be unreadable to the
+# other users of a group directory. Files get the mode open() would give them instead.
+# The umask is read once, at import: reading it means setting it, which is not thread-safe.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and :func:`os.replace`.
+
+    A crash or a concurrent reader never sees a half-written file (a truncated file
+    would otherwise be read, or cached, as if whole). The parent directory is created
+    if needed; the file gets the mode of an ordinary new file (``0o666`` less the umask).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
