@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     augmentation = args.augmentation or ("none" if digits else "trivialaugment")
     mixing = args.mixing or ("none" if digits else "cutmix")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise SystemExit(f"--methods names no method: {args.methods!r}.")
     for name in methods:
         method_params(name, args.epochs)  # fail fast on a typo
     output = args.output or f"{args.dataset}_lt_results.csv"

@@ -11,7 +11,9 @@ Example::
         --data-home /work/shared/data --storage sqlite:///covertype.db --out results-covertype
 
 Run it again with the same --storage to add trials to the same studies; several
-copies (or machines, with a postgresql:// storage) can tune at once.
+copies (or machines, with a postgresql:// storage) can tune at once. Give each
+rerun and each copy its own --seed (the studies' sampler seed), or they replay
+the same random start-up trials.
 
 If neither ``covtype.data.gz`` / ``covtype.data`` in --data-home nor
 scikit-learn's cached copy exists, the script says that the data is not

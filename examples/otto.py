@@ -11,11 +11,15 @@ Example::
         --data-home /work/shared/data --storage sqlite:///otto.db --out results-otto
 
 Run it again with the same --storage to add trials to the same studies; several
-copies (or machines, with a postgresql:// storage) can tune at once.
+copies (or machines, with a postgresql:// storage) can tune at once. Give each
+rerun and each copy its own --seed (the studies' sampler seed), or they replay
+the same random start-up trials.
 
-Without ``otto_train.csv.gz`` (Kaggle's train.csv, gzip-compressed) in
---data-home, the loader fetches OpenML dataset 45548 and keeps it only if it is
-byte-for-byte Kaggle's file once rewritten in that layout (see ``load_otto``).
+The script reads ``otto_train.csv.gz`` (Kaggle's train.csv, gzip-compressed) from
+--data-home (else $IMBSK_DATA) and never downloads. To fetch it, run
+``imbsk.datasets.load_otto(data_home=DIR)`` once: it downloads OpenML dataset 45548
+and keeps it only if it is byte-for-byte Kaggle's file once rewritten in that
+layout.
 """
 
 import sys

@@ -49,11 +49,17 @@ def fit(name: str, X, y) -> tuple[ImbalancedMLPClassifier, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default=None)
-    parser.add_argument("--configs", default=",".join(CONFIGS))
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--profile", choices=list(CONFIGS))
-    parser.add_argument("--save-proba")
+    parser.add_argument("--configs", default=",".join(CONFIGS),
+                        help=f"comma-separated configurations to time (default: all of {', '.join(CONFIGS)})")
+    parser.add_argument("--repeats", type=int, default=3, help="fits per configuration; the median is reported")
+    parser.add_argument("--profile", choices=list(CONFIGS), help="run one configuration under cProfile instead")
+    parser.add_argument("--save-proba", metavar="DIR", help="save each configuration's predict_proba here")
     args = parser.parse_args()
+    unknown = [name for name in args.configs.split(",") if name not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown --configs {unknown}; choose from {', '.join(CONFIGS)}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     torch.set_num_threads(1)
     adult = load_adult(data_home=args.data_home)
     X, y, X_test = adult.X_train.iloc[:5000], adult.y_train.iloc[:5000], adult.X_test.iloc[:2000]

@@ -878,6 +878,31 @@ def test_adult_example_script_runs_all_three_models(tmp_path, capsys, monkeypatc
     assert "total wall time" in capsys.readouterr().out
     # Two ensembles of two members per model, every member's probabilities kept.
     assert len(list((tmp_path / "predictions").glob("adult-*-seed[0-3].npz"))) == 12
+    # The caps each model was evaluated with are recorded beside its parameters.
+    assert {k: best["mlp"][k] for k in ("max_epochs", "max_train_rows", "xgb_max_estimators")} == {
+        "max_epochs": 2, "max_train_rows": 600, "xgb_max_estimators": 20}
+
+
+@needs_adult
+def test_example_script_reruns_on_the_same_storage(tmp_path, capsys):
+    common = ["--max-epochs", "1", "--max-train-rows", "600", "--xgb-max-estimators", "10", "--seeds", "1",
+              "--data-home", DATA_HOME, "--storage", f"sqlite:///{tmp_path}/r.db", "--out", str(tmp_path / "out")]
+    xgb = ["--models", "xgboost", "--xgb-trials", "2"]
+    assert tuning.benchmark_main("adult", [*xgb, *common]) == 0
+    # Its own --seed: a continuation draws new start-up configurations instead of replaying them.
+    assert tuning.benchmark_main("adult", [*xgb, *common, "--seed", "1"]) == 0
+    trials = optuna.load_study(study_name="adult-xgboost", storage=f"sqlite:///{tmp_path}/r.db").trials
+    assert trials[0].params != trials[2].params and trials[1].params != trials[3].params
+    # A study keeps the batch sizes it started with: a clear error, no failed trial.
+    mlp = ["--models", "mlp", "--n-trials", "1"]
+    assert tuning.benchmark_main("adult", [*mlp, *common, "--batch-sizes", "256"]) == 0
+    capsys.readouterr()
+    assert tuning.benchmark_main("adult", [*mlp, *common, "--batch-sizes", "128"]) == 2
+    assert "draws batch_size from [256], not [128]" in capsys.readouterr().err
+    study = optuna.load_study(study_name="adult-mlp", storage=f"sqlite:///{tmp_path}/r.db")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE]
+    with pytest.raises(SystemExit):
+        tuning.benchmark_main("adult", ["--seeds", "0"])
 
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "examples" / "configs").glob("*.json"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,6 +56,7 @@ def run_benchmark(
     precision: str = "float32",
     ensemble_size: int = 1,
     predictions_dir: str | os.PathLike | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Tune every model of ``n_trials`` on one benchmark, then evaluate it over seeds.
 
@@ -72,8 +74,15 @@ def run_benchmark(
         Per-study time limit of the tuning, seconds.
     out : str, default=None
         Directory for ``{dataset}-results.csv``, ``{dataset}-summary.csv`` and
-        ``{dataset}-best-params.json``.
-    Other parameters are passed to :func:`tune` and :func:`evaluate`.
+        ``{dataset}-best-params.json`` (each model's best parameters, validation
+        accuracy and the caps it was evaluated with).
+    seed : int, default=0
+        Sampler seed of every study (:func:`tune`); a rerun that continues the
+        studies, or a parallel copy, needs its own.
+    Other parameters are passed to :func:`tune` and :func:`evaluate`. The best
+    configuration is evaluated with the caps its trial was scored under
+    (``max_epochs``, ``xgb_max_estimators``, ``max_train_rows``), which may come
+    from an earlier run of the study; a note says so when they differ from these.
 
     When ``'mlp'`` runs before ``'mlp_sam_ls'``, the first trial of the
     ``'mlp_sam_ls'`` study is the best ``'mlp'`` configuration with
@@ -104,23 +113,28 @@ def run_benchmark(
             dataset, model, n_trials=trials, storage=storage, study_name=study_name, timeout=timeout,
             data_home=data_home, device=device, max_epochs=max_epochs, max_train_rows=max_train_rows,
             batch_sizes=batch_sizes, xgb_max_estimators=xgb_max_estimators, enqueue_trials=enqueue,
-            fixed_params=fixed, optimizer=optimizer, precision=precision,
+            fixed_params=fixed, optimizer=optimizer, precision=precision, seed=seed,
         )
+        params = best_params(study)  # first: a clear error for a study without a complete trial
         raw_best[model] = dict(study.best_trial.params)
         tuned = time.perf_counter() - started
         completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        params = best_params(study)
         print(f"[{dataset}/{model}] {len(completed)} trials in the study ({tuned:.0f} s this run); "
               f"best val acc {study.best_value:.4f}; params {json.dumps(params)}", flush=True)
+        given = {"max_epochs": max_epochs, "xgb_max_estimators": xgb_max_estimators, "max_train_rows": max_train_rows}
+        caps = _best_caps(study, **given)
+        differ = {name: value for name, value in caps.items() if value != given[name]}
+        if differ:
+            print(f"[{dataset}/{model}] the best trial was scored with {json.dumps(differ)}, not this run's "
+                  "options; it is evaluated with them", flush=True)
         started = time.perf_counter()
         frame = evaluate(dataset, model, params, seeds=seeds, data_home=data_home, device=device,
-                         max_epochs=max_epochs, max_train_rows=max_train_rows, xgb_max_estimators=xgb_max_estimators,
-                         ensemble_size=ensemble_size, predictions_dir=predictions_dir)
+                         ensemble_size=ensemble_size, predictions_dir=predictions_dir, **caps)
         print(f"[{dataset}/{model}] evaluated {seeds} seeds in {time.perf_counter() - started:.0f} s:\n"
               f"{frame.to_string(index=False)}", flush=True)
         frames.append(frame)
         best[model] = {"params": params, "val_accuracy": study.best_value, "n_trials": len(completed),
-                       "tuning_seconds_this_run": tuned}
+                       "tuning_seconds_this_run": tuned, **caps}
     results = pd.concat(frames, ignore_index=True)
     summary = summarize(results)
     print(format_summary(summary), flush=True)
@@ -139,19 +153,25 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
         description=f"Tune XGBoost, MLP-PLR and MLP-PLR + SAM-A + smoothing on {dataset} "
                     "(validation accuracy), then evaluate the best of each over seeds on the test split."
     )
-    parser.add_argument("--n-trials", type=int, default=20, help="trials per MLP model")
-    parser.add_argument("--xgb-trials", type=int, default=None, help="trials of XGBoost (default: 2 x --n-trials)")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds of the final evaluation")
-    parser.add_argument("--storage", default=f"sqlite:///imbsk-{dataset}.db")
-    parser.add_argument("--data-home", default=None)
+    parser.add_argument("--n-trials", type=non_negative_int, default=20,
+                        help="trials per MLP model added to its study (0: evaluate the study's best as it is)")
+    parser.add_argument("--xgb-trials", type=non_negative_int, default=None,
+                        help="trials of XGBoost (default: 2 x --n-trials)")
+    parser.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..K-1 of the final evaluation")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="sampler seed of the studies; give a rerun on the same storage, or a parallel copy, its own")
+    parser.add_argument("--storage", default=f"sqlite:///imbsk-{dataset}.db",
+                        help="Optuna storage URL of the studies ('<dataset>-<model>'); rerunning continues them")
+    parser.add_argument("--data-home", default=None, help="directory of the data files (else $IMBSK_DATA)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--max-epochs", type=int, default=DEFAULT_MAX_EPOCHS)
-    parser.add_argument("--timeout", type=float, default=None, help="per-study tuning time limit (s)")
+    parser.add_argument("--max-epochs", type=positive_int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
+    parser.add_argument("--timeout", type=positive_float, default=None, help="per-study tuning time limit (s)")
     parser.add_argument("--models", nargs="+", default=["xgboost", "mlp", "mlp_sam_ls"], choices=list(MODEL_NAMES))
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
-    parser.add_argument("--max-train-rows", type=int, default=None)
-    parser.add_argument("--xgb-max-estimators", type=int, default=XGB_MAX_ESTIMATORS)
-    parser.add_argument("--out", default=f"results-{dataset}")
+    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=list(BATCH_SIZES),
+                        help="batch_size choices of the MLP studies (a study keeps the choices it started with)")
+    parser.add_argument("--max-train-rows", type=positive_int, default=None, help="stratified training subsample")
+    parser.add_argument("--xgb-max-estimators", type=positive_int, default=XGB_MAX_ESTIMATORS, help="cap on XGBoost trees")
+    parser.add_argument("--out", default=f"results-{dataset}", help="directory of the result files")
     parser.add_argument("--ensemble-size", type=positive_int, default=1,
                         help="score soft-voting ensembles of M seeds each (every --seeds is one ensemble)")
     parser.add_argument("--predictions-dir", default=None, metavar="DIR",
@@ -168,14 +188,18 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     xgb_trials = args.xgb_trials if args.xgb_trials is not None else 2 * args.n_trials
     budgets = {m: (xgb_trials if m == "xgboost" else args.n_trials) for m in args.models}
     started = time.perf_counter()
-    run_benchmark(
-        dataset, n_trials=budgets, seeds=args.seeds, storage=args.storage, data_home=args.data_home,
-        device=args.device, max_epochs=args.max_epochs, timeout=args.timeout,
-        max_train_rows=args.max_train_rows, batch_sizes=args.batch_sizes,
-        xgb_max_estimators=args.xgb_max_estimators, out=args.out, sam_ls_on_mlp=args.sam_ls_on_mlp,
-        optimizer=args.optimizer, precision=args.precision, ensemble_size=args.ensemble_size,
-        predictions_dir=args.predictions_dir,
-    )
+    try:
+        run_benchmark(
+            dataset, n_trials=budgets, seeds=args.seeds, storage=args.storage, data_home=args.data_home,
+            device=args.device, max_epochs=args.max_epochs, timeout=args.timeout,
+            max_train_rows=args.max_train_rows, batch_sizes=args.batch_sizes,
+            xgb_max_estimators=args.xgb_max_estimators, out=args.out, sam_ls_on_mlp=args.sam_ls_on_mlp,
+            optimizer=args.optimizer, precision=args.precision, ensemble_size=args.ensemble_size,
+            predictions_dir=args.predictions_dir, seed=args.seed,
+        )
+    except ValueError as error:  # an empty study, a study started with other batch sizes, ...
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
     print(f"total wall time {time.perf_counter() - started:.0f} s")
     return 0
 

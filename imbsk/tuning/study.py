@@ -222,11 +222,30 @@ def tune(
     )
     if model != "xgboost":
         _pin_study_optimizer(study, optimizer)
+        _check_batch_size_choices(study, choices)
     for fixed in enqueue_trials or ():
         study.enqueue_trial(dict(fixed), skip_if_exists=True)
     # A diverging configuration (NaN loss) fails its trial, not the study.
     study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, catch=(RuntimeError, FloatingPointError))
     return study
+
+
+def _check_batch_size_choices(study: optuna.Study, choices: list[int]) -> None:
+    """Refuse batch-size choices other than those the study's trials drew from.
+
+    Optuna cannot change a categorical parameter's choices within a study: the first trial
+    would fail with "CategoricalDistribution does not support dynamic value space" and be
+    stored as a failed trial.
+    """
+    for trial in study.trials:
+        distribution = trial.distributions.get("batch_size")
+        if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+            if [int(c) for c in distribution.choices] != choices:
+                raise ValueError(
+                    f"study {study.study_name!r} draws batch_size from {list(distribution.choices)}, not {choices}: "
+                    "pass the same batch sizes (--batch-sizes), or use another study name or storage"
+                )
+            return
 
 
 def _trial_caps(max_epochs: int, xgb_max_estimators: int, max_train_rows: int | None) -> dict[str, Any]:
