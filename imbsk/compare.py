@@ -178,10 +178,6 @@ class DatasetInfo:
         columns are categorical); for arrays, no categorical and all positions numeric.
     is_frame : bool
         Whether the inputs are pandas DataFrames.
-    numeric_missing : bool
-        Whether a numeric training column holds NaN (for information: the MLPs always
-        have a median imputer in front, since they refuse NaN in numeric columns and
-        a test row may hold NaN where no training row does).
     mlp_params : dict
         Settings of every MLP (:func:`mlp_defaults` plus overrides).
     device : str
@@ -194,7 +190,6 @@ class DatasetInfo:
     categorical_columns: tuple = ()
     numeric_columns: tuple = ()
     is_frame: bool = False
-    numeric_missing: bool = False
     mlp_params: dict = field(default_factory=dict)
     device: str = "cpu"
 
@@ -232,17 +227,12 @@ def describe_dataset(
         categorical = tuple(column for column in X.columns if is_categorical_dtype(X[column].dtype))
         numeric = tuple(column for column in X.columns if column not in set(categorical))
         n_features, is_frame = X.shape[1], True
-        numeric_missing = bool(numeric) and bool(X[list(numeric)].isna().to_numpy().any())
     else:
         X_arr = np.asarray(X)
         if X_arr.ndim != 2:
             raise ValueError(f"X must be 2-D (rows x features); got shape {X_arr.shape}.")
         categorical, numeric = (), tuple(range(X_arr.shape[1]))
         n_features, is_frame = X_arr.shape[1], False
-        try:
-            numeric_missing = bool(np.isnan(X_arr.astype(np.float64)).any())
-        except (TypeError, ValueError):
-            numeric_missing = False  # not numbers: left to the estimators to reject
     params = mlp_defaults(len(y_arr))
     params.update(mlp_params or {})
     return DatasetInfo(
@@ -252,7 +242,6 @@ def describe_dataset(
         categorical_columns=categorical,
         numeric_columns=numeric,
         is_frame=is_frame,
-        numeric_missing=numeric_missing,
         mlp_params=params,
         device=resolve_device(device),
     )

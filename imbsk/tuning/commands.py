@@ -34,6 +34,22 @@ WARM_START_RHO = 0.05
 WARM_START_EPS = 0.05
 
 
+def _caps_of_best_trial(study: optuna.Study, prefix: str, **given: Any) -> dict[str, Any]:
+    """``max_epochs``, ``xgb_max_estimators`` and ``max_train_rows`` of the study's best trial; ``given`` (this
+    run's options) stand in for a trial that predates their record.
+
+    The best trial may come from an earlier run of the study with other caps (e.g. a report
+    with --n-trials 0 and default options): its configuration is the trial's, caps included,
+    and a line (starting with ``prefix``) says so when they differ from this run's.
+    """
+    caps = _best_caps(study, **given)
+    differ = {name: value for name, value in caps.items() if value != given[name]}
+    if differ:
+        print(f"{prefix}the best trial was scored with {json.dumps(differ)}, not this run's options; "
+              "its configuration keeps them", flush=True)
+    return caps
+
+
 # ---------------------------------------------------------------------------
 # benchmark driver (used by examples/*.py)
 # ---------------------------------------------------------------------------
@@ -121,12 +137,8 @@ def run_benchmark(
         completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         print(f"[{dataset}/{model}] {len(completed)} trials in the study ({tuned:.0f} s this run); "
               f"best val acc {study.best_value:.4f}; params {json.dumps(params)}", flush=True)
-        given = {"max_epochs": max_epochs, "xgb_max_estimators": xgb_max_estimators, "max_train_rows": max_train_rows}
-        caps = _best_caps(study, **given)
-        differ = {name: value for name, value in caps.items() if value != given[name]}
-        if differ:
-            print(f"[{dataset}/{model}] the best trial was scored with {json.dumps(differ)}, not this run's "
-                  "options; it is evaluated with them", flush=True)
+        caps = _caps_of_best_trial(study, f"[{dataset}/{model}] ", max_epochs=max_epochs,
+                                   xgb_max_estimators=xgb_max_estimators, max_train_rows=max_train_rows)
         started = time.perf_counter()
         frame = evaluate(dataset, model, params, seeds=seeds, data_home=data_home, device=device,
                          ensemble_size=ensemble_size, predictions_dir=predictions_dir, **caps)
@@ -316,16 +328,9 @@ def run_tune_command(args: argparse.Namespace) -> int:
     print(f"best params: {json.dumps(params)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    given = {"max_epochs": args.max_epochs,
-             "xgb_max_estimators": getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
-             "max_train_rows": getattr(args, "max_train_rows", None)}
-    # The best trial may come from an earlier run of the study with other caps (e.g. a report
-    # with --n-trials 0 and default options): the configuration is the trial's, caps included.
-    caps = _best_caps(study, **given)
-    differ = {name: value for name, value in caps.items() if value != given[name]}
-    if differ:
-        print(f"the best trial was scored with {json.dumps(differ)}, not this run's options; "
-              "its configuration keeps them")
+    caps = _caps_of_best_trial(study, "", max_epochs=args.max_epochs,
+                               xgb_max_estimators=getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
+                               max_train_rows=getattr(args, "max_train_rows", None))
     max_epochs, xgb_max_estimators, max_train_rows = (
         caps["max_epochs"], caps["xgb_max_estimators"], caps["max_train_rows"])
     (out / f"{study_name}-best.json").write_text(
