@@ -89,7 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="default trivialaugment (cifar10, the paper's recipe), none (digits)")
     parser.add_argument("--mixing", default=None, choices=["cutmix", "mixup", "none"],
                         help="default cutmix (cifar10, the paper's recipe), none (digits)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (checked by the estimator)")
     parser.add_argument("--data-home", default=None, help="directory holding cifar-10-python.tar.gz")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--output", default=None, help="CSV file (default: <dataset>_lt_results.csv)")

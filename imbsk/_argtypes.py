@@ -32,3 +32,18 @@ def non_negative_int(text: str) -> int:
 def positive_float(text: str) -> float:
     """``text`` as a float > 0 (not NaN)."""
     return float(_number_at_least(text, float, 0.0, True, "a positive number"))
+
+
+def device_name(text: str) -> str:
+    """``text`` if it names a device the estimators accept: 'auto', 'cpu', 'cuda' or 'cuda:N'.
+
+    Only the form is checked here; whether that GPU exists is checked when training starts.
+    """
+    from imbsk.estimators.base import check_device_form  # torch only when a command parses a device
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    try:
+        check_device_form(text, "--device")
+    except InvalidParameterError:
+        raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N (N the index of a GPU), got {text!r}") from None
+    return text

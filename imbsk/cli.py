@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imbsk._argtypes import positive_int
+from imbsk._argtypes import device_name, positive_int
 
 DATASET_CHOICES = ("digits-lt", "adult", "otto", "covertype")
 #: Imbalance ratio of digits-lt when ``--imbalance-ratio`` is not given.
@@ -127,7 +127,7 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         "--test-imbalance-ratio", type=_ratio, default=None, help="also make the test set long-tailed with this ratio"
     )
     parser.add_argument("--out", default="imbsk-compare", help="output directory (default: ./imbsk-compare)")
-    parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"], help="where the MLPs train")
+    parser.add_argument("--device", default="auto", type=device_name, metavar="{auto,cpu,cuda,cuda:N}", help="where the MLPs train")
     parser.add_argument("--data-home", default=None, help="directory of the downloaded data files")
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading a missing data file")
     parser.add_argument(

@@ -46,7 +46,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, LabelEncoder, OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from imbsk.estimators.base import resolve_device
+from imbsk.estimators.base import check_device_form, resolve_device
 from imbsk.estimators.mlp import ImbalancedMLPClassifier
 from imbsk.metrics import majority_accuracy, minority_accuracy, standard_error
 from imbsk.preprocessing.tabular import is_categorical_dtype
@@ -181,7 +181,7 @@ class DatasetInfo:
     mlp_params : dict
         Settings of every MLP (:func:`mlp_defaults` plus overrides).
     device : str
-        Resolved device, ``'cpu'`` or ``'cuda'``.
+        Resolved device, ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
     """
 
     n_train: int
@@ -210,7 +210,7 @@ def describe_dataset(
     y : array-like of shape (n_samples,)
     mlp_params : dict, default=None
         Overrides of :func:`mlp_defaults` for every MLP.
-    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+    device : {'cpu', 'cuda', 'cuda:N', 'auto'}, default='cpu'
 
     Returns
     -------
@@ -235,6 +235,7 @@ def describe_dataset(
         n_features, is_frame = X_arr.shape[1], False
     params = mlp_defaults(len(y_arr))
     params.update(mlp_params or {})
+    check_device_form(device, "imbsk.compare")
     return DatasetInfo(
         n_train=len(y_arr),
         n_features=n_features,
@@ -312,7 +313,7 @@ class LabelEncodedXGBClassifier(ClassifierMixin, BaseEstimator):
     n_jobs : int, default=None
         Threads of XGBoost (None: all cores).
     device : str, default='cpu'
-        ``'cpu'`` or ``'cuda'``.
+        ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
     random_state : int, default=None
         Seed of XGBoost.
 
@@ -696,7 +697,7 @@ def run_comparison(
     seeds : int or sequence of int, default=3
         An int ``n`` means seeds ``0..n-1``. The seed is the ``random_state`` of the
         estimator (initialisation, batches, resampling); the data split stays fixed.
-    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+    device : {'cpu', 'cuda', 'cuda:N', 'auto'}, default='cpu'
         Where the MLPs (and XGBoost) train.
     progress : bool, default=True
         Show a tqdm bar over the ``len(methods) * len(seeds)`` runs on stderr.

@@ -282,6 +282,16 @@ def test_run_comparison_unknown_method_lists_valid_names():
         run_comparison(X, y, X, y, methods=["erm", "gbm"], seeds=1, progress=False)
 
 
+def test_device_is_checked_by_form_before_any_fit(tmp_path, capsys):
+    X, y = _mixed_frame(40)
+    with pytest.raises(ValueError, match="'device' parameter of imbsk.compare must be 'auto', 'cpu', 'cuda' or 'cuda:N'"):
+        run_comparison(X, y, X, y, methods=["erm"], seeds=1, progress=False, device="gpu")
+    with pytest.raises(SystemExit):
+        main(["compare", "--out", str(tmp_path / "out"), "--no-progress", "--device", "cuda:x"])
+    assert "argument --device: must be auto, cpu, cuda or cuda:N" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_every_method_handles_categorical_frames_with_nan(capsys):
     X, y = _mixed_frame(240)
     X_train, X_test, y_train, y_test = X.iloc[:180], X.iloc[180:], y[:180], y[180:]

@@ -802,6 +802,34 @@ def test_tune_options_refuse_values_that_could_only_fail_later(capsys, option, v
     assert f"argument {option}: {message}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("add_arguments, base", [
+    (tuning.add_tune_arguments, ["--dataset", "adult", "--model", "mlp", "--n-trials", "1"]),
+    (tuning.add_evaluate_arguments, ["--config", "x.json"]),
+])
+def test_device_option_takes_what_the_estimators_take(capsys, add_arguments, base):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    for device in ("auto", "cpu", "cuda", "cuda:1"):
+        assert parser.parse_args([*base, "--device", device]).device == device
+    for device in ("gpu", "cuda:x", "cuda1", ""):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*base, "--device", device])
+        assert "argument --device: must be auto, cpu, cuda or cuda:N" in capsys.readouterr().err
+
+
+def test_driver_checks_the_device_and_stores_gpu_members_under_one_key():
+    assert tuning.fitting._resolve_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="'device' parameter of the tuning driver must be"):
+        tuning.fitting._resolve_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device is available"):
+            tuning.fitting._resolve_device("cuda:1")
+    keys = {tuning.fitting._member_config("adult", "mlp", {}, device, None, 3, 5)["device"]
+            for device in ("cuda", "cuda:0", "cuda:1")}
+    assert keys == {"cuda"}
+    assert tuning.fitting._member_config("adult", "mlp", {}, "cpu", None, 3, 5)["device"] == "cpu"
+
+
 def test_evaluate_config_that_is_a_directory_is_a_one_line_error(tmp_path, capsys):
     from imbsk.cli import main
 

@@ -131,7 +131,7 @@ Command line
 :func:`add_tune_arguments` and :func:`run_tune_command` implement
 ``imbsk tune --dataset adult|otto|covertype --model mlp|mlp_sam_ls|xgboost
 --n-trials N [--timeout S] [--storage URL] [--study-name NAME]
-[--data-home DIR] [--device cpu|cuda|auto] [--max-epochs E]
+[--data-home DIR] [--device cpu|cuda|cuda:N|auto] [--max-epochs E]
 [--trial-seeds K|A-B|A,B] [--fixed-params JSON] [--estimator-params JSON]
 [--enqueue-trial JSON]... [--predictions-dir DIR] [--evaluate-seeds K] [--out DIR]``;
 it writes ``<out>/<study>-best.json``. ``--trial-seeds`` scores every trial over

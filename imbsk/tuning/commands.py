@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from imbsk._argtypes import non_negative_int, positive_float, positive_int
+from imbsk._argtypes import device_name, non_negative_int, positive_float, positive_int
 from imbsk.tuning.data import load_split
 from imbsk.tuning.evaluation import _check_blend_weight, evaluate, evaluate_blend, format_summary, summarize
 from imbsk.tuning.fitting import DEFAULT_MAX_EPOCHS, XGB_MAX_ESTIMATORS
@@ -175,7 +175,7 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--storage", default=f"sqlite:///imbsk-{dataset}.db",
                         help="Optuna storage URL of the studies ('<dataset>-<model>'); rerunning continues them")
     parser.add_argument("--data-home", default=None, help="directory of the data files (else $IMBSK_DATA)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--device", default="cpu", type=device_name, metavar="{auto,cpu,cuda,cuda:N}")
     parser.add_argument("--max-epochs", type=positive_int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
     parser.add_argument("--timeout", type=positive_float, default=None, help="per-study tuning time limit (s)")
     parser.add_argument("--models", nargs="+", default=["xgboost", "mlp", "mlp_sam_ls"], choices=list(MODEL_NAMES))
@@ -239,7 +239,7 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Optuna storage URL, e.g. sqlite:///study.db or postgresql://user@host/db")
     parser.add_argument("--study-name", default=None, help="default: '<dataset>-<model>'")
     parser.add_argument("--data-home", default=None, help="directory of the data files")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--device", default="cpu", type=device_name, metavar="{auto,cpu,cuda,cuda:N}")
     parser.add_argument("--max-epochs", type=positive_int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
     parser.add_argument("--seed", type=int, default=0,
                         help="sampler seed (and model seed without --trial-seeds); give each worker its own")
@@ -502,7 +502,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                              "on the validation split from 0, 0.05, ..., 1 (default: the configuration's "
                              "'blend_weight', else 0.5, plain soft voting)")
     parser.add_argument("--data-home", default=None, help="directory of the data files")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    parser.add_argument("--device", default="cpu", type=device_name, metavar="{auto,cpu,cuda,cuda:N}")
     parser.add_argument("--out", default="imbsk-evaluate-results", help="directory for the CSV/JSON outputs")
     parser.add_argument("--name", default=None, metavar="STEM",
                         help="stem of the output files (default: the configuration file's stem)")

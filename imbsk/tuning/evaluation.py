@@ -59,7 +59,7 @@ def evaluate(
         ``s * M, ..., s * M + M - 1``.
     data_home : str, default=None
         Directory of the data files.
-    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+    device : {'cpu', 'cuda', 'cuda:N', 'auto'}, default='cpu'
         Where the models train.
     max_epochs : int, default=DEFAULT_MAX_EPOCHS
         Epoch cap of the MLPs; use the value of the tuning run.

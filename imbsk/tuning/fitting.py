@@ -110,7 +110,7 @@ def _fit_xgboost(
         early_stopping_rounds=XGB_EARLY_STOPPING_ROUNDS,
         tree_method="hist",
         enable_categorical=True,
-        device="cuda" if device == "cuda" else "cpu",
+        device=device if device.startswith("cuda") else "cpu",
         random_state=seed,
         **params,
     )
@@ -129,13 +129,11 @@ _EPOCHS_NAME = {"xgboost": "trees", "mlp": "epochs", "mlp_sam_ls": "epochs"}
 
 
 def _resolve_device(device: str) -> str:
-    if device == "auto":
-        import torch
+    """``'auto'`` -> ``'cuda'`` or ``'cpu'``; ``'cuda'`` / ``'cuda:N'`` checked against the visible GPUs."""
+    from imbsk.estimators.base import check_device_form, resolve_device  # torch only when a fit is near
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {device!r}")
-    return device
+    check_device_form(device, "the tuning driver")
+    return resolve_device(device)
 
 
 def _accuracy(y_true: Any, y_pred: Any) -> float:
@@ -153,6 +151,11 @@ def _seed_list(seeds: Sequence[int] | int, name: str) -> list[int]:
     return seed_list
 
 
+def _device_kind(device: str) -> str:
+    """``'cuda'`` for any GPU: which GPU fitted a model does not change the model, so its stored key."""
+    return "cuda" if device.startswith("cuda") else device
+
+
 def _member_config(
     dataset: str,
     model: str,
@@ -168,7 +171,8 @@ def _member_config(
     """
     cap = {"xgb_max_estimators": int(xgb_max_estimators)} if model == "xgboost" else {"max_epochs": int(max_epochs)}
     return {
-        "dataset": dataset, "model": model, "params": params, "device": device, "max_train_rows": max_train_rows
+        "dataset": dataset, "model": model, "params": params, "device": _device_kind(device),
+        "max_train_rows": max_train_rows
     } | cap
 
 

@@ -111,7 +111,7 @@ def tune(
         Stop starting new trials after this many seconds.
     data_home : str, default=None
         Directory of the data files.
-    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+    device : {'cpu', 'cuda', 'cuda:N', 'auto'}, default='cpu'
         Where the models train.
     max_epochs : int, default=DEFAULT_MAX_EPOCHS
         Epoch cap of the MLPs (ignored by XGBoost).
