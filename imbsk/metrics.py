@@ -368,7 +368,26 @@ def _final_estimator(estimator: Any) -> Any:
     return estimator
 
 
+def _resampling_steps(estimator: Any) -> list[str]:
+    """Names of the steps before the final estimator that resample (imbalanced-learn samplers), nested ones too."""
+    names = []
+    while hasattr(estimator, "steps"):
+        names += [name for name, step in estimator.steps[:-1] if hasattr(step, "fit_resample")]
+        estimator = estimator.steps[-1][1]
+    return names
+
+
 def _estimator_class_counts(estimator: Any) -> dict:
+    resampling = _resampling_steps(estimator)
+    if resampling:
+        # The final estimator was fitted on the resampled rows: its class_counts_ are those
+        # counts (all equal after over-sampling to balance), and the minority group drawn from
+        # them would be whichever classes come first in label order.
+        raise ValueError(
+            f"{type(estimator).__name__} resamples its training rows (steps {resampling}), so the "
+            "class_counts_ of its final estimator count the resampled rows, not the training data; "
+            "pass class_counts={label: n_train} to make_imbalance_scorer."
+        )
     final = _final_estimator(estimator)
     counts = getattr(final, "class_counts_", None)
     classes = getattr(final, "classes_", None)
@@ -431,7 +450,9 @@ def make_imbalance_scorer(
     estimator: ``estimator.class_counts_`` must be an integer array aligned with
     ``estimator.classes_`` (for a :class:`~sklearn.pipeline.Pipeline`, its last
     step). Reading them from the estimator makes each cross-validation fold use the
-    counts of its own training split. Greater is better for every metric here.
+    counts of its own training split. A pipeline with a resampling step (an
+    imbalanced-learn sampler) is refused with a ``ValueError``: its last step counts
+    the resampled rows; give ``class_counts`` then. Greater is better for every metric here.
 
     Parameters
     ----------

@@ -9,8 +9,11 @@ from imblearn.pipeline import make_pipeline
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.datasets import make_classification
 from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline as sklearn_make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from imbsk import ImbalancedMLPClassifier
+from imbsk.metrics import SCORERS, make_imbalance_scorer, per_class_accuracy
 
 # 300 rows, 3 classes in proportions 70/20/10.
 X, y = make_classification(
@@ -57,3 +60,27 @@ def test_pipeline_params_and_cross_validation():
     assert pipeline.get_params()["imbalancedmlpclassifier__max_iter"] == 2
     scores = cross_val_score(pipeline, X, y, cv=3, scoring="balanced_accuracy")
     assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_imbalance_scorers_refuse_the_resampled_counts_of_a_sampler_pipeline():
+    """The group scorers must not read class_counts_ after resampling: they are balanced there.
+
+    Classes 0/1/2 have 210/60/30 rows; after over-sampling the MLP counts 210 of each, and the
+    "minority" group drawn from those tied counts was class 0, the majority.
+    """
+    pipeline = make_pipeline(RandomOverSampler(random_state=0), _tiny_mlp()).fit(X, y)
+    assert len(set(pipeline[-1].class_counts_.tolist())) == 1
+    with pytest.raises(ValueError, match=r"resamples its training rows \(steps \['randomoversampler'\]\)"):
+        SCORERS["minority_accuracy"](pipeline, X, y)
+    # Nested: the sampler sits in an inner pipeline's non-final position.
+    with pytest.raises(ValueError, match="resamples"):
+        SCORERS["majority_accuracy"](sklearn_make_pipeline(pipeline), X, y)
+
+    # With the counts of the data before resampling, the minority group is class 2.
+    counts = dict(enumerate(COUNTS.tolist()))
+    scorer = make_imbalance_scorer("minority_accuracy", class_counts=counts)
+    assert scorer(pipeline, X, y) == per_class_accuracy(y, pipeline.predict(X))[2]
+    # Metrics that need no counts still score the pipeline, as does a pipeline without a sampler.
+    assert 0 <= SCORERS["geometric_mean"](pipeline, X, y) <= 1
+    plain = sklearn_make_pipeline(StandardScaler(), _tiny_mlp()).fit(X, y)
+    assert SCORERS["minority_accuracy"](plain, X, y) == per_class_accuracy(y, plain.predict(X))[2]
