@@ -132,6 +132,10 @@ def _contrast(x: Tensor, m: Tensor) -> Tensor:
 
 
 def _sharpness(x: Tensor, m: Tensor) -> Tensor:
+    # The 3x3 blur has no interior pixel to work on when a side is 2 or less: such images are left
+    # unchanged, as by torchvision's adjust_sharpness (kornia's convolution would raise).
+    if min(x.shape[-2:]) <= 2:
+        return x
     return sharpness(x, 1.0 + m)
 
 
