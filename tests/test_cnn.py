@@ -411,6 +411,17 @@ def test_uint8_channels_first_is_rejected_not_read_as_wide_images():
         ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 3, 8, 8), dtype=np.uint8), y)
     with pytest.raises(ValueError, match="channels-first"):
         ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 1, 8, 8), dtype=np.uint8), y)
+    # RGBA and grey + alpha too: (N, 4, 8, 8) uint8 / (N, 8, 8, 4) float were read as 4-pixel-high or
+    # 8-channel images.
+    with pytest.raises(ValueError, match="channels-first"):
+        ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 4, 8, 8), dtype=np.uint8), y)
+    with pytest.raises(ValueError, match=r"channels-last.*transpose\(0, 3, 1, 2\)"):
+        ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 8, 8, 4), dtype=np.float32), y)
+    with pytest.raises(ValueError, match="channels-last"):
+        ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 8, 8, 2), dtype=np.float32), y)
+    # The layouts of their dtype still train.
+    assert ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 8, 8, 4), dtype=np.uint8), y).image_shape_ == (8, 8, 4)
+    assert ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 4, 8, 8), dtype=np.float32), y).image_shape_ == (8, 8, 4)
 
 
 def test_invalid_architecture_is_named():

@@ -20,6 +20,9 @@ from imbsk.models.resnet import build_vision_model
 from imbsk.training.batching import TensorData
 from imbsk.training.net import BatchTargets
 
+# Channel counts of ordinary images (grey, grey + alpha, RGB, RGBA): an axis of this length beside
+# one that is not is taken as the channel axis when the layout has to be checked.
+_IMAGE_CHANNELS = (1, 2, 3, 4)
 _EXPECTED_LAYOUTS = (
     "(n_samples, height, width, channels) uint8 images with values 0..255, or "
     "(n_samples, channels, height, width) float images with values in [0, 1]"
@@ -440,7 +443,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         elif X.ndim == 4:
             channels_last = None
             if X.dtype == np.uint8:
-                if X.shape[1] in (1, 3) and X.shape[-1] not in (1, 3):
+                if X.shape[1] in _IMAGE_CHANNELS and X.shape[-1] not in _IMAGE_CHANNELS:
                     # A uint8 (N, C, H, W) array (e.g. a torch image tensor) would otherwise be read as C-pixel-high
                     # images with W channels and train silently on scrambled pixels.
                     raise ValueError(
@@ -454,7 +457,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
                     f"{name} expects {_EXPECTED_LAYOUTS}; got a 4-D array of dtype {X.dtype}. "
                     "Cast 0..255 images to uint8, or scale them to [0, 1] floats in (n_samples, channels, height, width)."
                 )
-            elif X.shape[-1] in (1, 3) and X.shape[1] not in (1, 3):
+            elif X.shape[-1] in _IMAGE_CHANNELS and X.shape[1] not in _IMAGE_CHANNELS:
                 raise ValueError(
                     f"Float images must be (n_samples, channels, height, width); X of shape {X.shape} looks "
                     "channels-last. Use X.transpose(0, 3, 1, 2), or pass uint8 (n_samples, height, width, channels) images."
