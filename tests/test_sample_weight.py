@@ -197,7 +197,8 @@ def test_metadata_routing_grid_search_and_pipeline(imbalanced):
 
     # GridSearchCV with metadata routing (weighted fits and scores): the refit on all rows gets the weights.
     with sklearn.config_context(enable_metadata_routing=True):
-        clf = ImbalancedMLPClassifier(**params).set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
+        clf = ImbalancedMLPClassifier(**params).set_fit_request(sample_weight=True)
+        clf.set_score_request(sample_weight=True)
         assert clf.get_metadata_routing().fit.requests["sample_weight"] is True
         search = GridSearchCV(clf, {"learning_rate_init": [0.05]}, cv=2).fit(X, y, sample_weight=w)
     weighted = ImbalancedMLPClassifier(**params).fit(X, y, sample_weight=w).predict_proba(X)

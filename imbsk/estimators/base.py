@@ -409,7 +409,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
                 # Each set normalised over its own rows (both have a positive weight, see _validation_split).
                 train_weight = _normalised_weights(weights[train_index])
                 valid_weight = None if valid_index is None else _normalised_weights(weights[valid_index])
-            train = TensorData(_take(inputs, train_index), y_encoded[train_index], device=device, sample_weight=train_weight)
+            train = TensorData(
+                _take(inputs, train_index), y_encoded[train_index], device=device, sample_weight=train_weight
+            )
             valid = None
             if valid_index is not None:
                 valid = TensorData(

@@ -238,9 +238,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     validation_fraction : float or None, default=None
         Fraction of the training data held out (stratified) for early stopping
         (with ``sample_weight`` in ``fit``, of the rows of positive weight,
-        whose weights then weight the validation scores). None, the default, trains the full schedule on all data as the paper
-        does: a 10% hold-out would remove 5 of the 50 images of the rarest
-        CIFAR-10-LT class.
+        whose weights then weight the validation scores). None, the default,
+        trains the full schedule on all data as the paper does: a 10% hold-out
+        would remove 5 of the 50 images of the rarest CIFAR-10-LT class.
     n_iter_no_change : int, default=10
         Epochs without improvement of the validation score before stopping.
     tol : float, default=1e-4

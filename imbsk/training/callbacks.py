@@ -90,7 +90,9 @@ class ValidationBalancedAccuracy(Callback):
         self.confusion_ = None
 
 
-def _weighted_confusion(y_true: torch.Tensor, predicted: torch.Tensor, weights: torch.Tensor, n_classes: int) -> torch.Tensor:
+def _weighted_confusion(
+    y_true: torch.Tensor, predicted: torch.Tensor, weights: torch.Tensor, n_classes: int
+) -> torch.Tensor:
     """Flattened ``(K * K,)`` float64 confusion matrix whose entries sum the rows' weights.
 
     A one-hot product rather than ``bincount(weights=)`` / ``index_add_``, whose float
