@@ -337,8 +337,36 @@ def test_sklearn_checks_that_do_not_depend_on_the_data_format(check):
     check("ImbalancedCNNClassifier", ImbalancedCNNClassifier(image_shape=(2, 2, 1), **FAST))
 
 
+@pytest.mark.parametrize(
+    "check, image_shape",
+    [
+        (estimator_checks.check_sample_weights_list, (3, 1, 1)),
+        (estimator_checks.check_classifiers_one_label_sample_weights, (10, 1, 1)),
+    ],
+    ids=lambda value: getattr(value, "__name__", str(value)),
+)
+def test_sklearn_sample_weight_checks_whose_data_are_images(check, image_shape):
+    # The other sample-weight checks feed values outside [0, 1] (or of no image width), which
+    # fit rejects before it looks at the weights; test_sample_weights_reach_the_loss covers them.
+    check("ImbalancedCNNClassifier", ImbalancedCNNClassifier(image_shape=image_shape, random_state=0, **FAST))
+
+
 def test_sklearn_default_constructible():
     estimator_checks.check_parameters_default_constructible("ImbalancedCNNClassifier", ImbalancedCNNClassifier())
+
+
+def test_sample_weights_reach_the_loss(digits):
+    # With CutMix a mixed image keeps the weight of the image it was pasted onto.
+    _, X, y = digits
+    params = {**FAST, "mixing": "cutmix", "random_state": 0}
+    plain = ImbalancedCNNClassifier(**params).fit(X, y).predict_proba(X)
+    ones = ImbalancedCNNClassifier(**params).fit(X, y, sample_weight=np.ones(len(y))).predict_proba(X)
+    np.testing.assert_array_equal(ones, plain)
+    heavy = ImbalancedCNNClassifier(**params).fit(X, y, sample_weight=np.where(y == 3, 20.0, 1.0)).predict_proba(X)
+    assert heavy[:, 3].mean() > plain[:, 3].mean() + 0.1
+    for bad in (np.ones(len(y) - 1), -np.ones(len(y)), np.zeros(len(y))):
+        with pytest.raises(ValueError, match="sample_weight"):
+            ImbalancedCNNClassifier(**FAST).fit(X, y, sample_weight=bad)
 
 
 # -- bad input -------------------------------------------------------------------------

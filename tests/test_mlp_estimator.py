@@ -38,7 +38,21 @@ def imbalanced():
     return X, y
 
 
-@parametrize_with_checks([ImbalancedMLPClassifier(max_iter=20, ema_decay=None, random_state=0, **FAST)])
+def _expected_failed_checks(estimator) -> dict[str, str]:
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "mini-batch SGD: a row repeated k times fills k slots of different shuffled batches (more "
+            "steps per epoch, other batch compositions), a row of weight k one slot with k times its "
+            "loss; the expected step loss is the same, but the two fits follow different stochastic "
+            "paths to different models"
+        )
+    }
+
+
+@parametrize_with_checks(
+    [ImbalancedMLPClassifier(max_iter=20, ema_decay=None, random_state=0, **FAST)],
+    expected_failed_checks=_expected_failed_checks,
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

@@ -168,3 +168,39 @@ def test_set_training_resets_a_submodule_switched_elsewhere():
     net.module_.eval()
     net._set_training(True)
     assert all(m.training for m in net.module_.modules())
+
+
+@pytest.mark.parametrize("sam", [None, AsymmetricSAM([0.1, 0.2, 0.4])], ids=["erm", "sam_a"])
+def test_sample_weights_multiply_each_rows_loss(sam):
+    # A batch (X, y, s) trains on mean_i s_i w[y_i] l_i over its N rows; the recorded train_loss
+    # is that loss at theta, under SAM-A too.
+    X, y = _batch()
+    class_weights = np.array([1.0, 2.0, 3.0])
+    s = torch.linspace(0.0, 2.0, len(y))
+    reference = _tiny_net(None, class_weights=class_weights)
+    reference.module_.train()
+    with torch.no_grad():
+        per_sample = reference.criterion_(reference.module_(X), y)
+    expected = (per_sample * torch.tensor(class_weights, dtype=torch.float32)[y] * s).mean()
+    loss = _tiny_net(None, sam=sam, class_weights=class_weights).train_step((X, y, s))["loss"]
+    torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("sam", [None, AsymmetricSAM([0.1, 0.2, 0.4])], ids=["erm", "sam_a"])
+def test_unit_sample_weights_give_the_unweighted_gradient(sam):
+    X, y = _batch()
+    plain, weighted = _tiny_net(None, sam=sam), _tiny_net(None, sam=sam)
+    plain.train_step((X, y))
+    weighted.train_step((X, y, torch.ones(len(y))))
+    for a, b in zip(plain.module_.parameters(), weighted.module_.parameters()):
+        assert (a.grad is None) == (b.grad is None)
+        if a.grad is not None:
+            assert torch.equal(a.grad, b.grad)
+
+
+def test_weighted_batches_carry_the_weights_of_their_rows():
+    data = TensorData(np.arange(10.0)[:, None], np.arange(10), sample_weight=np.arange(10.0) / 10)
+    for X, y, w in TensorBatchIterator(data, 4, shuffle=True, generator=torch.Generator().manual_seed(0)):
+        torch.testing.assert_close(w, X[:, 0] / 10)
+    with pytest.raises(ValueError, match="sample_weight must have shape"):
+        TensorData(np.zeros((3, 1)), np.zeros(3), sample_weight=np.ones(4))

@@ -24,7 +24,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 from torch import nn
 
 from imbsk.techniques.class_scaling import CLASS_SCALING_RULES, class_smoothing_values, sam_class_radii
@@ -203,21 +203,54 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         self.class_counts_ = np.bincount(y_encoded, minlength=len(self.classes_))
         return y_encoded
 
-    def _validation_split(self, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def _validation_split(
+        self, y: np.ndarray, seed: int, sample_weight: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Training and held-out row indices (held-out None without ``validation_fraction``).
+
+        With ``sample_weight`` the held-out rows are drawn among the rows of positive weight
+        (``validation_fraction`` of them); zero-weight rows always go to training. A zero-weight
+        row would count for nothing in the weighted early-stopping score, and held-out rows
+        that all weigh 0 would leave that score undefined. With every weight positive the
+        split is the one drawn without weights.
+        """
         indices = np.arange(len(y))
         if self.validation_fraction is None:
             return indices, None
-        n_valid = max(1, int(round(self.validation_fraction * len(y))))
-        if n_valid >= len(y):
+        candidates = indices if sample_weight is None else indices[sample_weight > 0]
+        labels = y[candidates]
+        n_valid = max(1, int(round(self.validation_fraction * len(candidates))))
+        if n_valid >= len(candidates):
+            what = "training sample" if sample_weight is None else "training sample of positive sample_weight"
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves no training sample out of {len(y)}; "
+                f"validation_fraction={self.validation_fraction} leaves no {what} out of {len(candidates)}; "
                 "lower it or set validation_fraction=None."
             )
-        can_stratify = np.bincount(y).min() >= 2 and len(y) - n_valid >= len(self.classes_) and n_valid >= len(self.classes_)
-        train, valid = train_test_split(
-            indices, test_size=n_valid, random_state=seed, stratify=y if can_stratify else None
+        label_counts = np.unique(labels, return_counts=True)[1]
+        can_stratify = (
+            label_counts.min() >= 2 and len(candidates) - n_valid >= len(label_counts) and n_valid >= len(label_counts)
         )
+        train, valid = train_test_split(
+            candidates, test_size=n_valid, random_state=seed, stratify=labels if can_stratify else None
+        )
+        if len(candidates) < len(y):
+            train = np.concatenate([train, indices[sample_weight <= 0]])
         return train, valid
+
+    def _validated_sample_weight(self, sample_weight: Any, y: np.ndarray) -> np.ndarray:
+        """Validated float64 weights, one per row of ``y`` (the caller's array is never written to)."""
+        try:
+            weights = _check_sample_weight(
+                sample_weight, y, dtype=np.float64, ensure_non_negative=True, allow_all_zero_weights=True
+            )
+        except ValueError as error:
+            if "sample_weight" in str(error):
+                raise
+            # e.g. "Sample weights must be 1D array or scalar": say which argument it was.
+            raise ValueError(f"Invalid sample_weight: {error}") from error
+        if not np.any(weights > 0):
+            raise ValueError("sample_weight is zero for every sample; at least one weight must be positive.")
+        return weights
 
     def _validation_inputs(self, X_val: Any, y_val: Any) -> tuple[Any, np.ndarray]:
         if X_val is None or y_val is None:
@@ -301,7 +334,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         )
 
     # -- public API ------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, X_val: Any = None, y_val: Any = None) -> "BaseImbalancedClassifier":
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, X_val: Any = None, y_val: Any = None
+    ) -> "BaseImbalancedClassifier":
         """Train the network on ``(X, y)``.
 
         Parameters
@@ -310,13 +345,42 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             Training inputs.
         y : array-like of shape (n_samples,)
             Class labels of any type scikit-learn accepts; ``predict`` returns them.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative, finite per-sample loss weights ``s_i`` (None: all
+            equal). They are normalised once over the rows that train,
+            ``s'_i = s_i / mean(s)``, so their overall scale does not change the
+            loss scale (nor the meaning of ``learning_rate_init``). The
+            supervised loss of a batch of ``N`` rows is then
+
+            ``L = (1 / N) * sum_i s'_i * w[y_i] * l_i``
+
+            with ``w`` the class weights (``class_weight``, DRW) and ``l_i`` the
+            per-sample loss (cross-entropy, focal, LDAM, with class smoothing).
+            The weights enter where the class weights do, so they also weight
+            both SAM-A passes and its per-class split, the logged
+            ``train_loss``, DRW and resampled batches (a resampled row keeps its
+            weight). With CutMix / MixUp a mixed image keeps the weight of the
+            sample it was pasted onto (the one whose label has weight ``lam``).
+            A zero-weight row still fills a batch slot, is seen by BatchNorm,
+            the Joint-SSL term (which stays unweighted) and the input
+            preprocessing, but adds nothing to the supervised loss. The class
+            counts (``class_counts_``, the class scaling of ``rho_c`` and
+            ``eps_c``, ``class_weight='balanced'``, balanced resampling) stay
+            unweighted counts, as in :func:`sklearn.utils.class_weight.compute_class_weight`.
+            The rows held out by ``validation_fraction`` are drawn among the
+            rows of positive weight (zero-weight rows always train) and keep
+            their weights, normalised over the held-out rows: the
+            early-stopping scores (loss, accuracy, balanced accuracy) are
+            weighted by them, as in :class:`sklearn.neural_network.MLPClassifier`.
+            An explicit ``X_val`` / ``y_val`` is scored unweighted. Weights that
+            are all equal (e.g. ones) train exactly, bit for bit, as None.
         X_val : array-like or DataFrame, default=None
             Validation inputs for early stopping, in the format of ``X`` (as in
             :meth:`sklearn.ensemble.HistGradientBoostingClassifier.fit`). When
             given, every row of ``X`` trains and ``validation_fraction`` is not
-            used; the preprocessing is fitted on ``X`` only.
+            used; the preprocessing is fitted on ``X`` only. Keyword only.
         y_val : array-like of shape (n_val_samples,), default=None
-            Labels of ``X_val``; each must occur in ``y``.
+            Labels of ``X_val``; each must occur in ``y``. Keyword only.
 
         Returns
         -------
@@ -336,13 +400,26 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         y_encoded = self._encode_targets(y)
         if _n_rows(inputs) != len(y_encoded):
             raise ValueError(f"X has {_n_rows(inputs)} samples but y has {len(y_encoded)}.")
+        weights = None if sample_weight is None else self._validated_sample_weight(sample_weight, y_encoded)
         device = resolve_device(self.device)
         if X_val is None and y_val is None:
-            train_index, valid_index = self._validation_split(y_encoded, seed)
-            train = TensorData(_take(inputs, train_index), y_encoded[train_index], device=device)
-            valid = None if valid_index is None else TensorData(_take(inputs, valid_index), y_encoded[valid_index], device=device)
+            train_index, valid_index = self._validation_split(y_encoded, seed, weights)
+            train_weight = valid_weight = None
+            if weights is not None:
+                # Each set normalised over its own rows (both have a positive weight, see _validation_split).
+                train_weight = _normalised_weights(weights[train_index])
+                valid_weight = None if valid_index is None else _normalised_weights(weights[valid_index])
+            train = TensorData(
+                _take(inputs, train_index), y_encoded[train_index], device=device, sample_weight=train_weight
+            )
+            valid = None
+            if valid_index is not None:
+                valid = TensorData(
+                    _take(inputs, valid_index), y_encoded[valid_index], device=device, sample_weight=valid_weight
+                )
         else:
-            train = TensorData(inputs, y_encoded, device=device)
+            train_weight = None if weights is None else _normalised_weights(weights)
+            train = TensorData(inputs, y_encoded, device=device, sample_weight=train_weight)
             valid = TensorData(*self._validation_inputs(X_val, y_val), device=device)
 
         # The GPU's generator is forked too, so fitting leaves the caller's CUDA random state as it was.
@@ -389,6 +466,17 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         tags.non_deterministic = False
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _normalised_weights(weights: np.ndarray) -> np.ndarray | None:
+    """``weights / mean(weights)``, or None when they are all equal.
+
+    None makes equal weights (ones, a scalar, any constant) train exactly, bit for bit, as no
+    weights, with no extra work in the training step.
+    """
+    if np.all(weights == weights[0]):
+        return None
+    return weights / weights.mean()
 
 
 def _n_rows(inputs: Any) -> int:

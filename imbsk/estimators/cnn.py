@@ -192,8 +192,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     checks that do not depend on the data format (cloning, ``get_params`` /
     ``set_params``, parameter validation, no work in ``__init__``, tags,
     ``NotFittedError`` before ``fit``) pass, as do pickling, ``fit`` returning
-    ``self`` and arbitrary (e.g. string) class labels; data-driven checks such
-    as ``check_fit2d_1feature``, ``check_n_features_in_after_fitting``,
+    ``self``, arbitrary (e.g. string) class labels and the sample-weight
+    checks whose data can be images; data-driven checks such as
+    ``check_fit2d_1feature``, ``check_n_features_in_after_fitting``,
     ``check_classifiers_train`` (varying widths, negative values) or
     ``check_fit_idempotent`` on GPU do not apply. The estimator tags say
     2-D input is supported only when ``image_shape`` is set.
@@ -238,10 +239,11 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         Decay of the exponential moving average of the weights; the averaged
         weights (and BatchNorm statistics) predict. None or 0 turns it off.
     validation_fraction : float or None, default=None
-        Fraction of the training data held out (stratified) for early stopping.
-        None, the default, trains the full schedule on all data as the paper
-        does: a 10% hold-out would remove 5 of the 50 images of the rarest
-        CIFAR-10-LT class.
+        Fraction of the training data held out (stratified) for early stopping
+        (with ``sample_weight`` in ``fit``, of the rows of positive weight,
+        whose weights then weight the validation scores). None, the default,
+        trains the full schedule on all data as the paper does: a 10% hold-out
+        would remove 5 of the 50 images of the rarest CIFAR-10-LT class.
     n_iter_no_change : int, default=10
         Epochs without improvement of the validation score before stopping.
     tol : float, default=1e-4

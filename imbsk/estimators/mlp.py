@@ -102,7 +102,9 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         weights are validated and predict. None or 0 turns it off.
     validation_fraction : float or None, default=0.1
         Fraction of the training data held out (stratified) for early stopping;
-        None trains on everything for ``max_iter`` epochs.
+        None trains on everything for ``max_iter`` epochs. With
+        ``sample_weight`` in ``fit``, a fraction of the rows of positive weight,
+        whose weights then weight the validation scores.
     n_iter_no_change : int, default=10
         Epochs without improvement of the validation score before stopping;
         the weights of the best epoch are restored.

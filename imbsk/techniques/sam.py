@@ -142,7 +142,8 @@ class AsymmetricSAM:
         objective : callable
             ``objective(class_weights, extra_weight)`` runs a forward pass at the
             current parameters and returns the scalar loss
-            ``mean_i(class_weights[y_i] * l_i) + extra_weight * extra_term``.
+            ``mean_i(class_weights[y_i] * l_i) + extra_weight * extra_term``
+            (``l_i`` already multiplied by the sample's weight, if any).
         module : nn.Module
             The network (to freeze its BatchNorm statistics during pass 2).
         """

@@ -4,6 +4,10 @@ The whole (preprocessed) data set lives as tensors on the training device; a
 batch is ``tensor[index[start:stop]]`` for a shuffled index, i.e. one gather
 kernel per input tensor. This replaces skorch's default ``DataLoader`` whose
 per-item Python calls and collation dominate the cost of small tabular models.
+
+Per-sample weights (``fit(..., sample_weight=)``) are one more tensor on the
+device, gathered with the same index: a weighted batch is ``(X, y, w)``, an
+unweighted one stays ``(X, y)``, so the unweighted step does no extra work.
 """
 
 from __future__ import annotations
@@ -36,9 +40,14 @@ class TensorData:
         Encoded labels (int64).
     device : str or torch.device
         Where the tensors live.
+    sample_weight : array-like or Tensor of shape (n_samples,), optional
+        Per-sample loss weights (float32 on the device); batches then carry
+        them as a third element.
     """
 
-    def __init__(self, X: Any, y: Any = None, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, X: Any, y: Any = None, device: torch.device | str = "cpu", sample_weight: Any = None
+    ) -> None:
         if isinstance(X, Mapping):
             self.X: Tensor | dict[str, Tensor] = {key: _as_tensor(value, device) for key, value in X.items()}
             self._length = len(next(iter(self.X.values())))
@@ -46,18 +55,24 @@ class TensorData:
             self.X = _as_tensor(X, device)
             self._length = len(self.X)
         self.y = None if y is None else _as_tensor(y, device).long()
+        self.sample_weight = None if sample_weight is None else _as_tensor(sample_weight, device).float()
+        if self.sample_weight is not None and self.sample_weight.shape != (self._length,):
+            raise ValueError(f"sample_weight must have shape ({self._length},), got {tuple(self.sample_weight.shape)}.")
         self.device = torch.device(device)
 
     def __len__(self) -> int:
         return self._length
 
-    def take(self, index: Tensor | slice) -> tuple[Any, Tensor | None]:
-        """The batch ``(X[index], y[index])``."""
+    def take(self, index: Tensor | slice) -> tuple[Any, ...]:
+        """The batch ``(X[index], y[index])``, or ``(X[index], y[index], w[index])`` with sample weights."""
         if isinstance(self.X, dict):
             Xi: Any = {key: value[index] for key, value in self.X.items()}
         else:
             Xi = self.X[index]
-        return Xi, (None if self.y is None else self.y[index])
+        yi = None if self.y is None else self.y[index]
+        if self.sample_weight is None:
+            return Xi, yi
+        return Xi, yi, self.sample_weight[index]
 
 
 class TensorBatchIterator:
@@ -114,7 +129,7 @@ class TensorBatchIterator:
             return None
         return order.to(self.data.device, non_blocking=True)
 
-    def __iter__(self) -> Iterator[tuple[Any, Tensor | None]]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         order = self._order()
         n = len(self.data)
         for batch in range(len(self)):

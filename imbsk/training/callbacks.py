@@ -56,7 +56,9 @@ class ValidationBalancedAccuracy(Callback):
     """Record ``valid_acc`` and ``valid_bacc`` (balanced accuracy) each epoch.
 
     The confusion counts are accumulated on the device with ``bincount``; one
-    host synchronisation per epoch.
+    host synchronisation per epoch. When the validation batches carry sample
+    weights (``(X, y, w)``) the confusion matrix is weighted, as sklearn's
+    ``accuracy_score`` / ``balanced_accuracy_score`` with ``sample_weight``.
     """
 
     def __init__(self, n_classes: int) -> None:
@@ -69,8 +71,11 @@ class ValidationBalancedAccuracy(Callback):
         if training or y_pred is None:
             return
         y_true = batch[1]
-        pairs = y_true * self.n_classes + y_pred.argmax(dim=1)
-        counts = torch.bincount(pairs, minlength=self.n_classes**2)
+        if len(batch) > 2 and batch[2] is not None:
+            counts = _weighted_confusion(y_true, y_pred.argmax(dim=1), batch[2], self.n_classes)
+        else:
+            pairs = y_true * self.n_classes + y_pred.argmax(dim=1)
+            counts = torch.bincount(pairs, minlength=self.n_classes**2)
         self.confusion_ = counts if self.confusion_ is None else self.confusion_ + counts
 
     def on_epoch_end(self, net, **kwargs) -> None:
@@ -83,6 +88,19 @@ class ValidationBalancedAccuracy(Callback):
         net.history.record("valid_acc", float(np.trace(confusion) / confusion.sum()))
         net.history.record("valid_bacc", float(recall.mean()))
         self.confusion_ = None
+
+
+def _weighted_confusion(
+    y_true: torch.Tensor, predicted: torch.Tensor, weights: torch.Tensor, n_classes: int
+) -> torch.Tensor:
+    """Flattened ``(K * K,)`` float64 confusion matrix whose entries sum the rows' weights.
+
+    A one-hot product rather than ``bincount(weights=)`` / ``index_add_``, whose float
+    atomics on a GPU add in a varying order (and refuse deterministic mode).
+    """
+    true_onehot = torch.nn.functional.one_hot(y_true, n_classes).double()
+    pred_onehot = torch.nn.functional.one_hot(predicted, n_classes).double()
+    return (true_onehot.T @ (pred_onehot * weights.double()[:, None])).reshape(-1)
 
 
 class FiniteLossGuard(Callback):

@@ -5,10 +5,12 @@ what the paper's algorithm needs:
 
 * ``train_step``: ERM or SAM-A (:mod:`imbsk.techniques.sam`), the Joint-SSL
   term (:mod:`imbsk.techniques.vicreg`) on two augmented views, per-class loss
-  weights (re-weighting, DRW), an optional batch transform (image augmentation,
-  CutMix/MixUp) and the EMA update (:mod:`imbsk.techniques.ema`);
-* ``get_loss``: the validation loss is the plain cross-entropy of the
-  predicting (EMA) weights, whatever the training loss;
+  weights (re-weighting, DRW), per-sample loss weights (``sample_weight``), an
+  optional batch transform (image augmentation, CutMix/MixUp) and the EMA
+  update (:mod:`imbsk.techniques.ema`);
+* ``get_loss`` / ``validation_step``: the validation loss is the plain
+  cross-entropy of the predicting (EMA) weights, whatever the training loss
+  (weighted by the held-out rows' sample weights when they have some);
 * ``get_dataset`` / ``get_iterator``: tensors on the device batched by index
   (:mod:`imbsk.training.batching`) instead of a per-item ``DataLoader``;
 * every forward pass (training, validation, prediction) optionally runs under
@@ -17,6 +19,9 @@ what the paper's algorithm needs:
   float32, the logits returned as float32.
 
 The criterion returns one loss per sample, ``criterion(logits, y) -> (N,)``.
+A training batch is ``(X, y)`` or, with sample weights, ``(X, y, s)``; the
+supervised loss of a step is ``mean_i s_i * w[y_i] * l_i`` over the batch's
+``N`` rows (``s_i = 1`` without sample weights, ``w`` the class weights).
 """
 
 from __future__ import annotations
@@ -206,16 +211,34 @@ class ImbalanceNet(NeuralNet):
         module = self.module_ if self.module_.training else self.prediction_module
         return self._call(module, x, **fit_params)
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Mean training loss (per-sample criterion, class weights) or plain validation cross-entropy."""
+    def get_loss(self, y_pred, y_true, X=None, training=False, sample_weight: Tensor | None = None):
+        """Mean training loss (per-sample criterion, class and sample weights) or plain validation cross-entropy.
+
+        ``sample_weight`` (one weight per row, normalised to mean 1 over the data set by the
+        caller) multiplies each row's loss; the mean is still over the batch's rows, so that
+        the batch losses averaged by skorch over an epoch give the weighted mean.
+        """
         if not training:
-            return F.cross_entropy(y_pred, y_true)
+            if sample_weight is None:
+                return F.cross_entropy(y_pred, y_true)
+            return (F.cross_entropy(y_pred, y_true, reduction="none") * sample_weight).mean()
         targets = y_true if isinstance(y_true, BatchTargets) else BatchTargets(y_true)
         losses = targets.per_sample(lambda labels: self.criterion_(y_pred, labels))
         weights = self._device_class_weights(y_pred.device)
         if weights is not None:
             losses = losses * targets.per_sample(lambda labels: weights[labels])
+        if sample_weight is not None:
+            losses = losses * sample_weight
         return losses.mean()
+
+    def validation_step(self, batch, **fit_params):
+        """skorch's validation step, passing the held-out rows' sample weights (if any) to the loss."""
+        self._set_training(False)
+        Xi, yi, wi = unpack_batch(batch)
+        with torch.no_grad():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=False, sample_weight=wi)
+        return {"loss": loss, "y_pred": y_pred}
 
     def _device_class_weights(self, device: torch.device) -> Tensor | None:
         if self.class_weights is None:
@@ -245,7 +268,7 @@ class ImbalanceNet(NeuralNet):
     def train_step(self, batch, **fit_params):
         """One optimisation step: ERM or SAM-A, plus Joint-SSL, then the EMA update."""
         self._set_training(True)
-        Xi, yi = unpack_data(batch)
+        Xi, yi, row_weights = unpack_batch(batch)
         # Joint-SSL views are drawn from the batch as loaded, before augmentation and mixing.
         X_views = Xi
         targets = BatchTargets(yi)
@@ -268,6 +291,10 @@ class ImbalanceNet(NeuralNet):
             losses = per_sample
             if weights is not None:
                 losses = losses * targets.per_sample(lambda labels: weights[labels])
+            # Sample weights stay with the batch's rows: a mixed image (CutMix / MixUp) keeps the
+            # weight of the sample at its row (the one whose label y_a has weight lam).
+            if row_weights is not None:
+                losses = losses * row_weights
             loss = losses.mean()
             ssl = None
             if use_ssl:
@@ -283,6 +310,8 @@ class ImbalanceNet(NeuralNet):
                 if sam_class_weights is not None:
                     if base_weights is not None:
                         per_sample = per_sample * targets.per_sample(lambda labels: base_weights[labels])
+                    if row_weights is not None:
+                        per_sample = per_sample * row_weights
                     logged = per_sample.mean() + (0.0 if ssl is None else self.ssl_weight * ssl)
                 record["loss"], record["y_pred"] = logged.detach(), y_pred.detach()
             return loss
@@ -318,6 +347,15 @@ class ImbalanceNet(NeuralNet):
         self.sample_probabilities = None
         self.train_split = None
         self._class_weight_cache = None
+
+
+def unpack_batch(batch: Any) -> tuple[Any, Any, Tensor | None]:
+    """``(X, y, sample_weight)`` of a batch ``(X, y)`` (weight None) or ``(X, y, w)``."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 3:
+        Xi, yi, wi = batch
+        return Xi, yi, wi
+    Xi, yi = unpack_data(batch)
+    return Xi, yi, None
 
 
 def _forward(module: nn.Module, X: Any, **kwargs) -> Any:
