@@ -46,3 +46,20 @@ def test_global_pandas_transform_output_does_not_reach_the_internal_scaler(frame
     with sklearn.config_context(transform_output="pandas"):
         np.testing.assert_array_equal(fitted.predict_proba(X), expected)  # fitted before the setting
         np.testing.assert_array_equal(_mlp(numeric_transform=numeric_transform).fit(X, y).predict_proba(X), expected)
+
+
+def test_balanced_bagging_on_a_dataframe_with_text_columns(frame):
+    """Bagging meta-estimators hand the DataFrame on as an object array: the error names the fix, which works."""
+    from imblearn.ensemble import BalancedBaggingClassifier
+
+    X, y = frame
+    with pytest.raises(ValueError, match=r"columns \[3, 4\] hold text.*categorical_features=\[3, 4\]"):
+        BalancedBaggingClassifier(estimator=_mlp(), n_estimators=2, random_state=0).fit(X, y)
+    bagging = BalancedBaggingClassifier(estimator=_mlp(categorical_features=[3, 4]), n_estimators=2, random_state=0)
+    bagging.fit(X, y)
+    for member in bagging.estimators_:  # each member is (RandomUnderSampler, MLP): it trained on balanced classes
+        counts = member[-1].class_counts_
+        assert counts[0] == counts[1] and member[-1].preprocessor_.categorical_columns_ == [3, 4]
+    assert list(bagging.classes_) == ["neg", "pos"]
+    assert set(bagging.predict(X)) <= {"neg", "pos"}
+    np.testing.assert_allclose(bagging.predict_proba(X).sum(axis=1), 1.0)
