@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -737,7 +738,10 @@ def run_comparison(
     rows = []
     bar = tqdm(total=len(names) * len(seed_list), desc="imbsk compare", unit="run", file=sys.stderr, disable=not progress)
     try:
-        with _torch_threads(torch_threads):
+        # The methods' pipelines were built for scikit-learn's default array output: a global
+        # set_config(transform_output='pandas') would make their sparse one-hot encoders (and
+        # SMOTE-NC's) fail. Steps that need a DataFrame set it themselves (_numeric_imputer).
+        with _torch_threads(torch_threads), config_context(transform_output="default"):
             for name in names:
                 for seed in seed_list:
                     bar.set_postfix_str(f"{name} seed={seed}")

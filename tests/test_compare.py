@@ -323,6 +323,20 @@ def test_numeric_nan_only_in_the_test_rows_is_imputed_for_the_mlps():
     assert results["error"].isna().all(), results["error"].tolist()
 
 
+def test_global_pandas_transform_output_changes_no_result():
+    """sklearn.set_config(transform_output='pandas') made the one-hot encoders (SVM, logreg, SMOTE-NC) fail."""
+    import sklearn
+
+    X, y = _mixed_frame(120)
+    kwargs = dict(
+        methods="smote_mlp,svm,logreg", seeds=1, mlp_params={**QUICK_MLP_PARAMS, "max_iter": 2}, progress=False
+    )
+    expected = run_comparison(X.iloc[:90], y[:90], X.iloc[90:], y[90:], **kwargs)
+    with sklearn.config_context(transform_output="pandas"):
+        results = run_comparison(X.iloc[:90], y[:90], X.iloc[90:], y[90:], **kwargs)
+    pd.testing.assert_frame_equal(results.drop(columns="fit_time"), expected.drop(columns="fit_time"))
+
+
 def test_smote_nc_finds_the_categorical_columns_of_a_frame_with_integer_column_names():
     # The imputer in front of SMOTE-NC renames non-string columns (0 -> 'x0') and puts the
     # categorical ones last; the categorical column 0 taken as a position was the numeric 'x1'.

@@ -318,9 +318,17 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
             try:
                 X = X.astype(np.float64)
             except (TypeError, ValueError) as error:
-                raise ValueError(
-                    f"Could not convert X to numbers ({error}); pass a pandas DataFrame to use categorical columns."
-                ) from error
+                hint = "pass a pandas DataFrame to use categorical columns."
+                if reset:
+                    text = _text_columns(X)
+                    # BaggingClassifier, BalancedBaggingClassifier and StackingClassifier(passthrough=True)
+                    # hand a DataFrame on as an array: the user may well have passed a DataFrame.
+                    hint = (
+                        f"X is an array whose columns {text} hold text: pass a pandas DataFrame to use "
+                        f"categorical columns, or list them by position, categorical_features={text} (needed when "
+                        "a meta-estimator such as BaggingClassifier turns your DataFrame into an array)."
+                    )
+                raise ValueError(f"Could not convert X to numbers ({error}); {hint}") from error
         return check_array(X, dtype=np.float64, ensure_all_finite=False)
 
     def _has_categorical_columns(self, fitting: bool) -> bool:
@@ -380,3 +388,14 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         tags.input_tags.categorical = True
         tags.input_tags.string = True
         return tags
+
+
+def _text_columns(X: np.ndarray) -> list[int]:
+    """Positions of the columns of a 2-D object / string array that do not convert to float."""
+    positions = []
+    for j in range(X.shape[1]):
+        try:
+            X[:, j].astype(np.float64)
+        except (TypeError, ValueError):
+            positions.append(j)
+    return positions

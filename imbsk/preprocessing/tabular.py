@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn import config_context
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from sklearn.utils import check_random_state
@@ -379,7 +380,10 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         labels = self._column_labels(X)
         x_num = self._numeric_block(X, labels)
         if self.numeric_transformer_ is not None:
-            x_num = self.numeric_transformer_.transform(x_num)
+            # The scaler is internal: its output must stay an array whatever the user set with
+            # sklearn.set_config(transform_output='pandas'), which would otherwise apply to it.
+            with config_context(transform_output="default"):
+                x_num = self.numeric_transformer_.transform(x_num)
             if self.numeric_transform == "quantile":
                 # A constant training column maps every value to the same CDF end point
                 # (+-5.2 after Phi^{-1}); 0 is the neutral value.
