@@ -181,3 +181,22 @@ def test_metadata_routing_enabled(binary):
         assert pipe[-1].n_features_in_ == 4 and "valid_loss" in pipe[-1].history_[-1]
         with pytest.raises(ValueError, match="features"):  # without it, the raw 5-column X_val reaches the MLP
             Pipeline([("drop", drop_last), ("mlp", mlp)]).fit(X[:240], y[:240], X_val=X[240:], y_val=y[240:])
+
+
+def test_boosting_and_weighted_voting_pass_sample_weights_to_the_mlp(binary):
+    """AdaBoost and RUSBoost weight their members' rows; Voting passes fit(sample_weight=) on."""
+    from imblearn.ensemble import RUSBoostClassifier
+    from sklearn.ensemble import AdaBoostClassifier, VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = binary
+    for booster in (AdaBoostClassifier(_mlp(), n_estimators=2, random_state=0),
+                    RUSBoostClassifier(_mlp(), n_estimators=2, random_state=0)):
+        booster.fit(X, y)
+        assert len(booster.estimators_) >= 1 and set(booster.predict(X)) <= {"neg", "pos"}
+    # Weighting the minority rows 20x moves the voted probabilities towards it.
+    weights = np.where(y == "pos", 20.0, 1.0)
+    voting = [("mlp", _mlp(max_iter=10)), ("logreg", LogisticRegression())]
+    plain = VotingClassifier(voting, voting="soft").fit(X, y).predict_proba(X)[:, 1]
+    weighted = VotingClassifier(voting, voting="soft").fit(X, y, sample_weight=weights).predict_proba(X)[:, 1]
+    assert weighted.mean() > plain.mean() + 0.05
