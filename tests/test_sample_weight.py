@@ -117,6 +117,30 @@ def test_invalid_weights_name_sample_weight(sample_weight, message):
         ImbalancedMLPClassifier(max_iter=1, **FAST).fit(X, y, sample_weight=sample_weight(len(y)))
 
 
+def test_weights_are_validated_by_the_sklearn_versions_before_1_9(imbalanced, monkeypatch):
+    # scikit-learn 1.6 to 1.8 (pyproject: >= 1.6) have no allow_all_zero_weights option: fit raised
+    # "TypeError: _check_sample_weight() got an unexpected keyword argument" for any weights.
+    import inspect
+
+    import imbsk.estimators.base as base
+
+    real = base._check_sample_weight
+    all_zero_allowed = "allow_all_zero_weights" in inspect.signature(real).parameters
+
+    def before_1_9(sample_weight, X, *, dtype=None, ensure_non_negative=False, copy=False):
+        extra = {"allow_all_zero_weights": True} if all_zero_allowed else {}
+        return real(sample_weight, X, dtype=dtype, ensure_non_negative=ensure_non_negative, copy=copy, **extra)
+
+    monkeypatch.setattr(base, "_check_sample_weight", before_1_9)
+    X, y = imbalanced
+    w = np.where(y == 2, 6.0, 1.0)
+    np.testing.assert_array_equal(_proba(X, y, sample_weight=w), _proba(X, y, sample_weight=list(w)))
+    with pytest.raises(ValueError, match="sample_weight is zero for every sample"):
+        _proba(X, y, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+        _proba(X, y, sample_weight=-w)
+
+
 def test_too_few_positive_weights_for_the_held_out_split():
     X, y = make_classification(n_samples=40, n_features=4, random_state=0)
     with pytest.raises(ValueError, match="no training sample of positive sample_weight"):

@@ -9,6 +9,7 @@ and which augmentations exist.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import re
 import threading
@@ -239,10 +240,12 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
 
     def _validated_sample_weight(self, sample_weight: Any, y: np.ndarray) -> np.ndarray:
         """Validated float64 weights, one per row of ``y`` (the caller's array is never written to)."""
+        options: dict[str, Any] = {"dtype": np.float64, "ensure_non_negative": True}
+        # scikit-learn < 1.9 has no such option (and accepts all-zero weights); the check below says it.
+        if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters:
+            options["allow_all_zero_weights"] = True
         try:
-            weights = _check_sample_weight(
-                sample_weight, y, dtype=np.float64, ensure_non_negative=True, allow_all_zero_weights=True
-            )
+            weights = _check_sample_weight(sample_weight, y, **options)
         except ValueError as error:
             if "sample_weight" in str(error):
                 raise
