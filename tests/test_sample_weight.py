@@ -49,6 +49,16 @@ def test_weights_scale_does_not_matter(imbalanced):
     assert not np.allclose(_proba(X, y, sample_weight=w), _proba(X, y), atol=1e-3)
 
 
+def test_huge_finite_weights_are_normalised_not_zeroed(imbalanced):
+    # Their sum overflows float64: s / mean(s) made every weight 0 (a model trained on no loss).
+    X, y = imbalanced
+    w = np.random.default_rng(0).uniform(0.1, 3.0, len(y))
+    huge = w * 1e307
+    with np.errstate(over="ignore"):
+        assert np.isfinite(huge).all() and not np.isfinite(huge.sum())
+    np.testing.assert_allclose(_proba(X, y, sample_weight=huge), _proba(X, y, sample_weight=w), rtol=0, atol=1e-6)
+
+
 def test_upweighting_the_minority_class_raises_its_recall(imbalanced):
     X, y = imbalanced
     w = np.where(y == 2, 6.0, 1.0)
@@ -108,8 +118,11 @@ def test_weights_train_with_every_technique(imbalanced, params):
         (lambda n: np.zeros(n), "sample_weight is zero for every sample"),
         (lambda n: np.r_[np.nan, np.ones(n - 1)], "sample_weight contains NaN"),
         (lambda n: np.r_[np.inf, np.ones(n - 1)], "sample_weight contains infinity"),
+        # Scalars are broadcast by scikit-learn without a finiteness check: inf trained as equal weights.
+        (lambda n: np.inf, "sample_weight contains NaN or infinity"),
+        (lambda n: float("nan"), "sample_weight contains NaN or infinity"),
     ],
-    ids=["negative", "wrong_length", "2d", "all_zero", "nan", "inf"],
+    ids=["negative", "wrong_length", "2d", "all_zero", "nan", "inf", "scalar_inf", "scalar_nan"],
 )
 def test_invalid_weights_name_sample_weight(sample_weight, message):
     X, y = make_classification(n_samples=40, n_features=4, random_state=0)

@@ -251,6 +251,10 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
                 raise
             # e.g. "Sample weights must be 1D array or scalar": say which argument it was.
             raise ValueError(f"Invalid sample_weight: {error}") from error
+        if not np.all(np.isfinite(weights)):
+            # A scalar is broadcast without the finiteness check scikit-learn gives arrays: inf trained
+            # silently as equal weights, NaN was reported as all-zero weights.
+            raise ValueError("sample_weight contains NaN or infinity; the weights must be finite.")
         if not np.any(weights > 0):
             raise ValueError("sample_weight is zero for every sample; at least one weight must be positive.")
         return weights
@@ -479,7 +483,14 @@ def _normalised_weights(weights: np.ndarray) -> np.ndarray | None:
     """
     if np.all(weights == weights[0]):
         return None
-    return weights / weights.mean()
+    with np.errstate(over="ignore"):
+        mean = weights.mean()
+    if not np.isfinite(mean):
+        # The sum of large finite weights (e.g. 1e307 each) overflows: scale them down first, or
+        # every weight would become 0 (or NaN).
+        weights = weights / weights.max()
+        mean = weights.mean()
+    return weights / mean
 
 
 def _n_rows(inputs: Any) -> int:
