@@ -367,10 +367,13 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             both SAM-A passes and its per-class split, the logged
             ``train_loss``, DRW and resampled batches (a resampled row keeps its
             weight). With CutMix / MixUp a mixed image keeps the weight of the
-            sample it was pasted onto (the one whose label has weight ``lam``).
-            A zero-weight row still fills a batch slot, is seen by BatchNorm,
-            the Joint-SSL term (which stays unweighted) and the input
-            preprocessing, but adds nothing to the supervised loss. The class
+            sample it was pasted onto (the one whose label has weight ``lam``);
+            the pasted part's label gets ``1 - lam`` of that weight, whatever
+            its own sample's weight. A zero-weight row still fills a batch
+            slot, is seen by BatchNorm, the Joint-SSL term (which stays
+            unweighted) and the input preprocessing, and adds nothing to the
+            supervised loss of its own slot (with CutMix / MixUp, its pixels
+            and label still train when pasted onto another image). The class
             counts (``class_counts_``, the class scaling of ``rho_c`` and
             ``eps_c``, ``class_weight='balanced'``, balanced resampling) stay
             unweighted counts, as in :func:`sklearn.utils.class_weight.compute_class_weight`.
