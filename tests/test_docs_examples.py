@@ -157,14 +157,16 @@ def test_doc_numbers_match_the_code():
     assert "99,456" in text and _n_parameters(Projector(64, (512, 128))) == 99456
     assert "394,368" in text and _n_parameters(Projector(640, (512, 128))) == 394368
     assert ImbalancedCNNClassifier().ssl_projector_dims == (512, 128)
-    assert "78 times" in text and round(36479194 / _n_parameters(resnet32)) == 78
+    wrn28_10 = _n_parameters(build_vision_model("wrn28_10", n_classes=10, in_channels=3))
+    assert "78 times" in text and round(wrn28_10 / _n_parameters(resnet32)) == 78
     counts_001, counts_002 = long_tailed_counts(5000, 10, 0.01), long_tailed_counts(5000, 10, 0.02)
     assert "12,406" in text and counts_001.sum() == 12406
     assert "13,996" in text and counts_002.sum() == 13996
     assert "array([5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50])" in text
     assert counts_001.tolist() == [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
-    assert "152 MB" in text and round(12406 * 3072 * 4 / 1e6) == 152
-    assert "614 MB" in text and round(50000 * 3072 * 4 / 1e6) == 614
+    bytes_per_image = 32 * 32 * 3 * np.dtype(np.float32).itemsize  # the float32 (n, 3, 32, 32) copy on the device
+    assert "152 MB" in text and round(counts_001.sum() * bytes_per_image / 1e6) == 152
+    assert "614 MB" in text and round(long_tailed_counts(5000, 10, 1.0).sum() * bytes_per_image / 1e6) == 614
     assert "4 px on 32x32, 1 px on 8x8" in text
     assert default_crop_padding((32, 32)) == 4 and default_crop_padding((8, 8)) == 1
 

@@ -49,6 +49,16 @@ def test_weights_scale_does_not_matter(imbalanced):
     assert not np.allclose(_proba(X, y, sample_weight=w), _proba(X, y), atol=1e-3)
 
 
+def test_huge_finite_weights_are_normalised_not_zeroed(imbalanced):
+    # Their sum overflows float64: s / mean(s) made every weight 0 (a model trained on no loss).
+    X, y = imbalanced
+    w = np.random.default_rng(0).uniform(0.1, 3.0, len(y))
+    huge = w * 1e307
+    with np.errstate(over="ignore"):
+        assert np.isfinite(huge).all() and not np.isfinite(huge.sum())
+    np.testing.assert_allclose(_proba(X, y, sample_weight=huge), _proba(X, y, sample_weight=w), rtol=0, atol=1e-6)
+
+
 def test_upweighting_the_minority_class_raises_its_recall(imbalanced):
     X, y = imbalanced
     w = np.where(y == 2, 6.0, 1.0)
@@ -108,13 +118,40 @@ def test_weights_train_with_every_technique(imbalanced, params):
         (lambda n: np.zeros(n), "sample_weight is zero for every sample"),
         (lambda n: np.r_[np.nan, np.ones(n - 1)], "sample_weight contains NaN"),
         (lambda n: np.r_[np.inf, np.ones(n - 1)], "sample_weight contains infinity"),
+        # Scalars are broadcast by scikit-learn without a finiteness check: inf trained as equal weights.
+        (lambda n: np.inf, "sample_weight contains NaN or infinity"),
+        (lambda n: float("nan"), "sample_weight contains NaN or infinity"),
     ],
-    ids=["negative", "wrong_length", "2d", "all_zero", "nan", "inf"],
+    ids=["negative", "wrong_length", "2d", "all_zero", "nan", "inf", "scalar_inf", "scalar_nan"],
 )
 def test_invalid_weights_name_sample_weight(sample_weight, message):
     X, y = make_classification(n_samples=40, n_features=4, random_state=0)
     with pytest.raises(ValueError, match=message):
         ImbalancedMLPClassifier(max_iter=1, **FAST).fit(X, y, sample_weight=sample_weight(len(y)))
+
+
+def test_weights_are_validated_by_the_sklearn_versions_before_1_9(imbalanced, monkeypatch):
+    # scikit-learn 1.6 to 1.8 (pyproject: >= 1.6) have no allow_all_zero_weights option: fit raised
+    # "TypeError: _check_sample_weight() got an unexpected keyword argument" for any weights.
+    import inspect
+
+    import imbsk.estimators.base as base
+
+    real = base._check_sample_weight
+    all_zero_allowed = "allow_all_zero_weights" in inspect.signature(real).parameters
+
+    def before_1_9(sample_weight, X, *, dtype=None, ensure_non_negative=False, copy=False):
+        extra = {"allow_all_zero_weights": True} if all_zero_allowed else {}
+        return real(sample_weight, X, dtype=dtype, ensure_non_negative=ensure_non_negative, copy=copy, **extra)
+
+    monkeypatch.setattr(base, "_check_sample_weight", before_1_9)
+    X, y = imbalanced
+    w = np.where(y == 2, 6.0, 1.0)
+    np.testing.assert_array_equal(_proba(X, y, sample_weight=w), _proba(X, y, sample_weight=list(w)))
+    with pytest.raises(ValueError, match="sample_weight is zero for every sample"):
+        _proba(X, y, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+        _proba(X, y, sample_weight=-w)
 
 
 def test_too_few_positive_weights_for_the_held_out_split():

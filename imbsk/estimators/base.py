@@ -9,6 +9,7 @@ and which augmentations exist.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import re
 import threading
@@ -239,15 +240,21 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
 
     def _validated_sample_weight(self, sample_weight: Any, y: np.ndarray) -> np.ndarray:
         """Validated float64 weights, one per row of ``y`` (the caller's array is never written to)."""
+        options: dict[str, Any] = {"dtype": np.float64, "ensure_non_negative": True}
+        # scikit-learn < 1.9 has no such option (and accepts all-zero weights); the check below says it.
+        if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters:
+            options["allow_all_zero_weights"] = True
         try:
-            weights = _check_sample_weight(
-                sample_weight, y, dtype=np.float64, ensure_non_negative=True, allow_all_zero_weights=True
-            )
+            weights = _check_sample_weight(sample_weight, y, **options)
         except ValueError as error:
             if "sample_weight" in str(error):
                 raise
             # e.g. "Sample weights must be 1D array or scalar": say which argument it was.
             raise ValueError(f"Invalid sample_weight: {error}") from error
+        if not np.all(np.isfinite(weights)):
+            # A scalar is broadcast without the finiteness check scikit-learn gives arrays: inf trained
+            # silently as equal weights, NaN was reported as all-zero weights.
+            raise ValueError("sample_weight contains NaN or infinity; the weights must be finite.")
         if not np.any(weights > 0):
             raise ValueError("sample_weight is zero for every sample; at least one weight must be positive.")
         return weights
@@ -360,10 +367,13 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             both SAM-A passes and its per-class split, the logged
             ``train_loss``, DRW and resampled batches (a resampled row keeps its
             weight). With CutMix / MixUp a mixed image keeps the weight of the
-            sample it was pasted onto (the one whose label has weight ``lam``).
-            A zero-weight row still fills a batch slot, is seen by BatchNorm,
-            the Joint-SSL term (which stays unweighted) and the input
-            preprocessing, but adds nothing to the supervised loss. The class
+            sample it was pasted onto (the one whose label has weight ``lam``);
+            the pasted part's label gets ``1 - lam`` of that weight, whatever
+            its own sample's weight. A zero-weight row still fills a batch
+            slot, is seen by BatchNorm, the Joint-SSL term (which stays
+            unweighted) and the input preprocessing, and adds nothing to the
+            supervised loss of its own slot (with CutMix / MixUp, its pixels
+            and label still train when pasted onto another image). The class
             counts (``class_counts_``, the class scaling of ``rho_c`` and
             ``eps_c``, ``class_weight='balanced'``, balanced resampling) stay
             unweighted counts, as in :func:`sklearn.utils.class_weight.compute_class_weight`.
@@ -476,7 +486,14 @@ def _normalised_weights(weights: np.ndarray) -> np.ndarray | None:
     """
     if np.all(weights == weights[0]):
         return None
-    return weights / weights.mean()
+    with np.errstate(over="ignore"):
+        mean = weights.mean()
+    if not np.isfinite(mean):
+        # The sum of large finite weights (e.g. 1e307 each) overflows: scale them down first, or
+        # every weight would become 0 (or NaN).
+        weights = weights / weights.max()
+        mean = weights.mean()
+    return weights / mean
 
 
 def _n_rows(inputs: Any) -> int:
