@@ -12,7 +12,7 @@ from imbsk.techniques.losses import SmoothedCrossEntropy
 from imbsk.techniques.sam import AsymmetricSAM
 from imbsk.training.batching import TensorBatchIterator, TensorData
 from imbsk.training.callbacks import warmup_cosine_factor
-from imbsk.training.net import ImbalanceNet
+from imbsk.training.net import BatchTargets, ImbalanceNet
 
 
 def test_batches_cover_every_row_once_per_epoch():
@@ -204,3 +204,47 @@ def test_weighted_batches_carry_the_weights_of_their_rows():
         torch.testing.assert_close(w, X[:, 0] / 10)
     with pytest.raises(ValueError, match="sample_weight must have shape"):
         TensorData(np.zeros((3, 1)), np.zeros(3), sample_weight=np.ones(4))
+
+
+def test_mixed_labels_each_carry_their_own_class_weight():
+    """With CutMix / MixUp and class weights a sample's loss is lam w[y_a] l_a + (1 - lam) w[y_b] l_b.
+
+    That is the class-weighted cross-entropy against the mixed target; the weight used to be
+    mixed separately and multiplied into the mixed loss, which also gave y_a's loss y_b's weight.
+    """
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, 3, generator=generator)
+    y_a, y_b = torch.tensor([0, 1, 2, 0, 1, 2]), torch.tensor([2, 2, 0, 1, 0, 1])
+    lam = torch.tensor(0.3)
+    weights = torch.tensor([1.0, 4.0, 10.0])
+    targets = BatchTargets(y_a, y_b, lam)
+    label_losses = targets.losses(lambda labels: nn.functional.cross_entropy(logits, labels, reduction="none"))
+    mixed_target = lam * nn.functional.one_hot(y_a, 3) + (1 - lam) * nn.functional.one_hot(y_b, 3)
+    expected = nn.functional.cross_entropy(logits, mixed_target.float(), weight=weights, reduction="none")
+    torch.testing.assert_close(targets.weighted(label_losses, weights), expected)
+    # Without weights: the mixed loss; without mixing: w[y] l(y), the same floats as before.
+    torch.testing.assert_close(targets.weighted(label_losses, None), lam * label_losses[0] + (1 - lam) * label_losses[1])
+    plain = BatchTargets(y_a)
+    plain_losses = plain.losses(lambda labels: nn.functional.cross_entropy(logits, labels, reduction="none"))
+    assert plain_losses[1] is None
+    assert torch.equal(plain.weighted(plain_losses, weights), plain_losses[0] * weights[y_a])
+
+
+@pytest.mark.parametrize("use_sam", [False, True])
+def test_train_step_weights_each_mixed_label_by_its_own_class(use_sam):
+    """The logged training loss of a mixed batch with class weights is mean(lam w_a l_a + (1 - lam) w_b l_b)."""
+    X, y = _batch()
+    y_b = y.flip(0)
+    lam = torch.tensor(0.25)
+    weights = np.array([1.0, 3.0, 8.0], dtype=np.float32)
+    sam = AsymmetricSAM([0.05, 0.1, 0.2], ascent_weights=[1.0, 2.0, 4.0]) if use_sam else None
+    net = _tiny_net(None, sam=sam, class_weights=weights)
+    net.ssl_weight = 0.0
+    net.batch_transform = lambda Xb, yb: (Xb, BatchTargets(yb, y_b, lam))
+    with torch.no_grad():
+        logits = net.module_(X)
+    criterion = net.criterion_
+    w = torch.as_tensor(weights)
+    expected = (lam * w[y] * criterion(logits, y) + (1 - lam) * w[y_b] * criterion(logits, y_b)).mean()
+    step = net.train_step((X, y))
+    torch.testing.assert_close(step["loss"], expected)

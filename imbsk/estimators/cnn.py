@@ -269,8 +269,8 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     ldam_max_margin : float, default=0.5
         Largest LDAM margin (of the rarest class).
     class_weight : {'balanced', 'effective_number'}, dict or None, default=None
-        Per-class loss weights; with mixing a sample's weight is
-        ``lam * w[y_a] + (1 - lam) * w[y_b]``.
+        Per-class loss weights; with mixing each label's loss carries its
+        class's weight, ``lam * w[y_a] * l(y_a) + (1 - lam) * w[y_b] * l(y_b)``.
     effective_number_beta : float, default=0.9999
         ``beta`` of the effective-number weights (Cui et al. 2019).
     drw_epoch : int or None, default=None

@@ -47,9 +47,11 @@ from imbsk.training.batching import TensorBatchIterator, TensorData
 class BatchTargets:
     """Labels of a training batch after an optional mixing transform.
 
-    A sample's loss is ``lam * l(y_a) + (1 - lam) * l(y_b)`` and its class
-    weight ``lam * w[y_a] + (1 - lam) * w[y_b]`` (CutMix / MixUp); without
-    mixing ``y_b`` is None and ``lam`` is 1.
+    A sample's loss is ``lam * l(y_a) + (1 - lam) * l(y_b)`` (CutMix / MixUp)
+    and, with class weights, ``lam * w[y_a] * l(y_a) + (1 - lam) * w[y_b] * l(y_b)``:
+    each label's loss carries its own class's weight, as a class-weighted
+    cross-entropy against the mixed target ``lam * e_{y_a} + (1 - lam) * e_{y_b}``
+    does. Without mixing ``y_b`` is None and ``lam`` is 1.
     """
 
     __slots__ = ("y_a", "y_b", "lam")
@@ -63,6 +65,21 @@ class BatchTargets:
         if self.y_b is None:
             return value
         return self.lam * value + (1.0 - self.lam) * fn(self.y_b)
+
+    def weighted(self, label_losses: tuple[Tensor, Tensor | None], weights: Tensor | None) -> Tensor:
+        """``lam * w[y_a] * l_a + (1 - lam) * w[y_b] * l_b`` from the per-label losses of :meth:`losses`."""
+        loss_a, loss_b = label_losses
+        if weights is not None:
+            loss_a = loss_a * weights[self.y_a]
+        if self.y_b is None:
+            return loss_a
+        if weights is not None:
+            loss_b = loss_b * weights[self.y_b]
+        return self.lam * loss_a + (1.0 - self.lam) * loss_b
+
+    def losses(self, fn: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor | None]:
+        """``(fn(y_a), fn(y_b))``, the second None without mixing."""
+        return fn(self.y_a), (None if self.y_b is None else fn(self.y_b))
 
 
 class ImbalanceNet(NeuralNet):
@@ -223,10 +240,8 @@ class ImbalanceNet(NeuralNet):
                 return F.cross_entropy(y_pred, y_true)
             return (F.cross_entropy(y_pred, y_true, reduction="none") * sample_weight).mean()
         targets = y_true if isinstance(y_true, BatchTargets) else BatchTargets(y_true)
-        losses = targets.per_sample(lambda labels: self.criterion_(y_pred, labels))
-        weights = self._device_class_weights(y_pred.device)
-        if weights is not None:
-            losses = losses * targets.per_sample(lambda labels: weights[labels])
+        label_losses = targets.losses(lambda labels: self.criterion_(y_pred, labels))
+        losses = targets.weighted(label_losses, self._device_class_weights(y_pred.device))
         if sample_weight is not None:
             losses = losses * sample_weight
         return losses.mean()
@@ -284,13 +299,11 @@ class ImbalanceNet(NeuralNet):
 
         def objective(sam_class_weights: Tensor | None, extra_weight: float) -> Tensor:
             y_pred = self._call(self.module_, Xi, **fit_params)
-            per_sample = targets.per_sample(lambda labels: self.criterion_(y_pred, labels))
+            label_losses = targets.losses(lambda labels: self.criterion_(y_pred, labels))
             weights = base_weights
             if sam_class_weights is not None:
                 weights = sam_class_weights if weights is None else weights * sam_class_weights
-            losses = per_sample
-            if weights is not None:
-                losses = losses * targets.per_sample(lambda labels: weights[labels])
+            losses = targets.weighted(label_losses, weights)
             # Sample weights stay with the batch's rows: a mixed image (CutMix / MixUp) keeps the
             # weight of the sample at its row (the one whose label y_a has weight lam).
             if row_weights is not None:
@@ -308,8 +321,7 @@ class ImbalanceNet(NeuralNet):
                 # ascent direction, so the recorded train_loss is the objective without them.
                 logged = loss
                 if sam_class_weights is not None:
-                    if base_weights is not None:
-                        per_sample = per_sample * targets.per_sample(lambda labels: base_weights[labels])
+                    per_sample = targets.weighted(label_losses, base_weights)
                     if row_weights is not None:
                         per_sample = per_sample * row_weights
                     logged = per_sample.mean() + (0.0 if ssl is None else self.ssl_weight * ssl)
