@@ -75,6 +75,9 @@ _OP_ID = {name: i for i, name in enumerate(_OPS)}
 _GEOMETRIC = ("shear_x", "shear_y", "translate_x", "translate_y", "rotate")
 # Operations whose magnitude gets a random sign.
 _SIGNED = frozenset(_GEOMETRIC + ("brightness", "color", "contrast", "sharpness"))
+# Lookup tables by operation id (CPU), built once rather than per batch.
+_IS_SIGNED = torch.tensor([name in _SIGNED for name in _OPS])
+_IS_GEOMETRIC = torch.tensor([name in _GEOMETRIC for name in _OPS])
 
 
 def _magnitude_table(n_bins: int, shear: float, translate: float, rotate: float, enhance: float,
@@ -102,7 +105,7 @@ def _magnitude_table(n_bins: int, shear: float, translate: float, rotate: float,
 
 def _apply_signs(op: Tensor, magnitude: Tensor) -> Tensor:
     """Negate each signed operation's magnitude with probability 1/2."""
-    signed = torch.tensor([name in _SIGNED for name in _OPS])[op]
+    signed = _IS_SIGNED[op]
     flip = torch.rand(op.shape[0]) < 0.5
     return torch.where(signed & flip, -magnitude, magnitude)
 
@@ -263,10 +266,7 @@ def _apply_ops(x: Tensor, op: Tensor, magnitude: Tensor) -> Tensor:
     """
     height, width = x.shape[-2:]
     out = x.clone()
-    geometric = torch.zeros_like(op, dtype=torch.bool)
-    for name in _GEOMETRIC:
-        geometric |= op == _OP_ID[name]
-    idx = geometric.nonzero().squeeze(1)
+    idx = _IS_GEOMETRIC[op].nonzero().squeeze(1)
     if idx.numel() > 0:
         mats = _affine_matrices(op[idx], magnitude[idx], height, width).to(device=x.device, dtype=x.dtype)
         dev_idx = idx.to(x.device)
