@@ -12,7 +12,8 @@ validation split) apart from the architecture, augmentation, mixing and the two 
                                                                                    # for bitwise checks
     OMP_NUM_THREADS=1 python examples/profile_cnn_fit.py --augment-only            # the augmentations alone
 
-Each repeat runs every configuration once (interleaved); the median (and the spread) is printed. The
+Each repeat runs every configuration once (interleaved); the median (and every run) is printed; the
+default 3 repeats took 2 min 54 s on the 2-core Xeon of docs/performance.md. The
 augmentation timing applies the module the estimator builds (``build_image_augmentation(name, (32, 32))``)
 to one batch of 64 images, interleaved over the augmentations, and reports the median per batch and per
 epoch (x 32 batches), which gives the augmentation's share of a fit.
@@ -26,6 +27,7 @@ import platform
 import statistics
 import time
 
+import kornia
 import numpy as np
 import torch
 
@@ -66,6 +68,18 @@ def synthetic_images(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     y_train = rng.permutation(np.repeat(np.arange(10), counts))
     y_test = np.repeat(np.arange(10), 20)
     return draw(y_train), y_train, draw(y_test), y_test
+
+
+def cpu_name() -> str:
+    """The CPU's model name (as ``lscpu`` shows it) where /proc/cpuinfo exists, else the platform's word."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def fit(name: str, X, y) -> tuple[ImbalancedCNNClassifier, float]:
@@ -114,7 +128,7 @@ def main() -> None:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     torch.set_num_threads(1)
     X, y, X_test, _ = synthetic_images()
-    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+    print(f"{cpu_name()} ({os.cpu_count()} logical CPUs), torch {torch.__version__}, kornia {kornia.__version__}, "
           f"{torch.get_num_threads()} thread(s); {len(X)} training images, batch {BATCH_SIZE}")
     if args.augment_only:
         time_augmentations(X, max(args.repeats, 5))
