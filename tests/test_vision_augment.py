@@ -353,3 +353,30 @@ def test_augmentation_on_cuda(name):
     assert out.min() >= 0 and out.max() <= 1
     x_mixed, _, _, lam = mix_batch(x, torch.arange(32, device="cuda"), "cutmix")
     assert x_mixed.device == x.device and lam.device == x.device
+
+
+# --------------------------------------------------------------------------------------------------------------
+# RandomFlipCrop equals the kornia modules it replaced (same draws, same pixels)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape,padding", [((3, 32, 32), 4), ((1, 8, 8), 1), ((2, 28, 20), 3), ((3, 5, 7), 0),
+                                           ((1, 4, 4), 6)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_flip_crop_equals_kornia_crop_then_flip(shape, padding, dtype):
+    KA = pytest.importorskip("kornia.augmentation")
+    height, width = shape[1:]
+    crop = KA.RandomCrop((height, width), padding=padding if padding > 0 else None, fill=0.0,
+                         padding_mode="constant")
+    flip = KA.RandomHorizontalFlip(p=0.5)
+    ours = V.RandomFlipCrop((height, width), padding)
+    x = torch.rand(37, *shape, generator=torch.Generator().manual_seed(5), dtype=dtype) + 0.01
+    for seed in range(5):
+        torch.manual_seed(seed)
+        expected = flip(crop(x))
+        after_kornia = torch.rand(3)
+        torch.manual_seed(seed)
+        got = ours(x)
+        assert got.dtype == x.dtype and got.shape == x.shape
+        assert torch.equal(got, expected)
+        assert torch.equal(torch.rand(3), after_kornia)  # the same number of draws

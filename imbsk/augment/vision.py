@@ -7,8 +7,9 @@ batch is split by operation type and each operation runs once on its group, so n
 samples. All random draws come from torch's global CPU generator, so ``torch.manual_seed`` makes results
 reproducible and independent of the device.
 
-Flip and crop use :mod:`kornia.augmentation`; the policy operations use :mod:`kornia.enhance` and
-:func:`kornia.geometry.transform.warp_affine`. ``kornia.augmentation.auto.TrivialAugment`` and
+Flip and crop are one gather over the batch (:class:`RandomFlipCrop`, with the random draws of
+``kornia.augmentation``'s ``RandomCrop`` and ``RandomHorizontalFlip``); the policy operations use
+:mod:`kornia.enhance` and :func:`kornia.geometry.transform.warp_affine`. ``kornia.augmentation.auto.TrivialAugment`` and
 ``AutoAugment`` are deliberately not used: in kornia 0.9 they apply the *same* operation to the whole
 batch, and their magnitude conventions differ from the published policies (shears of up to 54 degrees,
 AutoAugment magnitude bins mapped to one-signed intervals). The operations and magnitude tables below
@@ -34,7 +35,6 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import kornia.augmentation as KA
 import torch
 from kornia.color import rgb_to_grayscale
 from kornia.enhance import equalize, posterize, sharpness
@@ -45,6 +45,7 @@ __all__ = [
     "AUGMENTATION_NAMES",
     "AutoAugmentCIFAR10",
     "ImageAugmentation",
+    "RandomFlipCrop",
     "TrivialAugmentWide",
     "build_image_augmentation",
     "default_crop_padding",
@@ -74,6 +75,9 @@ _OP_ID = {name: i for i, name in enumerate(_OPS)}
 _GEOMETRIC = ("shear_x", "shear_y", "translate_x", "translate_y", "rotate")
 # Operations whose magnitude gets a random sign.
 _SIGNED = frozenset(_GEOMETRIC + ("brightness", "color", "contrast", "sharpness"))
+# Lookup tables by operation id (CPU), built once rather than per batch.
+_IS_SIGNED = torch.tensor([name in _SIGNED for name in _OPS])
+_IS_GEOMETRIC = torch.tensor([name in _GEOMETRIC for name in _OPS])
 
 
 def _magnitude_table(n_bins: int, shear: float, translate: float, rotate: float, enhance: float,
@@ -101,9 +105,55 @@ def _magnitude_table(n_bins: int, shear: float, translate: float, rotate: float,
 
 def _apply_signs(op: Tensor, magnitude: Tensor) -> Tensor:
     """Negate each signed operation's magnitude with probability 1/2."""
-    signed = torch.tensor([name in _SIGNED for name in _OPS])[op]
+    signed = _IS_SIGNED[op]
     flip = torch.rand(op.shape[0]) < 0.5
     return torch.where(signed & flip, -magnitude, magnitude)
+
+
+class RandomFlipCrop(nn.Module):
+    """Random crop of the zero-padded image back to its size, then a horizontal flip with probability 1/2 [3].
+
+    Each image gets its own offsets ``(dx, dy)`` in ``0 .. 2 * padding`` and its own flip. The work is one
+    gather over the batch, with no padded copy. The random draws are exactly those of ``kornia.augmentation``'s
+    ``RandomCrop(image_size, padding=padding, fill=0)`` followed by ``RandomHorizontalFlip(p=0.5)``, which this
+    module replaces (kornia 0.9 crops image by image): ``N`` float32 uniforms for the horizontal offsets, ``N``
+    for the vertical ones, then ``N`` for the flips, from torch's global CPU generator; so the output is bit for
+    bit theirs.
+
+    Parameters
+    ----------
+    image_size : tuple of int
+        ``(H, W)`` of the images (and of the crop).
+    padding : int
+        Zero padding on every side before cropping.
+    """
+
+    def __init__(self, image_size: tuple[int, int], padding: int) -> None:
+        super().__init__()
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.padding = int(padding)
+
+    @torch.no_grad()
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, height, width = x.shape
+        pad = self.padding
+        positions = float(2 * pad + 1)  # offsets 0 .. 2 * pad, drawn as floor(u * positions) in float32
+        dx = (torch.rand(n, dtype=torch.float32) * positions).floor().long()
+        dy = (torch.rand(n, dtype=torch.float32) * positions).floor().long()
+        flip = torch.rand(n, dtype=torch.float32) < 0.5
+        # Output pixel (i, j) reads input pixel (dy + i - pad, dx + j' - pad), j' = W - 1 - j when flipped;
+        # sources outside the image read the zero padding.
+        cols = torch.arange(width)
+        cols = dx[:, None] - pad + torch.where(flip[:, None], width - 1 - cols, cols)  # (N, W)
+        rows = dy[:, None] - pad + torch.arange(height)  # (N, H)
+        inside = ((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[:, None, :]
+        source = rows.clamp(0, height - 1)[:, :, None] * width + cols.clamp(0, width - 1)[:, None, :]
+        source = source.view(n, 1, height * width).to(x.device).expand(n, c, height * width)
+        out = x.reshape(n, c, height * width).gather(2, source).view(n, c, height, width)
+        return torch.where(inside.to(x.device)[:, None], out, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"image_size={self.image_size}, padding={self.padding}"
 
 
 # --- pixel operations: (images (n, C, H, W), magnitudes (n,)) -> images ---------------------------------------
@@ -216,10 +266,7 @@ def _apply_ops(x: Tensor, op: Tensor, magnitude: Tensor) -> Tensor:
     """
     height, width = x.shape[-2:]
     out = x.clone()
-    geometric = torch.zeros_like(op, dtype=torch.bool)
-    for name in _GEOMETRIC:
-        geometric |= op == _OP_ID[name]
-    idx = geometric.nonzero().squeeze(1)
+    idx = _IS_GEOMETRIC[op].nonzero().squeeze(1)
     if idx.numel() > 0:
         mats = _affine_matrices(op[idx], magnitude[idx], height, width).to(device=x.device, dtype=x.dtype)
         dev_idx = idx.to(x.device)
@@ -425,10 +472,7 @@ def build_image_augmentation(
     pad = default_crop_padding((height, width)) if padding is None else int(padding)
     if pad < 0:
         raise ValueError(f"padding must be >= 0; got {padding}.")
-    transforms: list[nn.Module] = [
-        KA.RandomCrop((height, width), padding=pad if pad > 0 else None, fill=0.0, padding_mode="constant"),
-        KA.RandomHorizontalFlip(p=0.5),
-    ]
+    transforms: list[nn.Module] = [RandomFlipCrop((height, width), pad)]
     if key == "trivialaugment":
         transforms.append(TrivialAugmentWide())
     elif key == "autoaugment":
