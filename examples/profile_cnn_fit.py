@@ -31,6 +31,8 @@ import kornia
 import numpy as np
 import torch
 
+from _timing import print_medians, profile_one, time_interleaved
+
 from imbsk import ImbalancedCNNClassifier
 from imbsk.augment.vision import AUGMENTATION_NAMES, build_image_augmentation
 from imbsk.datasets import long_tailed_counts
@@ -136,29 +138,11 @@ def main() -> None:
     # Warm-up on the full data: the first full-size fit of a process runs some 20-30% slower.
     fit("r8_ta_cutmix", X, y)
     if args.profile:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        _, seconds = fit(args.profile, X, y)
-        profiler.disable()
-        print(f"{args.profile}: {seconds:.3f} s under cProfile")
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        profile_one(fit, args.profile, X, y, top=30)
         return
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for repeat in range(args.repeats):
-        for name in names:
-            clf, seconds = fit(name, X, y)
-            times[name].append(seconds)
-            if repeat == 0 and args.save_proba:
-                os.makedirs(args.save_proba, exist_ok=True)
-                np.save(os.path.join(args.save_proba, f"{name}.npy"), clf.predict_proba(X_test))
+    times = time_interleaved(fit, names, X, y, X_test, args.repeats, args.save_proba)
     print(f"one-epoch fit time, median of {args.repeats} (all runs)")
-    for name in names:
-        runs = " ".join(f"{t:.3f}" for t in times[name])
-        print(f"{name:18s} {statistics.median(times[name]):7.3f} s   ({runs})")
-
+    print_medians(times, width=18)
 
 if __name__ == "__main__":
     main()

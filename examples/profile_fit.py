@@ -14,12 +14,11 @@ Each repeat runs every configuration once (interleaved); the median is printed.
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import time
 
-import numpy as np
 import torch
+
+from _timing import print_medians, profile_one, time_interleaved
 
 from imbsk import ImbalancedMLPClassifier
 from imbsk.datasets import load_adult
@@ -65,30 +64,12 @@ def main() -> None:
     X, y, X_test = adult.X_train.iloc[:5000], adult.y_train.iloc[:5000], adult.X_test.iloc[:2000]
     fit("sam_b32", X.iloc[:500], y.iloc[:500])  # warm-up
     if args.profile:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        _, seconds = fit(args.profile, X, y)
-        profiler.disable()
-        print(f"{args.profile}: {seconds:.3f} s under cProfile")
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        profile_one(fit, args.profile, X, y, top=25)
         return
     names = args.configs.split(",")
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for repeat in range(args.repeats):
-        for name in names:
-            clf, seconds = fit(name, X, y)
-            times[name].append(seconds)
-            if repeat == 0 and args.save_proba:
-                os.makedirs(args.save_proba, exist_ok=True)
-                np.save(os.path.join(args.save_proba, f"{name}.npy"), clf.predict_proba(X_test))
+    times = time_interleaved(fit, names, X, y, X_test, args.repeats, args.save_proba)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); median of {args.repeats}")
-    for name in names:
-        runs = " ".join(f"{t:.3f}" for t in times[name])
-        print(f"{name:12s} {statistics.median(times[name]):7.3f} s   ({runs})")
-
+    print_medians(times, width=12)
 
 if __name__ == "__main__":
     main()
