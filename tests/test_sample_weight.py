@@ -213,6 +213,33 @@ def test_explicit_validation_set_is_scored_unweighted(imbalanced):
     assert history[best, "valid_acc"] == pytest.approx(accuracy_score(y_val, clf.predict(X_val)), abs=1e-12)
 
 
+def test_sample_weight_val_weights_the_explicit_validation_set(imbalanced):
+    """As HistGradientBoostingClassifier.fit(..., sample_weight_val=): the X_val scores are weighted."""
+    X, y = imbalanced
+    X_train, y_train, X_val, y_val = X[:300], y[:300], X[300:], y[300:]
+    w_val = np.where(y_val == 2, 6.0, 1.0)
+    params = dict(max_iter=3, early_stopping_metric="accuracy", ema_decay=None, random_state=0, **FAST)
+    clf = ImbalancedMLPClassifier(**params).fit(X_train, y_train, X_val=X_val, y_val=y_val, sample_weight_val=w_val)
+    history = clf.history_
+    best = int(np.argmax(history[:, "valid_acc"]))
+    predicted = clf.predict(X_val)
+    assert history[best, "valid_acc"] == pytest.approx(accuracy_score(y_val, predicted, sample_weight=w_val))
+    assert history[best, "valid_bacc"] == pytest.approx(
+        balanced_accuracy_score(y_val, predicted, sample_weight=w_val)
+    )
+    assert abs(accuracy_score(y_val, predicted, sample_weight=w_val) - accuracy_score(y_val, predicted)) > 1e-3
+    # Equal weights are no weights; weights without X_val, or of the wrong length, are refused.
+    plain = ImbalancedMLPClassifier(**params).fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    ones = ImbalancedMLPClassifier(**params).fit(
+        X_train, y_train, X_val=X_val, y_val=y_val, sample_weight_val=np.ones(len(y_val))
+    )
+    np.testing.assert_array_equal(plain.predict_proba(X_val), ones.predict_proba(X_val))
+    with pytest.raises(ValueError, match="give X_val and y_val with it"):
+        ImbalancedMLPClassifier(**params).fit(X_train, y_train, sample_weight_val=w_val)
+    with pytest.raises(ValueError, match="Invalid sample_weight_val"):
+        ImbalancedMLPClassifier(**params).fit(X_train, y_train, X_val=X_val, y_val=y_val, sample_weight_val=w_val[:5])
+
+
 def test_validation_set_is_keyword_only(imbalanced):
     X, y = imbalanced
     with pytest.raises(TypeError):

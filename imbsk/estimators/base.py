@@ -238,8 +238,11 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             train = np.concatenate([train, indices[sample_weight <= 0]])
         return train, valid
 
-    def _validated_sample_weight(self, sample_weight: Any, y: np.ndarray) -> np.ndarray:
-        """Validated float64 weights, one per row of ``y`` (the caller's array is never written to)."""
+    def _validated_sample_weight(self, sample_weight: Any, y: np.ndarray, name: str = "sample_weight") -> np.ndarray:
+        """Validated float64 weights, one per row of ``y`` (the caller's array is never written to).
+
+        ``name`` is the argument the weights came in (``'sample_weight'`` or ``'sample_weight_val'``).
+        """
         options: dict[str, Any] = {"dtype": np.float64, "ensure_non_negative": True}
         # scikit-learn < 1.9 has no such option (and accepts all-zero weights); the check below says it.
         if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters:
@@ -247,16 +250,16 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         try:
             weights = _check_sample_weight(sample_weight, y, **options)
         except ValueError as error:
-            if "sample_weight" in str(error):
+            if name == "sample_weight" and "sample_weight" in str(error):
                 raise
             # e.g. "Sample weights must be 1D array or scalar": say which argument it was.
-            raise ValueError(f"Invalid sample_weight: {error}") from error
+            raise ValueError(f"Invalid {name}: {error}") from error
         if not np.all(np.isfinite(weights)):
             # A scalar is broadcast without the finiteness check scikit-learn gives arrays: inf trained
             # silently as equal weights, NaN was reported as all-zero weights.
-            raise ValueError("sample_weight contains NaN or infinity; the weights must be finite.")
+            raise ValueError(f"{name} contains NaN or infinity; the weights must be finite.")
         if not np.any(weights > 0):
-            raise ValueError("sample_weight is zero for every sample; at least one weight must be positive.")
+            raise ValueError(f"{name} is zero for every sample; at least one weight must be positive.")
         return weights
 
     def _validation_inputs(self, X_val: Any, y_val: Any) -> tuple[Any, np.ndarray]:
@@ -342,7 +345,14 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
 
     # -- public API ------------------------------------------------------------------
     def fit(
-        self, X: Any, y: Any, sample_weight: Any = None, *, X_val: Any = None, y_val: Any = None
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
     ) -> "BaseImbalancedClassifier":
         """Train the network on ``(X, y)``.
 
@@ -382,8 +392,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             their weights, normalised over the held-out rows: the
             early-stopping scores (loss, accuracy, balanced accuracy) are
             weighted by them, as in :class:`sklearn.neural_network.MLPClassifier`.
-            An explicit ``X_val`` / ``y_val`` is scored unweighted. Weights that
-            are all equal (e.g. ones) train exactly, bit for bit, as None.
+            An explicit ``X_val`` / ``y_val`` is scored with ``sample_weight_val``
+            (unweighted without it). Weights that are all equal (e.g. ones)
+            train exactly, bit for bit, as None.
         X_val : array-like or DataFrame, default=None
             Validation inputs for early stopping, in the format of ``X`` (as in
             :meth:`sklearn.ensemble.HistGradientBoostingClassifier.fit`). When
@@ -391,6 +402,12 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             used; the preprocessing is fitted on ``X`` only. Keyword only.
         y_val : array-like of shape (n_val_samples,), default=None
             Labels of ``X_val``; each must occur in ``y``. Keyword only.
+        sample_weight_val : array-like of shape (n_val_samples,), default=None
+            Non-negative, finite weights of the ``X_val`` rows (as in
+            :meth:`sklearn.ensemble.HistGradientBoostingClassifier.fit`),
+            normalised to mean 1 over them: the early-stopping scores (loss,
+            accuracy, balanced accuracy) are weighted by them. None: unweighted.
+            Only with ``X_val`` / ``y_val``. Keyword only.
 
         Returns
         -------
@@ -411,6 +428,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         if _n_rows(inputs) != len(y_encoded):
             raise ValueError(f"X has {_n_rows(inputs)} samples but y has {len(y_encoded)}.")
         weights = None if sample_weight is None else self._validated_sample_weight(sample_weight, y_encoded)
+        if sample_weight_val is not None and X_val is None and y_val is None:
+            raise ValueError("sample_weight_val weights the rows of X_val: give X_val and y_val with it.")
         device = resolve_device(self.device)
         if X_val is None and y_val is None:
             train_index, valid_index = self._validation_split(y_encoded, seed, weights)
@@ -430,7 +449,13 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         else:
             train_weight = None if weights is None else _normalised_weights(weights)
             train = TensorData(inputs, y_encoded, device=device, sample_weight=train_weight)
-            valid = TensorData(*self._validation_inputs(X_val, y_val), device=device)
+            val_inputs, val_labels = self._validation_inputs(X_val, y_val)
+            val_weight = None
+            if sample_weight_val is not None:
+                val_weight = _normalised_weights(
+                    self._validated_sample_weight(sample_weight_val, val_labels, name="sample_weight_val")
+                )
+            valid = TensorData(val_inputs, val_labels, device=device, sample_weight=val_weight)
 
         # The GPU's generator is forked too, so fitting leaves the caller's CUDA random state as it was.
         fork_devices = [_cuda_index(device)] if device != "cpu" else []
