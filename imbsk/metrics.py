@@ -361,24 +361,21 @@ def _wants_class_counts(func: Callable[..., Any]) -> bool:
     return "class_counts" in params
 
 
-def _final_estimator(estimator: Any) -> Any:
-    # Pipelines expose the fitted model as their last step; nested pipelines unwrap.
-    while hasattr(estimator, "steps"):
-        estimator = estimator.steps[-1][1]
-    return estimator
+def _final_estimator(estimator: Any) -> tuple[Any, list[str]]:
+    """The fitted model of a (nested) pipeline, and the names of the resampling steps in front of it.
 
-
-def _resampling_steps(estimator: Any) -> list[str]:
-    """Names of the steps before the final estimator that resample (imbalanced-learn samplers), nested ones too."""
-    names = []
+    Pipelines expose the fitted model as their last step; an imbalanced-learn sampler is a
+    step with ``fit_resample``.
+    """
+    resampling = []
     while hasattr(estimator, "steps"):
-        names += [name for name, step in estimator.steps[:-1] if hasattr(step, "fit_resample")]
+        resampling += [name for name, step in estimator.steps[:-1] if hasattr(step, "fit_resample")]
         estimator = estimator.steps[-1][1]
-    return names
+    return estimator, resampling
 
 
 def _estimator_class_counts(estimator: Any) -> dict:
-    resampling = _resampling_steps(estimator)
+    final, resampling = _final_estimator(estimator)
     if resampling:
         # The final estimator was fitted on the resampled rows: its class_counts_ are those
         # counts (all equal after over-sampling to balance), and the minority group drawn from
@@ -388,7 +385,6 @@ def _estimator_class_counts(estimator: Any) -> dict:
             "class_counts_ of its final estimator count the resampled rows, not the training data; "
             "pass class_counts={label: n_train} to make_imbalance_scorer."
         )
-    final = _final_estimator(estimator)
     counts = getattr(final, "class_counts_", None)
     classes = getattr(final, "classes_", None)
     if counts is None or classes is None:

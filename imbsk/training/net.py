@@ -59,13 +59,6 @@ class BatchTargets:
     def __init__(self, y_a: Tensor, y_b: Tensor | None = None, lam: Tensor | None = None) -> None:
         self.y_a, self.y_b, self.lam = y_a, y_b, lam
 
-    def per_sample(self, fn: Callable[[Tensor], Tensor]) -> Tensor:
-        """Combine ``fn(labels)`` (one value per sample) over the mixed labels."""
-        value = fn(self.y_a)
-        if self.y_b is None:
-            return value
-        return self.lam * value + (1.0 - self.lam) * fn(self.y_b)
-
     def weighted(self, label_losses: tuple[Tensor, Tensor | None], weights: Tensor | None) -> Tensor:
         """``lam * w[y_a] * l_a + (1 - lam) * w[y_b] * l_b`` from the per-label losses of :meth:`losses`."""
         loss_a, loss_b = label_losses
@@ -76,6 +69,15 @@ class BatchTargets:
         if weights is not None:
             loss_b = loss_b * weights[self.y_b]
         return self.lam * loss_a + (1.0 - self.lam) * loss_b
+
+    def mean_loss(
+        self, label_losses: tuple[Tensor, Tensor | None], weights: Tensor | None, sample_weight: Tensor | None
+    ) -> Tensor:
+        """The batch loss ``mean_i s_i * (lam w[y_a] l_a + (1 - lam) w[y_b] l_b)_i`` (``s`` None: all 1)."""
+        losses = self.weighted(label_losses, weights)
+        if sample_weight is not None:
+            losses = losses * sample_weight
+        return losses.mean()
 
     def losses(self, fn: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor | None]:
         """``(fn(y_a), fn(y_b))``, the second None without mixing."""
@@ -241,10 +243,7 @@ class ImbalanceNet(NeuralNet):
             return (F.cross_entropy(y_pred, y_true, reduction="none") * sample_weight).mean()
         targets = y_true if isinstance(y_true, BatchTargets) else BatchTargets(y_true)
         label_losses = targets.losses(lambda labels: self.criterion_(y_pred, labels))
-        losses = targets.weighted(label_losses, self._device_class_weights(y_pred.device))
-        if sample_weight is not None:
-            losses = losses * sample_weight
-        return losses.mean()
+        return targets.mean_loss(label_losses, self._device_class_weights(y_pred.device), sample_weight)
 
     def validation_step(self, batch, **fit_params):
         """skorch's validation step, passing the held-out rows' sample weights (if any) to the loss."""
@@ -303,12 +302,9 @@ class ImbalanceNet(NeuralNet):
             weights = base_weights
             if sam_class_weights is not None:
                 weights = sam_class_weights if weights is None else weights * sam_class_weights
-            losses = targets.weighted(label_losses, weights)
             # Sample weights stay with the batch's rows: a mixed image (CutMix / MixUp) keeps the
             # weight of the sample at its row (the one whose label y_a has weight lam).
-            if row_weights is not None:
-                losses = losses * row_weights
-            loss = losses.mean()
+            loss = targets.mean_loss(label_losses, weights, row_weights)
             ssl = None
             if use_ssl:
                 if not ssl_views:
@@ -321,10 +317,8 @@ class ImbalanceNet(NeuralNet):
                 # ascent direction, so the recorded train_loss is the objective without them.
                 logged = loss
                 if sam_class_weights is not None:
-                    per_sample = targets.weighted(label_losses, base_weights)
-                    if row_weights is not None:
-                        per_sample = per_sample * row_weights
-                    logged = per_sample.mean() + (0.0 if ssl is None else self.ssl_weight * ssl)
+                    supervised = targets.mean_loss(label_losses, base_weights, row_weights)
+                    logged = supervised + (0.0 if ssl is None else self.ssl_weight * ssl)
                 record["loss"], record["y_pred"] = logged.detach(), y_pred.detach()
             return loss
 
