@@ -49,7 +49,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from imbsk.estimators.base import check_device_form, resolve_device
 from imbsk.estimators.mlp import ImbalancedMLPClassifier
-from imbsk.metrics import majority_accuracy, minority_accuracy, standard_error
+from imbsk.metrics import format_mean_se, majority_accuracy, minority_accuracy, standard_error
 from imbsk.preprocessing.tabular import is_categorical_dtype
 
 __all__ = [
@@ -814,13 +814,6 @@ _HEADERS = {
 }
 
 
-def _mean_se(mean: float, se: float, scale: float, decimals: int) -> str:
-    if math.isnan(mean):
-        return "n/a"
-    text = f"{mean * scale:.{decimals}f}"
-    return text if math.isnan(se) else f"{text} ± {se * scale:.{decimals}f}"
-
-
 def _table_cells(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     headers = ["Method", *_HEADERS.values()]
     rows = []
@@ -835,7 +828,7 @@ def _table_cells(summary: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         cells = [name]
         for quantity in _HEADERS:
             scale, decimals = (1.0, 2) if quantity == "fit_time" else (100.0, 1)
-            cells.append(_mean_se(record[quantity], record[f"{quantity}_se"], scale, decimals))
+            cells.append(format_mean_se(record[quantity], record[f"{quantity}_se"], scale=scale, decimals=decimals))
         rows.append(cells)
     return headers, rows
 

@@ -534,3 +534,12 @@ def standard_error(values: Any) -> float:
     if values.size < 2:
         return math.nan
     return float(values.std(ddof=1) / math.sqrt(values.size))
+
+
+def format_mean_se(mean: float, se: float, *, scale: float = 1.0, decimals: int = 2) -> str:
+    """``'mean ± se'`` with both multiplied by ``scale``; the mean alone when ``se`` is NaN
+    (one seed: no spread measured), ``'n/a'`` when the mean is NaN (no score)."""
+    if math.isnan(mean):
+        return "n/a"
+    text = f"{mean * scale:.{decimals}f}"
+    return text if math.isnan(se) else f"{text} ± {se * scale:.{decimals}f}"

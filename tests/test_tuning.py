@@ -131,6 +131,13 @@ def test_summarize_mean_and_standard_error():
     assert "80.00" not in tuning.format_summary(tuning.summarize(results))
     assert "90.00 ± 5.77" in tuning.format_summary(tuning.summarize(results))
 
+    # One seed has no standard error (NaN, as in imbsk.compare.summarize), not a spread of 0.
+    single = tuning.summarize(results.iloc[:1]).iloc[0]
+    assert single["n_seeds"] == 1 and single["test_accuracy_mean"] == pytest.approx(0.8)
+    assert math.isnan(single["test_accuracy_se"]) and math.isnan(single["fit_time_se"])
+    table = tuning.format_summary(tuning.summarize(results.iloc[:1]))
+    assert "| d | m | 1 | 80.00 | 60.00 | 100.00 | 1.0 |" in table and "±" not in table
+
 
 def test_xgb_frame_turns_text_into_categories():
     frame = pd.DataFrame({"a": [1.0, 2.0], "b": pd.Series(["x", "y"], dtype="str"), "c": [True, False]})
@@ -597,6 +604,12 @@ def test_evaluate_command_overrides_params_and_writes_a_config_that_reruns_it(tm
     out, store = tmp_path / "out", tmp_path / "p"
     common = ["--seeds", "0-0", "--data-home", DATA_HOME, "--out", str(out), "--predictions-dir", str(store)]
     assert main(["evaluate", "--config", str(config), *common]) == 0
+    # One seed measures no spread: the mean alone is printed, and the summary (strict JSON) has a null s.e.
+    printed = capsys.readouterr().out
+    accuracy = pd.read_csv(out / "xgb-seeds.csv").loc[0, "test_accuracy"]
+    assert f"test_accuracy: {100 * accuracy:.2f} % (1 seed)" in printed and "±" not in printed
+    summary = json.loads((out / "xgb-summary.json").read_text(), parse_constant=pytest.fail)
+    assert summary["test_accuracy_se"] is None and summary["test_accuracy_mean"] == pytest.approx(accuracy)
     assert main(["evaluate", "--config", str(config), "--estimator-params", '{"max_depth": 4, "reg_alpha": 1.0}',
                  "--name", "deeper", *common]) == 0
     assert 'with {"max_depth": 4, "reg_alpha": 1.0}' in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -15,6 +16,7 @@ import optuna
 import pandas as pd
 
 from imbsk._argtypes import device_name, non_negative_int, positive_float, positive_int
+from imbsk.metrics import format_mean_se
 from imbsk.tuning.data import load_split
 from imbsk.tuning.evaluation import _check_blend_weight, evaluate, evaluate_blend, format_summary, summarize
 from imbsk.tuning.fitting import DEFAULT_MAX_EPOCHS, XGB_MAX_ESTIMATORS
@@ -358,16 +360,20 @@ def _report_evaluation(results: pd.DataFrame, out: Path, name: str) -> None:
     row = summary.iloc[0]
     size, n = int(row["ensemble_size"]), int(row["n_seeds"])
     scored = f"{n} seed{'s' * (n != 1)}" if size == 1 else f"{n} ensemble{'s' * (n != 1)} of {size} seeds"
+    def percent(metric: str) -> str:
+        return format_mean_se(row[metric + "_mean"], row[metric + "_se"], scale=100)
+
     for metric in ("val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy"):
-        print(f"{metric}: {100 * row[metric + '_mean']:.2f} ± {100 * row[metric + '_se']:.2f} % ({scored})")
+        print(f"{metric}: {percent(metric)} % ({scored})")
     if "blend_weight_mean" in row:
         first, second = row["model"].split("+")
-        print(f"blended: {first} alone {100 * row['first_test_accuracy_mean']:.2f} ± "
-              f"{100 * row['first_test_accuracy_se']:.2f} %, {second} alone {100 * row['second_test_accuracy_mean']:.2f}"
-              f" ± {100 * row['second_test_accuracy_se']:.2f} % (test); weights {sorted(results['blend_weight'])}")
+        print(f"blended: {first} alone {percent('first_test_accuracy')} %, {second} alone "
+              f"{percent('second_test_accuracy')} % (test); weights {sorted(results['blend_weight'])}")
     out.mkdir(parents=True, exist_ok=True)
     results.to_csv(out / f"{name}-seeds.csv", index=False)
-    (out / f"{name}-summary.json").write_text(json.dumps(row.to_dict(), indent=2, default=float))
+    # Strict JSON has no NaN: an undefined value (the s.e. of one seed) is written as null.
+    record = {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in row.items()}
+    (out / f"{name}-summary.json").write_text(json.dumps(record, indent=2, default=float))
 
 
 # ---------------------------------------------------------------------------

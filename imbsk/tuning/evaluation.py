@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from imbsk.metrics import majority_accuracy, minority_accuracy, standard_error
+from imbsk.metrics import format_mean_se, majority_accuracy, minority_accuracy, standard_error
 from imbsk.tuning.data import load_split
 from imbsk.tuning.fitting import (
     DEFAULT_MAX_EPOCHS,
@@ -312,7 +312,8 @@ _BLEND_METRICS = ("blend_weight", "first_test_accuracy", "second_test_accuracy")
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard error over seeds of every metric, per dataset, model and ensemble size.
 
-    ``se = std(ddof=1) / sqrt(n)`` (0 for a single seed).
+    ``se = std(ddof=1) / sqrt(n)``; NaN for a single seed (no spread measured), as in
+    :func:`imbsk.compare.summarize`.
 
     Parameters
     ----------
@@ -338,20 +339,20 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         for metric in metrics:
             values = group[metric].to_numpy(dtype=np.float64)
             row[f"{metric}_mean"] = float(np.mean(values))
-            row[f"{metric}_se"] = standard_error(values) if len(values) > 1 else 0.0
+            row[f"{metric}_se"] = standard_error(values)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    """A Markdown table of test / minority / majority accuracy in %, ``mean ± se``."""
+    """A Markdown table of test / minority / majority accuracy in %, ``mean ± se`` (the mean alone for one seed)."""
     lines = [
         "| dataset | model | seeds | test acc. (%) | minority acc. (%) | majority acc. (%) | fit time (s) |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in summary.itertuples(index=False):
         def pct(name: str) -> str:
-            return f"{100 * getattr(row, name + '_mean'):.2f} ± {100 * getattr(row, name + '_se'):.2f}"
+            return format_mean_se(getattr(row, name + "_mean"), getattr(row, name + "_se"), scale=100)
 
         size = int(getattr(row, "ensemble_size", 1))
         model = row.model if size == 1 else f"{row.model} (ensembles of {size})"
