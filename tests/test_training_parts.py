@@ -75,6 +75,21 @@ def test_ema_update_formula_and_warmup():
     torch.testing.assert_close(averaged.weight, torch.full((2,), 1.9))
 
 
+def test_ema_decay_matters_only_once_the_warmup_reaches_it():
+    # (1 + t) / (10 + t) reaches 0.999 at t = (10 * 0.999 - 1) / (1 - 0.999) = 8990 (the estimators' docstrings).
+    def averaged_after(decay, n_updates):
+        live, averaged = nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)
+        with torch.no_grad():
+            live.weight.fill_(1.0)
+            averaged.weight.fill_(0.0)
+        update_ema(averaged, live, decay=decay, n_updates=n_updates)
+        return float(averaged.weight)
+
+    assert averaged_after(0.999, 8989) == averaged_after(0.9997, 8989) == pytest.approx(9 / 8999)
+    assert averaged_after(0.999, 8991) == pytest.approx(0.001)
+    assert averaged_after(0.9997, 8991) == pytest.approx(9 / 9001)
+
+
 class _TinyNet(nn.Module):
     """Backbone with a BatchNorm, a head and a projector, the interface the training step needs."""
 

@@ -245,7 +245,12 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         (5 of 200 epochs, as Cao et al.).
     ema_decay : float or None, default=0.999
         Decay of the exponential moving average of the weights; the averaged
-        weights (and BatchNorm statistics) predict. None or 0 turns it off.
+        weights (and BatchNorm statistics) predict. None or 0 turns it off. After
+        optimiser step ``t`` the average moves by ``1 - d_t`` with
+        ``d_t = min(ema_decay, (1 + t) / (10 + t))``: a warm-up that reaches
+        ``d = ema_decay`` only after ``(10 d - 1) / (1 - d)`` steps (8,990 for
+        0.999, 29,990 for 0.9997); until then the average does not depend on
+        ``ema_decay``, so on shorter runs larger decays give the same model.
     validation_fraction : float or None, default=None
         Fraction of the training data held out (stratified) for early stopping
         (with ``sample_weight`` in ``fit``, of the rows of positive weight,

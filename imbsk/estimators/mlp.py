@@ -99,7 +99,12 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         Fraction of all steps spent in linear warm-up before cosine annealing.
     ema_decay : float or None, default=0.999
         Decay of the exponential moving average of the weights; the averaged
-        weights are validated and predict. None or 0 turns it off.
+        weights are validated and predict. None or 0 turns it off. After
+        optimiser step ``t`` the average moves by ``1 - d_t`` with
+        ``d_t = min(ema_decay, (1 + t) / (10 + t))``: a warm-up that reaches
+        ``d = ema_decay`` only after ``(10 d - 1) / (1 - d)`` steps (8,990 for
+        0.999, 29,990 for 0.9997); until then the average does not depend on
+        ``ema_decay``, so on shorter runs larger decays give the same model.
     validation_fraction : float or None, default=0.1
         Fraction of the training data held out (stratified) for early stopping;
         None trains on everything for ``max_iter`` epochs. With
