@@ -39,13 +39,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import config_context
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, LabelEncoder, OneHotEncoder, OrdinalEncoder, StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from imbsk.estimators.base import check_device_form, resolve_device
 from imbsk.estimators.mlp import ImbalancedMLPClassifier
@@ -59,6 +60,7 @@ __all__ = [
     "QUICK_MLP_PARAMS",
     "DatasetInfo",
     "LabelEncodedXGBClassifier",
+    "SmoteMLPPipeline",
     "describe_dataset",
     "format_table",
     "mlp_defaults",
@@ -394,6 +396,102 @@ class SmoteSamplingStrategy:
         return {_as_label(label): target for label, count in zip(labels, counts) if count > self.k_neighbors}
 
 
+def _smote_k_neighbors(counts: np.ndarray) -> int:
+    """``min(5, n_min - 1)``, ``n_min`` the smallest of these class counts that is at least 2."""
+    return int(min(5, counts[counts >= 2].min() - 1))
+
+
+class SmoteMLPPipeline(ClassifierMixin, BaseEstimator):
+    """The ``smote_mlp`` method: SMOTE in front of an MLP that early-stops on real rows.
+
+    In an imbalanced-learn pipeline the MLP only sees the resampled rows, so its own
+    early-stopping split (``validation_fraction``) would hold out synthetic rows, in
+    the balanced class proportions of the resampled data, whose interpolation
+    partners train. This estimator holds the rows out *before* resampling, as the
+    MLP itself draws them from the rows it gets (same stratification, same seed, so
+    the other MLP methods of :func:`run_comparison` hold out the same rows): the
+    steps in front of the MLP are fitted on the remaining rows (the sampler
+    resamples only those), the held-out rows go through the fitted transformers but
+    not the samplers, and the MLP trains on the resampled rows with them as
+    ``X_val``. The sampler's ``k_neighbors`` is set by the rule of
+    :func:`_smote_mlp` on the class counts it resamples, so that holding out a row
+    does not exclude the rarest class from oversampling. A class whose rows are all
+    held out (possible only when the split cannot be stratified, e.g. next to a
+    single-sample class) keeps them for training: the MLP could not learn it
+    otherwise. Without ``validation_fraction`` the pipeline is fitted as it is.
+
+    Parameters
+    ----------
+    pipeline : imblearn.pipeline.Pipeline
+        Unfitted ``[numeric imputer, SMOTE / SMOTE-NC / SMOTE-N with a
+        SmoteSamplingStrategy, ImbalancedMLPClassifier]``, as built by
+        :func:`_smote_mlp`.
+
+    Attributes
+    ----------
+    pipeline_ : imblearn.pipeline.Pipeline
+        The fitted pipeline; its MLP's ``class_counts_`` count the resampled rows.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    class_counts_ : ndarray of shape (n_classes,)
+        Training samples per class, counted before resampling (held-out rows included).
+    n_features_in_ : int
+        Number of input columns.
+    """
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+
+    def fit(self, X: Any, y: Any) -> "SmoteMLPPipeline":
+        """Hold out the early-stopping rows, resample the others and train the MLP."""
+        pipeline = clone(self.pipeline)
+        mlp = pipeline.steps[-1][1]
+        labels = column_or_1d(y, warn=True)
+        encoder = LabelEncoder()
+        y_encoded = encoder.fit_transform(labels)
+        if mlp.validation_fraction is None:
+            pipeline.fit(X, y)
+        else:
+            # The MLP's own split of these labels with the seed of its fit: the rows it would hold out.
+            train, valid = mlp._validation_split(y_encoded, mlp._fit_seed())
+            unlearnable = ~np.isin(y_encoded[valid], y_encoded[train])
+            train, valid = np.concatenate([train, valid[unlearnable]]), valid[~unlearnable]
+            if len(valid) == 0:
+                raise ValueError(
+                    f"validation_fraction={mlp.validation_fraction} holds out only rows of classes that would be "
+                    "left without a training row; set validation_fraction=None."
+                )
+            head = pipeline[:-1]
+            train_counts = np.bincount(y_encoded[train])
+            if np.any(train_counts >= 2):
+                k_neighbors = _smote_k_neighbors(train_counts)
+                for _, step in head.steps:
+                    if isinstance(getattr(step, "sampling_strategy", None), SmoteSamplingStrategy):
+                        step.set_params(k_neighbors=k_neighbors, sampling_strategy=SmoteSamplingStrategy(k_neighbors))
+            X_resampled, y_resampled = head.fit_resample(_safe_indexing(X, train), labels[train])
+            X_valid = _safe_indexing(X, valid)
+            for _, step in head.steps:
+                if not hasattr(step, "fit_resample"):  # the held-out rows are not resampled
+                    X_valid = step.transform(X_valid)
+            mlp.fit(X_resampled, y_resampled, X_val=X_valid, y_val=labels[valid])
+            pipeline.steps = [*head.steps, pipeline.steps[-1]]
+        self.pipeline_ = pipeline
+        self.classes_ = encoder.classes_
+        self.class_counts_ = np.bincount(y_encoded, minlength=len(self.classes_))
+        self.n_features_in_ = pipeline.n_features_in_
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of the MLP, columns ordered as ``classes_``."""
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class labels."""
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict(X)
+
+
 # ---------------------------------------------------------------------------------------
 # method factories
 # ---------------------------------------------------------------------------------------
@@ -504,6 +602,13 @@ def _smote_mlp(random_state: int, info: DatasetInfo) -> Any:
     columns SMOTE-NC is used (it takes the most frequent category among the
     neighbours), with only categorical columns SMOTE-N. The MLP then sees the
     resampled DataFrame and embeds the categorical columns itself.
+
+    With early stopping (``validation_fraction``, above 2,000 training rows) the MLP
+    stops on real training rows held out *before* resampling, the rows the other MLP
+    methods hold out, in the training data's class proportions; SMOTE resamples the
+    other rows (``k_neighbors`` by the rule above on their counts). Held out after
+    resampling, they would be synthetic rows in balanced proportions, next to the
+    training rows they were interpolated from. See :class:`SmoteMLPPipeline`.
     """
     from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
     from imblearn.pipeline import make_pipeline as make_imblearn_pipeline
@@ -517,7 +622,7 @@ def _smote_mlp(random_state: int, info: DatasetInfo) -> Any:
             "smote_mlp needs at least 2 training samples in a minority class (SMOTE interpolates between "
             f"same-class neighbours); training class counts are {info.class_counts}."
         )
-    k_neighbors = int(min(5, interpolable.min() - 1))
+    k_neighbors = _smote_k_neighbors(counts)
     singletons = [label for label, count in zip(labels, counts) if count <= k_neighbors]
     if singletons:
         warnings.warn(
@@ -540,7 +645,7 @@ def _smote_mlp(random_state: int, info: DatasetInfo) -> Any:
         sampler = SMOTENC(categorical, sampling_strategy=strategy, k_neighbors=k_neighbors, random_state=random_state)
     # keep_empty_features: an all-NaN numeric column must not shift those positions.
     imputer = _numeric_imputer(info, _string_categories(), keep_empty_features=True)
-    return make_imblearn_pipeline(imputer, sampler, _mlp(random_state, info))
+    return SmoteMLPPipeline(make_imblearn_pipeline(imputer, sampler, _mlp(random_state, info)))
 
 
 def _xgboost(random_state: int, info: DatasetInfo) -> Pipeline:

@@ -455,11 +455,152 @@ def test_smote_factory_adapts_k_and_rejects_all_singleton_minorities():
     X = np.arange(26, dtype=float).reshape(13, 2)
     info = describe_dataset(X, np.array([0] * 10 + [1] * 2 + [2]))
     with pytest.warns(UserWarning, match=r"classes \[2\] have a single training sample"):
-        pipeline = METHODS["smote_mlp"](0, info)
+        pipeline = METHODS["smote_mlp"](0, info).pipeline
     sampler = pipeline.steps[1][1]
     assert sampler.k_neighbors == 1  # min(5, n_min - 1) with n_min = 2
     with pytest.raises(ValueError, match="class counts are"):
         METHODS["smote_mlp"](0, describe_dataset(X[:12], np.array([0] * 10 + [1, 2])))
+
+
+def _record_early_stopping_sets(monkeypatch) -> list:
+    """``(mlp, train, valid)`` of every MLP fit: the rows its network trains and early-stops on."""
+    from imbsk.estimators.base import BaseImbalancedClassifier
+
+    seen = []
+    original = BaseImbalancedClassifier._make_net
+
+    def recording(self, module, train, valid, seed, device):
+        seen.append((self, train, valid))
+        return original(self, module, train, valid, seed, device)
+
+    monkeypatch.setattr(BaseImbalancedClassifier, "_make_net", recording)
+    return seen
+
+
+def _rows(data) -> np.ndarray:
+    """The encoded numeric inputs of a TensorData (or of ``_transform_inputs``) as float32 rows."""
+    x_num = data.X["x_num"] if hasattr(data, "X") else data["x_num"]
+    return np.asarray(x_num.cpu() if hasattr(x_num, "cpu") else x_num, dtype=np.float32)
+
+
+def _row_positions(rows: np.ndarray, table: np.ndarray) -> list:
+    """Position in ``table`` of each row of ``rows`` (None for a row not in it)."""
+    where = {row.tobytes(): i for i, row in enumerate(table)}
+    return [where.get(row.tobytes()) for row in rows]
+
+
+#: Early stopping on a 10% split, as mlp_defaults gives above 2,000 rows, on a tiny MLP.
+EARLY_STOPPING_PARAMS = {**QUICK_MLP_PARAMS, "max_iter": 2, "validation_fraction": 0.1}
+
+
+def _numeric_classes(counts: list, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(len(counts)), counts)
+    return rng.normal(size=(len(y), 3)) + y[:, None], y
+
+
+def test_smote_mlp_early_stops_on_real_rows_held_out_before_resampling(monkeypatch):
+    # In the imbalanced-learn pipeline the MLP drew its early-stopping rows from the SMOTE
+    # output: synthetic rows, in balanced proportions, next to the rows they came from.
+    X, y = _numeric_classes([150, 40, 10])
+    info = describe_dataset(X, y, mlp_params=EARLY_STOPPING_PARAMS)
+    seen = _record_early_stopping_sets(monkeypatch)
+    METHODS["smote_mlp"](0, info).fit(X, y)
+    METHODS["erm"](0, info).fit(X, y)
+    (smote_mlp, train, valid), (erm, _, erm_valid) = seen
+    held_out = _row_positions(_rows(valid), _rows(smote_mlp._transform_inputs(X)))
+    assert None not in held_out, "an early-stopping row is not a training row"
+    # The training data's class proportions (150:40:10 of 200 rows -> 15:4:1 of 20), ...
+    np.testing.assert_array_equal(np.bincount(y[held_out]), [15, 4, 1])
+    np.testing.assert_array_equal(np.bincount(valid.y.cpu().numpy()), [15, 4, 1])
+    # ... the rows ERM holds out with the same seed, ...
+    assert held_out == _row_positions(_rows(erm_valid), _rows(erm._transform_inputs(X)))
+    # ... and none of them trains (SMOTE resampled only the other 180 rows up to 135 per class).
+    assert set(_row_positions(_rows(train), _rows(valid))) == {None}
+    np.testing.assert_array_equal(smote_mlp.class_counts_, [135, 135, 135])
+
+
+def test_smote_mlp_oversamples_a_class_left_with_k_rows_by_the_held_out_split(monkeypatch):
+    # 6 rows give k_neighbors=5; the split holds one out, and SMOTE with k=5 skipped the
+    # 5 left (a class needs k + 1): the rarest class was the one not oversampled.
+    X, y = _numeric_classes([54, 6])
+    seen = _record_early_stopping_sets(monkeypatch)
+    model = METHODS["smote_mlp"](0, describe_dataset(X, y, mlp_params=EARLY_STOPPING_PARAMS)).fit(X, y)
+    (mlp, _, valid), = seen
+    np.testing.assert_array_equal(np.bincount(valid.y.cpu().numpy()), [5, 1])
+    np.testing.assert_array_equal(mlp.class_counts_, [49, 49])
+    assert model.pipeline_.steps[1][1].k_neighbors == 4
+    # The estimator counts the training rows, not the resampled ones, for the imbalance scorers.
+    from imbsk.metrics import _estimator_class_counts
+
+    assert _estimator_class_counts(model) == {0: 54, 1: 6}
+
+
+def test_smote_mlp_trains_a_class_whose_rows_the_unstratified_split_holds_out(monkeypatch):
+    # A single-sample class rules out stratification; with seed 24 the MLP's split holds
+    # out that sample, and an MLP fitted without it could not score it (y_val's label unseen).
+    X, y = _numeric_classes([50, 8, 1])
+    info = describe_dataset(X, y, mlp_params=EARLY_STOPPING_PARAMS)
+    seen = _record_early_stopping_sets(monkeypatch)
+    METHODS["erm"](24, info).fit(X, y)
+    np.testing.assert_array_equal(np.bincount(seen[0][2].y.cpu().numpy(), minlength=3), [5, 0, 1])
+    with pytest.warns(UserWarning, match=r"classes \[2\] have a single training sample"):
+        model = METHODS["smote_mlp"](24, info)
+    model.fit(X, y)
+    mlp, _, valid = seen[1]
+    np.testing.assert_array_equal(np.bincount(valid.y.cpu().numpy(), minlength=3), [5, 0, 0])
+    assert list(mlp.classes_) == [0, 1, 2] and mlp.class_counts_[2] == 1
+
+
+def test_smote_nc_held_out_rows_are_imputed_but_not_resampled(monkeypatch):
+    from imbsk import ImbalancedMLPClassifier
+
+    X, y = _mixed_frame(200)
+    X.loc[X.index[:20], "noise"] = np.nan
+    calls = []
+    original_fit = ImbalancedMLPClassifier.fit
+
+    def recording_fit(self, X, y, sample_weight=None, **kwargs):
+        calls.append((X, np.asarray(y), kwargs))
+        return original_fit(self, X, y, sample_weight, **kwargs)
+
+    monkeypatch.setattr(ImbalancedMLPClassifier, "fit", recording_fit)
+    results = run_comparison(
+        X.iloc[:150], y[:150], X.iloc[150:], y[150:], methods="smote_mlp", seeds=1,
+        mlp_params=EARLY_STOPPING_PARAMS, progress=False,
+    )
+    assert results["error"].isna().all()
+    (X_train, y_train, kwargs), = calls
+    X_val, y_val = kwargs.get("X_val"), kwargs.get("y_val")
+    assert X_val is not None, "the MLP drew its early-stopping rows from the SMOTE-NC output"
+    assert len(X_val) == 15 and not X_val.isna().any().any()
+    assert list(X_val.columns) == list(X_train.columns)
+    # Real rows in the training proportions; SMOTE-NC balanced only the other 135 rows.
+    train_counts = pd.Series(y[:150]).value_counts()
+    assert pd.Series(y_val).value_counts().to_dict() == (train_counts / 10).round().astype(int).to_dict()
+    assert len(set(pd.Series(y_train).value_counts())) == 1
+    assert len(y_train) == 3 * (train_counts["common"] - pd.Series(y_val).value_counts()["common"])
+
+
+def test_smote_mlp_without_early_stopping_is_the_plain_pipeline():
+    from imblearn.over_sampling import SMOTE
+    from imblearn.pipeline import make_pipeline as make_imblearn_pipeline
+    from sklearn.impute import SimpleImputer
+
+    from imbsk import ImbalancedMLPClassifier
+
+    X, y = _numeric_classes([60, 20, 6])
+    X[::7, 1] = np.nan
+    info = describe_dataset(X, y, mlp_params={**QUICK_MLP_PARAMS, "max_iter": 2})
+    assert info.mlp_params["validation_fraction"] is None
+    model = METHODS["smote_mlp"](3, info).fit(X, y)
+    plain = make_imblearn_pipeline(
+        SimpleImputer(strategy="median", keep_empty_features=True),
+        SMOTE(sampling_strategy=SmoteSamplingStrategy(5), k_neighbors=5, random_state=3),
+        ImbalancedMLPClassifier(device="cpu", random_state=3, **info.mlp_params),
+    ).fit(X, y)
+    np.testing.assert_array_equal(model.predict_proba(X), plain.predict_proba(X))
+    np.testing.assert_array_equal(model.predict(X), plain.predict(X))
 
 
 def test_ldam_drw_defers_to_two_thirds_without_early_stopping():

@@ -204,6 +204,10 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         self.class_counts_ = np.bincount(y_encoded, minlength=len(self.classes_))
         return y_encoded
 
+    def _fit_seed(self) -> int:
+        """The seed a fit draws from ``random_state``: weights, batches and the held-out rows derive from it."""
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
     def _validation_split(
         self, y: np.ndarray, seed: int, sample_weight: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -420,7 +424,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         for name, allow_empty in self._layer_size_parameters.items():
             check_layer_sizes(getattr(self, name), name, allow_empty=allow_empty)
         started = time.perf_counter()
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = self._fit_seed()
         if y is None:
             self._encode_targets(y)
         inputs = self._fit_inputs(X)
