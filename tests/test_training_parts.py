@@ -83,7 +83,7 @@ def test_ema_decay_matters_only_once_the_warmup_reaches_it():
             live.weight.fill_(1.0)
             averaged.weight.fill_(0.0)
         update_ema(averaged, live, decay=decay, n_updates=n_updates)
-        return float(averaged.weight)
+        return averaged.weight.item()
 
     assert averaged_after(0.999, 8989) == averaged_after(0.9997, 8989) == pytest.approx(9 / 8999)
     assert averaged_after(0.999, 8991) == pytest.approx(0.001)
