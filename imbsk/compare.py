@@ -461,7 +461,7 @@ class SmoteMLPPipeline(ClassifierMixin, BaseEstimator):
                     f"validation_fraction={mlp.validation_fraction} holds out only rows of classes that would be "
                     "left without a training row; set validation_fraction=None."
                 )
-            head = pipeline[:-1]
+            head = pipeline[:-1]  # the same step objects: fitting head fits the pipeline's steps
             train_counts = np.bincount(y_encoded[train])
             if np.any(train_counts >= 2):
                 k_neighbors = _smote_k_neighbors(train_counts)
@@ -474,7 +474,6 @@ class SmoteMLPPipeline(ClassifierMixin, BaseEstimator):
                 if not hasattr(step, "fit_resample"):  # the held-out rows are not resampled
                     X_valid = step.transform(X_valid)
             mlp.fit(X_resampled, y_resampled, X_val=X_valid, y_val=labels[valid])
-            pipeline.steps = [*head.steps, pipeline.steps[-1]]
         self.pipeline_ = pipeline
         self.classes_ = encoder.classes_
         self.class_counts_ = np.bincount(y_encoded, minlength=len(self.classes_))
