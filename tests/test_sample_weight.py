@@ -89,6 +89,22 @@ def test_per_class_sample_weights_equal_the_same_class_weight(imbalanced, params
     assert not np.allclose(by_sample, _proba(X, y, validation_fraction=None, **params), atol=1e-3)
 
 
+def test_weights_under_balanced_resampling_are_normalised_over_the_drawn_rows(imbalanced):
+    # Balanced batches draw each class a third of the time, so w[i] = d[y_i] with a class mean of 1
+    # already has expected weight 1 per drawn row and must train as class_weight=d. Normalising by
+    # the mean over the data instead (0.7 here: the majority's 0.5 dominates) scaled the loss by 1/0.7.
+    X, y = imbalanced
+    d = {0: 0.5, 1: 1.0, 2: 1.5}
+    sample_weight = np.array([d[label] for label in y])
+    assert sample_weight.mean() == pytest.approx(0.7, abs=0.02)
+    params = dict(resampling="balanced", validation_fraction=None)
+    by_class = _proba(X, y, class_weight=d, **params)
+    by_sample = _proba(X, y, sample_weight=sample_weight, **params)
+    np.testing.assert_allclose(by_sample, by_class, rtol=0, atol=1e-6)
+    # The scale of the weights still does not matter.
+    np.testing.assert_allclose(_proba(X, y, sample_weight=5 * sample_weight, **params), by_sample, rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "params",
     [

@@ -280,6 +280,12 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             )
         return inputs, np.searchsorted(self.classes_, y_val)
 
+    def _sampling_probabilities(self, y_train: np.ndarray) -> np.ndarray | None:
+        """Per-row drawing probabilities of the training batches; None for a permutation per epoch."""
+        if self.resampling == "balanced":
+            return balanced_sampling_weights(y_train, len(self.classes_))
+        return None
+
     def _class_weight_vector(self) -> np.ndarray | None:
         if self.class_weight is None:
             return None
@@ -321,9 +327,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             optimizer, optimizer_kwargs = torch.optim.SGD, {"momentum": self.momentum, "weight_decay": self.weight_decay}
         else:
             optimizer, optimizer_kwargs = torch.optim.AdamW, {"weight_decay": self.weight_decay}
-        sampling = None
-        if self.resampling == "balanced":
-            sampling = balanced_sampling_weights(train.y.cpu().numpy(), n_classes)
+        sampling = self._sampling_probabilities(train.y.cpu().numpy())
         return ImbalanceNet(
             module,
             criterion=criterion,
@@ -369,8 +373,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative, finite per-sample loss weights ``s_i`` (None: all
             equal). They are normalised once over the rows that train,
-            ``s'_i = s_i / mean(s)``, so their overall scale does not change the
-            loss scale (nor the meaning of ``learning_rate_init``). The
+            ``s'_i = s_i / mean(s)`` (with ``resampling='balanced'``, by the mean
+            weight of a drawn row, ``sum_j p_j s_j``), so their overall scale does
+            not change the loss scale (nor the meaning of ``learning_rate_init``). The
             supervised loss of a batch of ``N`` rows is then
 
             ``L = (1 / N) * sum_i s'_i * w[y_i] * l_i``
@@ -440,7 +445,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             train_weight = valid_weight = None
             if weights is not None:
                 # Each set normalised over its own rows (both have a positive weight, see _validation_split).
-                train_weight = _normalised_weights(weights[train_index])
+                train_weight = _normalised_weights(
+                    weights[train_index], self._sampling_probabilities(y_encoded[train_index])
+                )
                 valid_weight = None if valid_index is None else _normalised_weights(weights[valid_index])
             train = TensorData(
                 _take(inputs, train_index), y_encoded[train_index], device=device, sample_weight=train_weight
@@ -451,7 +458,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
                     _take(inputs, valid_index), y_encoded[valid_index], device=device, sample_weight=valid_weight
                 )
         else:
-            train_weight = None if weights is None else _normalised_weights(weights)
+            train_weight = None
+            if weights is not None:
+                train_weight = _normalised_weights(weights, self._sampling_probabilities(y_encoded))
             train = TensorData(inputs, y_encoded, device=device, sample_weight=train_weight)
             val_inputs, val_labels = self._validation_inputs(X_val, y_val)
             val_weight = None
@@ -507,8 +516,13 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _normalised_weights(weights: np.ndarray) -> np.ndarray | None:
-    """``weights / mean(weights)``, or None when they are all equal.
+def _normalised_weights(weights: np.ndarray, probabilities: np.ndarray | None = None) -> np.ndarray | None:
+    """``weights / E_p[weights]``, or None when they are all equal.
+
+    ``E_p[s] = sum_i p_i s_i`` is the mean weight of a row drawn from the training distribution
+    ``p``: uniform over the rows (``E_p[s] = mean(s)``) unless the batches are resampled with
+    ``probabilities``. Normalised so, the expected weight of a drawn row is 1 and the loss scale
+    (hence the meaning of the learning rate) does not depend on the scale of the weights.
 
     None makes equal weights (ones, a scalar, any constant) train exactly, bit for bit, as no
     weights, with no extra work in the training step.
@@ -516,12 +530,12 @@ def _normalised_weights(weights: np.ndarray) -> np.ndarray | None:
     if np.all(weights == weights[0]):
         return None
     with np.errstate(over="ignore"):
-        mean = weights.mean()
+        mean = weights.mean() if probabilities is None else probabilities @ weights
     if not np.isfinite(mean):
         # The sum of large finite weights (e.g. 1e307 each) overflows: scale them down first, or
         # every weight would become 0 (or NaN).
         weights = weights / weights.max()
-        mean = weights.mean()
+        mean = weights.mean() if probabilities is None else probabilities @ weights
     return weights / mean
 
 

@@ -233,8 +233,8 @@ class ImbalanceNet(NeuralNet):
     def get_loss(self, y_pred, y_true, X=None, training=False, sample_weight: Tensor | None = None):
         """Mean training loss (per-sample criterion, class and sample weights) or plain validation cross-entropy.
 
-        ``sample_weight`` (one weight per row, normalised to mean 1 over the data set by the
-        caller) multiplies each row's loss; the mean is still over the batch's rows, so that
+        ``sample_weight`` (one weight per row, normalised by the caller to an expected value of 1
+        for a row drawn into a batch) multiplies each row's loss; the mean is still over the batch's rows, so that
         the batch losses averaged by skorch over an epoch give the weighted mean.
         """
         if not training:
