@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from imbsk._argtypes import device_name, positive_int
+from imbsk._labels import label_counts, python_label
 
 DATASET_CHOICES = ("digits-lt", "adult", "otto", "covertype")
 #: Imbalance ratio of digits-lt when ``--imbalance-ratio`` is not given.
@@ -205,15 +206,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------
-def _as_key(label: Any) -> Any:
-    return label.item() if isinstance(label, np.generic) else label
-
-
-def _label_counts(y: Any) -> dict:
-    labels, counts = np.unique(np.asarray(y), return_counts=True)
-    return {_as_key(label): int(n) for label, n in zip(labels, counts)}
-
-
 #: Class counts shown in an error message; more (a continuous column given as --target
 #: has one "class" per row) would bury the message under thousands of entries.
 MAX_COUNTS_SHOWN = 10
@@ -242,15 +234,15 @@ def _long_tailed(
     class_order: Any = "descending"
     if rank_by is not None:
         classes = np.unique(np.asarray(y))
-        reference = _label_counts(rank_by)
-        counts = np.array([reference.get(_as_key(label), 0) for label in classes])
+        reference = label_counts(rank_by)
+        counts = np.array([reference.get(python_label(label), 0) for label in classes])
         class_order = classes[np.argsort(-counts, kind="stable")]
     try:
         return make_long_tailed(X, y, ratio, class_order=class_order, random_state=SPLIT_SEED)
     except ValueError as error:
         raise _UsageError(
             f"{option} {ratio} cannot be applied to the {what} ({len(y)} rows, class counts "
-            f"{_counts_text(_label_counts(y))}): {error}"
+            f"{_counts_text(label_counts(y))}): {error}"
         ) from error
 
 
@@ -306,7 +298,7 @@ def _load_csv(path: Path, target: str | None) -> tuple[Any, Any, Any, Any]:
     X, y = frame.drop(columns=[target]), frame[target]
     if X.shape[1] == 0:
         raise _UsageError(f"{path} has no feature column besides the target {target!r}.")
-    counts = _label_counts(y)
+    counts = label_counts(y)
     if len(counts) < 2:
         raise _UsageError(f"the target {target!r} has a single class: {counts}.")
     if min(counts.values()) < 2:
@@ -404,7 +396,7 @@ def _run_compare(args: argparse.Namespace) -> int:
         mlp_params["max_iter"] = args.max_iter
     if args.class_scaling is not None:
         mlp_params["class_scaling"] = args.class_scaling
-    counts = _label_counts(y_train)
+    counts = label_counts(y_train)
     print(
         f"Dataset: {description}: {len(y_train)} training rows, {len(y_test)} test rows, "
         f"{len(counts)} classes; training class counts {counts}"

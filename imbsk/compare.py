@@ -48,6 +48,7 @@ from sklearn.preprocessing import FunctionTransformer, LabelEncoder, OneHotEncod
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from imbsk._labels import label_counts, python_label
 from imbsk.estimators.base import check_device_form, resolve_device
 from imbsk.estimators.mlp import ImbalancedMLPClassifier
 from imbsk.metrics import format_mean_se, majority_accuracy, minority_accuracy, standard_error
@@ -162,10 +163,6 @@ def mlp_defaults(n_train: int) -> dict[str, Any]:
     }
 
 
-def _as_label(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 @dataclass
 class DatasetInfo:
     """What a method factory may know about the training data.
@@ -222,10 +219,9 @@ def describe_dataset(
     y_arr = np.asarray(y)
     if len(y_arr) != len(X):
         raise ValueError(f"X has {len(X)} rows but y has {len(y_arr)}.")
-    labels, counts = np.unique(y_arr, return_counts=True)
-    if len(labels) < 2:
-        raise ValueError(f"The training data has a single class ({labels.tolist()}); a comparison needs at least 2.")
-    class_counts = {_as_label(label): int(count) for label, count in zip(labels, counts)}
+    class_counts = label_counts(y_arr)
+    if len(class_counts) < 2:
+        raise ValueError(f"The training data has a single class ({list(class_counts)}); a comparison needs at least 2.")
     if isinstance(X, pd.DataFrame):
         categorical = tuple(column for column in X.columns if is_categorical_dtype(X[column].dtype))
         numeric = tuple(column for column in X.columns if column not in set(categorical))
@@ -393,7 +389,7 @@ class SmoteSamplingStrategy:
     def __call__(self, y: Any) -> dict:
         labels, counts = np.unique(np.asarray(y), return_counts=True)
         target = int(counts.max())
-        return {_as_label(label): target for label, count in zip(labels, counts) if count > self.k_neighbors}
+        return {python_label(label): target for label, count in zip(labels, counts) if count > self.k_neighbors}
 
 
 def _smote_k_neighbors(counts: np.ndarray) -> int:

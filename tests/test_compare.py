@@ -656,3 +656,14 @@ def test_class_scaling_option_reaches_the_mlps(tmp_path, monkeypatch):
                  "--class-scaling", "uniform", "--out", str(tmp_path)])
     assert code == 0
     assert seen == ["uniform"]
+
+
+def test_label_counts_are_keyed_by_python_scalars():
+    from imbsk._labels import label_counts
+
+    counts = label_counts(np.array([3, 1, 3, 3], dtype=np.int64))
+    assert counts == {1: 1, 3: 3}
+    assert all(type(label) is int for label in counts)
+    # Printed in error messages: no "np.int64(...)" noise.
+    assert str(counts) == "{1: 1, 3: 3}"
+    assert label_counts(["b", "a", "b"]) == {"a": 1, "b": 2}
