@@ -1,8 +1,4 @@
-"""Class labels as plain Python values, for dict keys and messages.
-
-Kept free of torch so that the command-line parser can use it without importing the
-training stack.
-"""
+"""Class labels as plain Python values, for dict keys and messages (the CLI and imbsk.compare)."""
 
 from __future__ import annotations
 
