@@ -469,9 +469,9 @@ def _record_early_stopping_sets(monkeypatch) -> list:
     seen = []
     original = BaseImbalancedClassifier._make_net
 
-    def recording(self, module, train, valid, seed, device):
+    def recording(self, module, train, valid, seed, device, sampling=None):
         seen.append((self, train, valid))
-        return original(self, module, train, valid, seed, device)
+        return original(self, module, train, valid, seed, device, sampling)
 
     monkeypatch.setattr(BaseImbalancedClassifier, "_make_net", recording)
     return seen

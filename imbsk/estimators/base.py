@@ -293,7 +293,20 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             self.class_weight, self.class_counts_, classes=self.classes_, beta=self.effective_number_beta
         )
 
-    def _make_net(self, module: nn.Module, train: TensorData, valid: TensorData | None, seed: int, device: str) -> ImbalanceNet:
+    def _make_net(
+        self,
+        module: nn.Module,
+        train: TensorData,
+        valid: TensorData | None,
+        seed: int,
+        device: str,
+        sampling: np.ndarray | None = None,
+    ) -> ImbalanceNet:
+        """The skorch net of one fit.
+
+        ``sampling``: per-row drawing probabilities of the training batches
+        (:meth:`_sampling_probabilities`), None for a permutation per epoch.
+        """
         n_classes = len(self.classes_)
         eps = class_smoothing_values(self.class_smoothing_eps, self.class_counts_, self.class_scaling)
         criterion = build_loss(
@@ -327,7 +340,6 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             optimizer, optimizer_kwargs = torch.optim.SGD, {"momentum": self.momentum, "weight_decay": self.weight_decay}
         else:
             optimizer, optimizer_kwargs = torch.optim.AdamW, {"weight_decay": self.weight_decay}
-        sampling = self._sampling_probabilities(train.y.cpu().numpy())
         return ImbalanceNet(
             module,
             criterion=criterion,
@@ -442,12 +454,11 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         if X_val is None and y_val is None:
             train_index, valid_index = self._validation_split(y_encoded, seed, weights)
+            sampling = self._sampling_probabilities(y_encoded[train_index])
             train_weight = valid_weight = None
             if weights is not None:
                 # Each set normalised over its own rows (both have a positive weight, see _validation_split).
-                train_weight = _normalised_weights(
-                    weights[train_index], self._sampling_probabilities(y_encoded[train_index])
-                )
+                train_weight = _normalised_weights(weights[train_index], sampling)
                 valid_weight = None if valid_index is None else _normalised_weights(weights[valid_index])
             train = TensorData(
                 _take(inputs, train_index), y_encoded[train_index], device=device, sample_weight=train_weight
@@ -458,9 +469,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
                     _take(inputs, valid_index), y_encoded[valid_index], device=device, sample_weight=valid_weight
                 )
         else:
-            train_weight = None
-            if weights is not None:
-                train_weight = _normalised_weights(weights, self._sampling_probabilities(y_encoded))
+            sampling = self._sampling_probabilities(y_encoded)
+            train_weight = None if weights is None else _normalised_weights(weights, sampling)
             train = TensorData(inputs, y_encoded, device=device, sample_weight=train_weight)
             val_inputs, val_labels = self._validation_inputs(X_val, y_val)
             val_weight = None
@@ -475,7 +485,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
             module = self._build_module(train, len(self.classes_), with_projector=self.joint_ssl_weight > 0)
-            net = self._make_net(module, train, valid, seed, device)
+            net = self._make_net(module, train, valid, seed, device, sampling)
             net.fit(train, None)
         net.finalize()
         self.net_ = net
@@ -529,13 +539,16 @@ def _normalised_weights(weights: np.ndarray, probabilities: np.ndarray | None = 
     """
     if np.all(weights == weights[0]):
         return None
+    def expected(values: np.ndarray) -> float:
+        return values.mean() if probabilities is None else probabilities @ values
+
     with np.errstate(over="ignore"):
-        mean = weights.mean() if probabilities is None else probabilities @ weights
+        mean = expected(weights)
     if not np.isfinite(mean):
         # The sum of large finite weights (e.g. 1e307 each) overflows: scale them down first, or
         # every weight would become 0 (or NaN).
         weights = weights / weights.max()
-        mean = weights.mean() if probabilities is None else probabilities @ weights
+        mean = expected(weights)
     return weights / mean
 
 
