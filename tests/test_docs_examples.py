@@ -189,6 +189,8 @@ def test_doc_defaults_table_matches_the_signature():
                 assert tuple(int(v) for v in re.findall(r"\d+", shown)) == tuple(expected), name
             elif shown == "None":
                 assert expected is None, name
+            elif shown in ("True", "False"):
+                assert expected is (shown == "True"), name
             elif shown.startswith("'"):
                 assert expected == shown.strip("'"), name
             else:

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from abc import abstractmethod
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from torch import nn
 
 from imbsk.techniques.class_scaling import CLASS_SCALING_RULES, class_smoothing_values, sam_class_radii
 from imbsk.techniques.class_weights import balanced_sampling_weights, compute_class_weights
+from imbsk.techniques.label_smoothing import unsmoothed_probabilities
 from imbsk.techniques.losses import LOSS_NAMES, build_loss
 from imbsk.techniques.sam import AsymmetricSAM
 from imbsk.training.batching import TensorBatchIterator, TensorData
@@ -146,6 +148,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         "class_smoothing_eps": [Interval(numbers.Real, 0, 1, closed="both")],
         "joint_ssl_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "class_scaling": [StrOptions(set(CLASS_SCALING_RULES))],
+        "invert_smoothing": ["boolean"],
         "loss": [StrOptions(set(LOSS_NAMES))],
         "focal_gamma": [Interval(numbers.Real, 0, None, closed="left")],
         "ldam_max_margin": [Interval(numbers.Real, 0, None, closed="left")],
@@ -308,12 +311,13 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         (:meth:`_sampling_probabilities`), None for a permutation per epoch.
         """
         n_classes = len(self.classes_)
-        eps = class_smoothing_values(self.class_smoothing_eps, self.class_counts_, self.class_scaling)
         criterion = build_loss(
             self.loss,
             n_classes=n_classes,
             class_counts=self.class_counts_,
-            eps_per_class=torch.as_tensor(eps, dtype=torch.float32) if self.class_smoothing_eps > 0 else None,
+            eps_per_class=(
+                torch.as_tensor(self.class_smoothing_eps_, dtype=torch.float32) if self.class_smoothing_eps > 0 else None
+            ),
             focal_gamma=self.focal_gamma,
             ldam_max_margin=self.ldam_max_margin,
         )
@@ -333,7 +337,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             callbacks.append(("drw", DeferredReweighting(weights, self.drw_epoch)))
         if valid is not None:
             monitor, lower_is_better = _EARLY_STOPPING_MONITORS[self.early_stopping_metric]
-            callbacks.append(("valid_scores", ValidationBalancedAccuracy(n_classes)))
+            callbacks.append(("valid_scores", ValidationBalancedAccuracy(n_classes, self._proba_transform(device))))
             callbacks.append(("early_stopping", EarlyStoppingBest(monitor, lower_is_better, self.n_iter_no_change, self.tol)))
 
         if self.optimizer == "sgd":
@@ -448,6 +452,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         y_encoded = self._encode_targets(y)
         if _n_rows(inputs) != len(y_encoded):
             raise ValueError(f"X has {_n_rows(inputs)} samples but y has {len(y_encoded)}.")
+        self.class_smoothing_eps_ = class_smoothing_values(self.class_smoothing_eps, self.class_counts_, self.class_scaling)
+        self._check_smoothing_inversion()
         weights = None if sample_weight is None else self._validated_sample_weight(sample_weight, y_encoded)
         if sample_weight_val is not None and X_val is None and y_val is None:
             raise ValueError("sample_weight_val weights the rows of X_val: give X_val and y_val with it.")
@@ -493,25 +499,66 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         self.fit_time_ = time.perf_counter() - started
         return self
 
+    def _inverts_smoothing(self) -> bool:
+        return bool(self.invert_smoothing) and self.class_smoothing_eps > 0
+
+    def _check_smoothing_inversion(self) -> None:
+        """At fit: the inversion needs the cross-entropy's minimiser and every ``eps_c < 1``."""
+        if not self._inverts_smoothing():
+            return
+        if self.loss != "cross_entropy":
+            raise ValueError(
+                f"invert_smoothing=True undoes the smoothing of the expected target, which only the cross-entropy "
+                f"estimates; loss={self.loss!r} has another minimiser. Use loss='cross_entropy' or "
+                "invert_smoothing=False."
+            )
+        saturated = self.classes_[self.class_smoothing_eps_ >= 1]
+        if saturated.size:
+            raise ValueError(
+                f"invert_smoothing=True needs every class's smoothing below 1, but classes {saturated.tolist()} get "
+                f"eps_c = 1 (class_smoothing_eps={self.class_smoothing_eps}, class_scaling={self.class_scaling!r}): "
+                "their targets are uniform, so nothing of their probability can be recovered. Lower "
+                "class_smoothing_eps or choose a gentler class_scaling."
+            )
+
+    def _proba_transform(self, device: str):
+        """Map from the network's softmax to the probabilities that predict (None: the identity)."""
+        if not self._inverts_smoothing():
+            return None
+        eps = torch.as_tensor(self.class_smoothing_eps_, dtype=torch.float64, device=device)
+        return partial(unsmoothed_probabilities, eps_per_class=eps)
+
     def _logits(self, X: Any) -> torch.Tensor:
         check_is_fitted(self, "net_")
         inputs = self._transform_inputs(X)
         with torch.inference_mode():
             return self.net_.forward(inputs, training=False, device="cpu")
 
+    def _proba(self, X: Any) -> torch.Tensor:
+        proba = torch.softmax(self._logits(X).double(), dim=1)
+        transform = self._proba_transform("cpu")
+        return proba if transform is None else transform(proba)
+
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, columns ordered as ``classes_``; rows sum to 1."""
-        proba = torch.softmax(self._logits(X).double(), dim=1).numpy()
+        """Class probabilities, columns ordered as ``classes_``; rows sum to 1.
+
+        With ``invert_smoothing=True`` (and ``class_smoothing_eps > 0``) the network's
+        probabilities ``p`` are mapped to ``P(j | x) = (p_j - c) / (1 - eps_j)``, the
+        probabilities before smoothing (see :func:`~imbsk.techniques.label_smoothing.unsmoothed_probabilities`).
+        """
+        proba = self._proba(X).numpy()
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba` (``-inf`` where an inverted probability is 0)."""
+        if self._inverts_smoothing():
+            return torch.log(self._proba(X)).numpy()
         return torch.log_softmax(self._logits(X).double(), dim=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted class labels (the original labels given to ``fit``)."""
-        logits = self._logits(X)
-        return self.classes_[logits.argmax(dim=1).numpy()]
+        """Predicted class labels (the original labels given to ``fit``): the argmax of :meth:`predict_proba`."""
+        scores = self._proba(X) if self._inverts_smoothing() else self._logits(X)
+        return self.classes_[scores.argmax(dim=1).numpy()]
 
     @property
     def history_(self):

@@ -275,6 +275,17 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
             default='sqrt_inverse_frequency'
         Rule giving per-class ``rho_c`` and ``eps_c`` from the class counts
         (see :mod:`imbsk.techniques.class_scaling`).
+    invert_smoothing : bool, default=False
+        Undo the class-conditional smoothing in the predictions. A network
+        trained on smoothed targets estimates ``p_j = (1 - eps_j) P(j | x) + c``
+        with ``c`` the same for every class, so ``predict_proba`` returns
+        ``P(j | x) = (p_j - c) / (1 - eps_j)`` (``c`` fixed by the rows summing to
+        1), and ``predict`` and the early-stopping accuracy take its argmax. The
+        probabilities are no longer flattened by the smoothing (lower log-loss),
+        and minority classes, smoothed more, get back their share of the argmax.
+        Needs ``loss='cross_entropy'`` and every ``eps_c < 1``; no effect at
+        ``class_smoothing_eps=0``. See
+        :func:`imbsk.techniques.label_smoothing.unsmoothed_probabilities`.
     loss : {'cross_entropy', 'focal', 'ldam'}, default='cross_entropy'
         Supervised loss (focal: Lin et al. 2017; LDAM: Cao et al. 2019).
     focal_gamma : float, default=2.0
@@ -313,6 +324,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         Class labels.
     class_counts_ : ndarray of shape (n_classes,)
         Number of training samples of each class (aligned with ``classes_``).
+    class_smoothing_eps_ : ndarray of shape (n_classes,)
+        Smoothing strength ``eps_c`` each class trained with (zeros when
+        ``class_smoothing_eps=0``).
     image_shape_ : tuple of int
         ``(height, width, channels)`` of the training images.
     n_features_in_ : int
@@ -377,6 +391,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         class_smoothing_eps: float = 0.0,
         joint_ssl_weight: float = 0.0,
         class_scaling: str = "sqrt_inverse_frequency",
+        invert_smoothing: bool = False,
         loss: str = "cross_entropy",
         focal_gamma: float = 2.0,
         ldam_max_margin: float = 0.5,
@@ -411,6 +426,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         self.class_smoothing_eps = class_smoothing_eps
         self.joint_ssl_weight = joint_ssl_weight
         self.class_scaling = class_scaling
+        self.invert_smoothing = invert_smoothing
         self.loss = loss
         self.focal_gamma = focal_gamma
         self.ldam_max_margin = ldam_max_margin

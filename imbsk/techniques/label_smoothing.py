@@ -11,6 +11,10 @@ How ``eps_y`` follows from the base ``eps`` and the class counts is set by the
 ``class_scaling`` rule (:mod:`imbsk.techniques.class_scaling`). With
 ``eps = 0`` the target is the one-hot vector and the loss is exactly the
 cross-entropy.
+
+A network trained on these targets estimates the expected target, not the class
+probabilities; :func:`unsmoothed_probabilities` maps the one back to the other
+(the estimators' ``invert_smoothing=True``).
 """
 
 from __future__ import annotations
@@ -44,3 +48,48 @@ def smoothed_targets(
         return onehot
     eps = eps_per_class.to(device=y.device, dtype=dtype)[y].unsqueeze(1)
     return onehot * (1.0 - eps) + eps / n_classes
+
+
+def unsmoothed_probabilities(proba: Tensor, eps_per_class: Tensor) -> Tensor:
+    """Class probabilities with the class-conditional smoothing of the training targets undone.
+
+    Cross-entropy against the smoothed targets is minimised by the expected target, so a
+    network trained on them estimates
+
+        p_j(x) = E[q_{y,j} | x] = (1 - eps_j) P(j | x) + c(x),    c(x) = (1 / K) sum_y eps_y P(y | x),
+
+    where ``c(x)`` is the same for every class ``j``. Solving for ``P(j | x)`` with
+    ``sum_j P(j | x) = 1`` gives, with ``a_j = 1 / (1 - eps_j)``,
+
+        c = (sum_j a_j p_j - 1) / sum_j a_j,    P(j | x) = a_j (p_j - c).
+
+    A network's ``p_j`` can fall below ``c`` (it is an estimate, not the expectation); those
+    classes get probability 0 and each row is renormalised (at least one entry is positive,
+    since ``sum_j a_j (p_j - c) = 1``). With one ``eps`` for all classes the map keeps the
+    order of the classes (the argmax is unchanged) and only sharpens the probabilities;
+    with class-conditional ``eps_c`` it also gives back the share that the larger smoothing
+    of the minority classes took from them.
+
+    Parameters
+    ----------
+    proba : Tensor of shape (n_samples, K)
+        The network's probabilities (softmax of its logits), rows summing to 1.
+    eps_per_class : Tensor of shape (K,)
+        Smoothing strength of each class during training, each in ``[0, 1)``: at
+        ``eps_c = 1`` a class's target is the uniform distribution, which carries nothing
+        of ``P(c | x)`` to recover.
+
+    Returns
+    -------
+    Tensor of shape (n_samples, K)
+        Estimates of ``P(j | x)``, non-negative, rows summing to 1, in ``proba``'s dtype.
+    """
+    eps = eps_per_class.to(device=proba.device, dtype=proba.dtype)
+    if eps.shape != proba.shape[1:]:
+        raise ValueError(f"eps_per_class has shape {tuple(eps.shape)}; expected ({proba.shape[1]},).")
+    if bool((eps >= 1).any()) or bool((eps < 0).any()):
+        raise ValueError(f"every smoothing strength must lie in [0, 1) to be inverted; got {eps.tolist()}.")
+    scale = 1.0 / (1.0 - eps)
+    floor = ((proba * scale).sum(dim=1, keepdim=True) - 1.0) / scale.sum()
+    unsmoothed = ((proba - floor) * scale).clamp_min(0.0)
+    return unsmoothed / unsmoothed.sum(dim=1, keepdim=True)

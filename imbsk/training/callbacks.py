@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -59,10 +60,15 @@ class ValidationBalancedAccuracy(Callback):
     host synchronisation per epoch. When the validation batches carry sample
     weights (``(X, y, w)``) the confusion matrix is weighted, as sklearn's
     ``accuracy_score`` / ``balanced_accuracy_score`` with ``sample_weight``.
+
+    ``proba_transform``, when given, maps the softmax of the network's outputs to the
+    probabilities that predict (e.g. :func:`~imbsk.techniques.label_smoothing.unsmoothed_probabilities`),
+    so the scores are those of the estimator's ``predict``; None predicts the argmax of the outputs.
     """
 
-    def __init__(self, n_classes: int) -> None:
+    def __init__(self, n_classes: int, proba_transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.n_classes = n_classes
+        self.proba_transform = proba_transform
 
     def on_epoch_begin(self, net, **kwargs) -> None:
         self.confusion_ = None
@@ -71,10 +77,15 @@ class ValidationBalancedAccuracy(Callback):
         if training or y_pred is None:
             return
         y_true = batch[1]
-        if len(batch) > 2 and batch[2] is not None:
-            counts = _weighted_confusion(y_true, y_pred.argmax(dim=1), batch[2], self.n_classes)
+        if self.proba_transform is None:
+            predicted = y_pred.argmax(dim=1)
         else:
-            pairs = y_true * self.n_classes + y_pred.argmax(dim=1)
+            # double, as the estimator's predict_proba, so that near-ties resolve alike
+            predicted = self.proba_transform(torch.softmax(y_pred.double(), dim=1)).argmax(dim=1)
+        if len(batch) > 2 and batch[2] is not None:
+            counts = _weighted_confusion(y_true, predicted, batch[2], self.n_classes)
+        else:
+            pairs = y_true * self.n_classes + predicted
             counts = torch.bincount(pairs, minlength=self.n_classes**2)
         self.confusion_ = counts if self.confusion_ is None else self.confusion_ + counts
 
