@@ -16,6 +16,7 @@ from sklearn.utils import estimator_checks
 from imbsk.datasets import load_digits_lt
 from imbsk.estimators.cnn import ImageNet, ImbalancedCNNClassifier, _channel_stats
 from imbsk.models.projector import Projector
+from imbsk.techniques.label_smoothing import unsmoothed_probabilities
 from imbsk.techniques.sam import AsymmetricSAM
 
 # Small network, no augmentation and one epoch unless a test says otherwise.
@@ -270,6 +271,19 @@ def test_class_smoothing_sets_per_class_eps(digits):
     np.testing.assert_allclose(clf.net_.criterion_.eps_per_class.numpy(), [0.1, 0.2], rtol=1e-6)
     plain = ImbalancedCNNClassifier(random_state=0, **FAST).fit(X[keep], y[keep])
     assert not np.allclose(clf.predict_proba(X[:20]), plain.predict_proba(X[:20]))
+
+
+def test_invert_smoothing_undoes_the_smoothing_of_the_cnn(digits):
+    _, X, y = digits
+    keep = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:5]])  # 20 vs 5 images
+    clf = ImbalancedCNNClassifier(class_smoothing_eps=0.1, invert_smoothing=True, random_state=0, **FAST)
+    clf.fit(X[keep], y[keep])
+    np.testing.assert_allclose(clf.class_smoothing_eps_, [0.1, 0.2])
+    inverted = clf.predict_proba(X[:20])
+    raw = clf.set_params(invert_smoothing=False).predict_proba(X[:20])
+    eps = torch.as_tensor(clf.class_smoothing_eps_)
+    np.testing.assert_allclose(inverted, unsmoothed_probabilities(torch.as_tensor(raw), eps).numpy(), atol=1e-12)
+    assert not np.allclose(inverted, raw)
 
 
 def test_learns_digits_well_above_chance(digits):

@@ -99,6 +99,20 @@ def test_estimator_inverts_its_own_probabilities(imbalanced):
     assert log_loss(y, proba) < log_loss(y, plain.predict_proba(X))
 
 
+def test_switching_after_fit_inverts_the_trained_network(imbalanced):
+    X, y = imbalanced
+    clf = _fit(X, y)
+    raw = clf.predict_proba(X)
+    clf.set_params(invert_smoothing=True)
+    eps = torch.as_tensor(clf.class_smoothing_eps_)
+    inverted = unsmoothed_probabilities(torch.as_tensor(raw), eps).numpy()
+    np.testing.assert_allclose(clf.predict_proba(X), inverted)
+    clf.set_params(class_smoothing_eps=0.0)  # the fitted eps_c decide, not the parameter
+    np.testing.assert_allclose(clf.predict_proba(X), inverted)
+    clf.set_params(invert_smoothing=False)
+    np.testing.assert_array_equal(clf.predict_proba(X), raw)
+
+
 def test_class_smoothing_eps_attribute_follows_the_rule(imbalanced):
     X, y = imbalanced
     counts = np.bincount(y)

@@ -16,6 +16,7 @@ import optuna
 import pandas as pd
 import pytest
 import torch
+from sklearn.metrics import log_loss
 
 from imbsk import member_cache, tuning
 
@@ -388,7 +389,8 @@ def test_stored_predictions_make_ensembles_of_single_models_without_fitting(tmp_
                              **kwargs)
     assert fits == [] and "read from" in capsys.readouterr().err
     # Reading stored members gives the same ensembles as fitting them, fit times included.
-    columns = ["val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy", "member_test_accuracy"]
+    columns = ["val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy", "member_test_accuracy",
+               "test_log_loss"]
     pd.testing.assert_frame_equal(stored[columns], fresh[columns], check_exact=False, atol=1e-12)
     np.testing.assert_allclose(stored["fit_time"], single["fit_time"].to_numpy().reshape(2, 2).sum(axis=1))
 
@@ -608,6 +610,12 @@ def test_evaluate_command_overrides_params_and_writes_a_config_that_reruns_it(tm
     printed = capsys.readouterr().out
     accuracy = pd.read_csv(out / "xgb-seeds.csv").loc[0, "test_accuracy"]
     assert f"test_accuracy: {100 * accuracy:.2f} % (1 seed)" in printed and "±" not in printed
+    # The test log-loss is that of the stored test probabilities.
+    loss = pd.read_csv(out / "xgb-seeds.csv").loc[0, "test_log_loss"]
+    (member,) = store.glob("*.npz")
+    data = tuning.load_split("adult", data_home=DATA_HOME)
+    assert loss == pytest.approx(log_loss(data.y_test, np.load(member)["test_proba"], labels=data.classes))
+    assert f"test_log_loss: {loss:.4f} (1 seed)" in printed
     summary = json.loads((out / "xgb-summary.json").read_text(), parse_constant=pytest.fail)
     assert summary["test_accuracy_se"] is None and summary["test_accuracy_mean"] == pytest.approx(accuracy)
     assert main(["evaluate", "--config", str(config), "--estimator-params", '{"max_depth": 4, "reg_alpha": 1.0}',

@@ -500,7 +500,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _inverts_smoothing(self) -> bool:
-        return bool(self.invert_smoothing) and self.class_smoothing_eps > 0
+        # The fitted eps_c, not the parameter: set_params(invert_smoothing=...) after fit switches the
+        # predictions of the trained network (the epoch kept by early stopping stays what it was).
+        return bool(self.invert_smoothing) and bool(np.any(self.class_smoothing_eps_ > 0))
 
     def _check_smoothing_inversion(self) -> None:
         """At fit: the inversion needs the cross-entropy's minimiser and every ``eps_c < 1``."""

@@ -284,8 +284,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         probabilities are no longer flattened by the smoothing (lower log-loss),
         and minority classes, smoothed more, get back their share of the argmax.
         Needs ``loss='cross_entropy'`` and every ``eps_c < 1``; no effect at
-        ``class_smoothing_eps=0``. See
-        :func:`imbsk.techniques.label_smoothing.unsmoothed_probabilities`.
+        ``class_smoothing_eps=0``. ``set_params`` after ``fit`` switches the
+        predictions of the trained network (not the epoch early stopping
+        kept). See :func:`imbsk.techniques.label_smoothing.unsmoothed_probabilities`.
     loss : {'cross_entropy', 'focal', 'ldam'}, default='cross_entropy'
         Supervised loss (focal: Lin et al. 2017; LDAM: Cao et al. 2019).
     focal_gamma : float, default=2.0

@@ -365,6 +365,8 @@ def _report_evaluation(results: pd.DataFrame, out: Path, name: str) -> None:
 
     for metric in ("val_accuracy", "test_accuracy", "minority_accuracy", "majority_accuracy"):
         print(f"{metric}: {percent(metric)} % ({scored})")
+    if "test_log_loss_mean" in row:
+        print(f"test_log_loss: {format_mean_se(row['test_log_loss_mean'], row['test_log_loss_se'], decimals=4)} ({scored})")
     if "blend_weight_mean" in row:
         first, second = row["model"].split("+")
         print(f"blended: {first} alone {percent('first_test_accuracy')} %, {second} alone "

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import log_loss
 from sklearn.utils import Bunch
 
 from imbsk.metrics import format_mean_se, majority_accuracy, minority_accuracy, standard_error
@@ -85,7 +86,7 @@ def evaluate(
     results : pandas.DataFrame
         One row per seed (per ensemble): ``dataset, model, seed, ensemble_size,
         val_accuracy, test_accuracy, minority_accuracy, majority_accuracy,
-        member_test_accuracy, fit_time, epochs``. Minority and majority accuracy
+        test_log_loss, member_test_accuracy, fit_time, epochs``. Minority and majority accuracy
         are the macro accuracies over the 20% of classes with the fewest / most
         training samples (:mod:`imbsk.metrics`); on a binary task they are the
         recall of the rarer / commoner class. ``member_test_accuracy`` is the mean
@@ -165,7 +166,7 @@ def _score_row(
     dataset: str, model: str, seed: int, ensemble_size: int, data: Bunch, val_proba: np.ndarray,
     test_proba: np.ndarray,
 ) -> dict[str, Any]:
-    """The accuracy columns of one row of :func:`evaluate`."""
+    """The score columns of one row of :func:`evaluate`: accuracies and the test log-loss."""
     test_pred = _labels(data.classes, test_proba)
     y_test = np.asarray(data.y_test)
     return {
@@ -177,7 +178,14 @@ def _score_row(
         "test_accuracy": _accuracy(y_test, test_pred),
         "minority_accuracy": minority_accuracy(y_test, test_pred, class_counts=data.class_counts),
         "majority_accuracy": majority_accuracy(y_test, test_pred, class_counts=data.class_counts),
+        # Rows renormalised in float64: XGBoost's float32 probabilities sum to 1 only to float32 precision.
+        "test_log_loss": log_loss(y_test, _rows_summing_to_one(test_proba), labels=data.classes),
     }
+
+
+def _rows_summing_to_one(proba: np.ndarray) -> np.ndarray:
+    proba = np.asarray(proba, dtype=np.float64)
+    return proba / proba.sum(axis=1, keepdims=True)
 
 
 #: Weights of the second model that :func:`evaluate_blend` tries on the validation split.
@@ -307,6 +315,8 @@ _METRICS = ("val_accuracy", "test_accuracy", "minority_accuracy", "majority_accu
 _ENSEMBLE_METRICS = ("member_test_accuracy",)
 # Columns of evaluate_blend().
 _BLEND_METRICS = ("blend_weight", "first_test_accuracy", "second_test_accuracy")
+# Columns added later still; older result files lack them.
+_PROBABILITY_METRICS = ("test_log_loss",)
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
@@ -327,11 +337,12 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         when ``results`` has that column: ``n_seeds`` and ``<metric>_mean``,
         ``<metric>_se`` for each of ``val_accuracy, test_accuracy,
         minority_accuracy, majority_accuracy, fit_time`` (and
-        ``member_test_accuracy`` and the blend columns of :func:`evaluate_blend`
-        when present).
+        ``test_log_loss``, ``member_test_accuracy`` and the blend columns of
+        :func:`evaluate_blend` when present).
     """
     keys = ["dataset", "model"] + (["ensemble_size"] if "ensemble_size" in results else [])
-    metrics = _METRICS + tuple(m for m in _ENSEMBLE_METRICS + _BLEND_METRICS if m in results)
+    optional = _ENSEMBLE_METRICS + _BLEND_METRICS + _PROBABILITY_METRICS
+    metrics = _METRICS + tuple(m for m in optional if m in results)
     rows = []
     for values_of_keys, group in results.groupby(keys, sort=False):
         row: dict[str, Any] = dict(zip(keys, values_of_keys))
