@@ -276,17 +276,12 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         Rule giving per-class ``rho_c`` and ``eps_c`` from the class counts
         (see :mod:`imbsk.techniques.class_scaling`).
     invert_smoothing : bool, default=False
-        Undo the class-conditional smoothing in the predictions. A network
-        trained on smoothed targets estimates ``p_j = (1 - eps_j) P(j | x) + c``
-        with ``c`` the same for every class, so ``predict_proba`` returns
-        ``P(j | x) = (p_j - c) / (1 - eps_j)`` (``c`` fixed by the rows summing to
-        1), and ``predict`` and the early-stopping accuracy take its argmax. The
-        probabilities are no longer flattened by the smoothing (lower log-loss),
-        and minority classes, smoothed more, get back their share of the argmax.
-        Needs ``loss='cross_entropy'`` and every ``eps_c < 1``; no effect at
-        ``class_smoothing_eps=0``. ``set_params`` after ``fit`` switches the
-        predictions of the trained network (not the epoch early stopping
-        kept). See :func:`imbsk.techniques.label_smoothing.unsmoothed_probabilities`.
+        Undo the class-conditional smoothing in ``predict_proba``, ``predict``
+        and the early-stopping accuracy, ``P(j | x) = (p_j - c) / (1 - eps_j)``
+        with ``c`` fixed by the rows summing to 1; needs
+        ``loss='cross_entropy'`` and every ``eps_c < 1``. As in
+        :class:`~imbsk.estimators.mlp.ImbalancedMLPClassifier` (see there) and
+        :func:`imbsk.techniques.label_smoothing.unsmoothed_probabilities`.
     loss : {'cross_entropy', 'focal', 'ldam'}, default='cross_entropy'
         Supervised loss (focal: Lin et al. 2017; LDAM: Cao et al. 2019).
     focal_gamma : float, default=2.0
