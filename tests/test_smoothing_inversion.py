@@ -165,3 +165,15 @@ def test_rejects_a_non_boolean(imbalanced):
     X, y = imbalanced
     with pytest.raises(ValueError, match="invert_smoothing"):
         ImbalancedMLPClassifier(invert_smoothing="yes", max_iter=1, **FAST).fit(X, y)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_early_stopping_accuracy_scores_the_inverted_predictions(imbalanced):
+    X, y = imbalanced
+    X_train, y_train, X_val, y_val = X[:450], y[:450], X[450:], y[450:]
+    clf = ImbalancedMLPClassifier(
+        max_iter=10, n_iter_no_change=4, learning_rate_init=0.3, early_stopping_metric="accuracy",
+        class_smoothing_eps=0.2, invert_smoothing=True, ema_decay=None, random_state=0, **{**FAST, "device": "cuda"},
+    ).fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    valid_acc = clf.history_[:, "valid_acc"]
+    assert np.mean(clf.predict(X_val) == y_val) == pytest.approx(max(valid_acc), abs=1e-12)

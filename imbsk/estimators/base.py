@@ -337,7 +337,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             callbacks.append(("drw", DeferredReweighting(weights, self.drw_epoch)))
         if valid is not None:
             monitor, lower_is_better = _EARLY_STOPPING_MONITORS[self.early_stopping_metric]
-            callbacks.append(("valid_scores", ValidationBalancedAccuracy(n_classes, self._proba_transform(device))))
+            callbacks.append(("valid_scores", ValidationBalancedAccuracy(n_classes, self._proba_transform())))
             callbacks.append(("early_stopping", EarlyStoppingBest(monitor, lower_is_better, self.n_iter_no_change, self.tol)))
 
         if self.optimizer == "sgd":
@@ -523,11 +523,12 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
                 "class_smoothing_eps or choose a gentler class_scaling."
             )
 
-    def _proba_transform(self, device: str):
+    def _proba_transform(self):
         """Map from the network's softmax to the probabilities that predict (None: the identity)."""
         if not self._inverts_smoothing():
             return None
-        eps = torch.as_tensor(self.class_smoothing_eps_, dtype=torch.float64, device=device)
+        # On the CPU: the function checks it there and copies it to the batch's device.
+        eps = torch.as_tensor(self.class_smoothing_eps_, dtype=torch.float64)
         return partial(unsmoothed_probabilities, eps_per_class=eps)
 
     def _logits(self, X: Any) -> torch.Tensor:
@@ -538,7 +539,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
 
     def _proba(self, X: Any) -> torch.Tensor:
         proba = torch.softmax(self._logits(X).double(), dim=1)
-        transform = self._proba_transform("cpu")
+        transform = self._proba_transform()
         return proba if transform is None else transform(proba)
 
     def predict_proba(self, X: Any) -> np.ndarray:

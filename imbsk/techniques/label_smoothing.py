@@ -84,11 +84,12 @@ def unsmoothed_probabilities(proba: Tensor, eps_per_class: Tensor) -> Tensor:
     Tensor of shape (n_samples, K)
         Estimates of ``P(j | x)``, non-negative, rows summing to 1, in ``proba``'s dtype.
     """
+    # Checked where eps lives: a CPU tensor (as the estimators pass) costs the device no synchronisation.
+    if eps_per_class.shape != proba.shape[1:]:
+        raise ValueError(f"eps_per_class has shape {tuple(eps_per_class.shape)}; expected ({proba.shape[1]},).")
+    if bool(((eps_per_class < 0) | (eps_per_class >= 1)).any()):
+        raise ValueError(f"every smoothing strength must lie in [0, 1) to be inverted; got {eps_per_class.tolist()}.")
     eps = eps_per_class.to(device=proba.device, dtype=proba.dtype)
-    if eps.shape != proba.shape[1:]:
-        raise ValueError(f"eps_per_class has shape {tuple(eps.shape)}; expected ({proba.shape[1]},).")
-    if bool((eps >= 1).any()) or bool((eps < 0).any()):
-        raise ValueError(f"every smoothing strength must lie in [0, 1) to be inverted; got {eps.tolist()}.")
     scale = 1.0 / (1.0 - eps)
     floor = ((proba * scale).sum(dim=1, keepdim=True) - 1.0) / scale.sum()
     unsmoothed = ((proba - floor) * scale).clamp_min(0.0)
