@@ -1,5 +1,8 @@
 """Inverting class-conditional smoothing: the formula, and ``invert_smoothing`` in the estimators."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -23,7 +26,13 @@ def test_inverts_the_expected_smoothed_target_exactly():
     # E[q_j | x] = sum_y P(y | x) q_{y,j}: the expected target, built from the training targets themselves.
     targets = smoothed_targets(torch.arange(3), 3, EPS, dtype=torch.float64)  # row y = q_{y, .}
     expected = posterior @ targets
-    assert torch.allclose(unsmoothed_probabilities(expected, EPS), posterior, atol=1e-12)
+    assert torch.allclose(unsmoothed_probabilities(expected, EPS, floor_fraction=0.0), posterior, atol=1e-12)
+    # The floor only lifts classes whose posterior lies below f * p_j: the others keep their ratios.
+    floored = unsmoothed_probabilities(expected, EPS)
+    lifted = posterior < 0.05 * expected
+    assert bool(lifted.any()) and bool((~lifted).any())
+    kept = ~lifted.any(dim=1)
+    assert torch.allclose(floored[kept], posterior[kept], atol=1e-12)
 
 
 def test_hand_values_binary():
@@ -51,12 +60,34 @@ def test_minority_class_gets_its_share_back():
     assert unsmoothed_probabilities(p, EPS).argmax().item() == 2
 
 
-def test_values_below_the_floor_are_clipped_and_rows_sum_to_one():
+def test_values_below_the_smoothing_level_are_clipped_without_a_floor():
     p = torch.tensor([[0.99, 0.007, 0.003]], dtype=torch.float64)  # c = 0.0137: classes 1 and 2 fall below it
-    recovered = unsmoothed_probabilities(p, EPS)
-    assert bool((recovered >= 0).all())
-    assert recovered[0, 1].item() == 0.0 and recovered[0, 2].item() == 0.0
-    assert recovered.sum().item() == pytest.approx(1.0, abs=1e-12)
+    recovered = unsmoothed_probabilities(p, EPS, floor_fraction=0.0)
+    assert recovered.tolist() == [[1.0, 0.0, 0.0]]
+
+
+def test_the_floor_keeps_a_fraction_of_the_network_probability():
+    p = torch.tensor([[0.99, 0.007, 0.003]], dtype=torch.float64)
+    # u = (a_0 (0.99 - c), <0, <0) clipped to (u_0, 0, 0), then lifted to (u_0, 0.1 * 0.007, 0.1 * 0.003)
+    scale = 1 / (1 - EPS)
+    level = ((p * scale).sum() - 1) / scale.sum()
+    lifted = torch.tensor([[scale[0].item() * (0.99 - level.item()), 0.0007, 0.0003]], dtype=torch.float64)
+    recovered = unsmoothed_probabilities(p, EPS, floor_fraction=0.1)
+    assert torch.allclose(recovered, lifted / lifted.sum(), atol=1e-15)
+
+
+def test_the_floor_is_capped_at_one_over_k_and_never_moves_the_argmax():
+    p = _posteriors(n=2000, k=4, seed=3)
+    eps = torch.tensor([0.05, 0.1, 0.3, 0.6], dtype=torch.float64)
+    exact = unsmoothed_probabilities(p, eps, floor_fraction=0.0)
+    for fraction in (0.05, 0.25, 1.0):
+        floored = unsmoothed_probabilities(p, eps, floor_fraction=fraction)
+        assert torch.equal(floored.argmax(1), exact.argmax(1))
+        assert bool((floored > 0).all())
+        assert torch.allclose(floored.sum(1), torch.ones(len(p), dtype=torch.float64), atol=1e-12)
+    np.testing.assert_array_equal(
+        unsmoothed_probabilities(p, eps, floor_fraction=1.0), unsmoothed_probabilities(p, eps, floor_fraction=0.25)
+    )
 
 
 def test_float32_input_keeps_its_dtype():
@@ -70,6 +101,8 @@ def test_rejects_saturated_or_misshaped_eps():
         unsmoothed_probabilities(p, torch.tensor([0.1, 1.0, 0.1], dtype=torch.float64))
     with pytest.raises(ValueError, match="shape"):
         unsmoothed_probabilities(p, torch.tensor([0.1, 0.1], dtype=torch.float64))
+    with pytest.raises(ValueError, match="floor_fraction"):
+        unsmoothed_probabilities(p, EPS, floor_fraction=-0.1)
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +126,8 @@ def test_estimator_inverts_its_own_probabilities(imbalanced):
     proba = inverted.predict_proba(X)
     np.testing.assert_allclose(proba, expected, atol=1e-12)
     np.testing.assert_array_equal(inverted.predict(X), inverted.classes_[proba.argmax(1)])
-    with np.errstate(divide="ignore"):
-        np.testing.assert_allclose(inverted.predict_log_proba(X), np.log(proba))
+    assert (proba > 0).all()  # the floor: no class is declared impossible
+    np.testing.assert_allclose(inverted.predict_log_proba(X), np.log(proba))
     # Smoothing flattens the probabilities; undoing it fits the training labels' likelihood better.
     assert log_loss(y, proba) < log_loss(y, plain.predict_proba(X))
 
@@ -178,3 +211,40 @@ def test_cuda_early_stopping_accuracy_scores_the_inverted_predictions(imbalanced
     valid_acc = clf.history_[:, "valid_acc"]
     # GPU kernels may differ with the batch size (validation batches vs one prediction batch): one row may flip.
     assert np.mean(clf.predict(X_val) == y_val) == pytest.approx(max(valid_acc), abs=1.5 / len(y_val))
+
+
+SHARED_DATA = Path(os.environ.get("IMBSK_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "adult.csv.gz").is_file(), reason="Adult file not available")
+def test_floor_script_scores_what_switching_the_fitted_model_predicts(tmp_path):
+    """examples/unsmoothing_floor.py on a stored model equals set_params(invert_smoothing=True) on the same fit."""
+    import runpy
+
+    from imbsk import tuning
+
+    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "unsmoothing_floor.py"))
+    params = {**FAST, "class_smoothing_eps": 0.2, "batch_size": 128}
+    params.pop("device")
+    kwargs = dict(data_home=str(SHARED_DATA), max_epochs=2, max_train_rows=600)
+    results = tuning.evaluate("adult", "mlp_sam_ls", params, seeds=[0], predictions_dir=tmp_path, **kwargs)
+    (member,) = tmp_path.glob("adult-mlp_sam_ls-*-seed0.npz")
+    scores = script["score_members"]([member], [0.0, 0.05], data_home=str(SHARED_DATA))
+    assert set(scores) == {"raw", "f = 0", "f = 0.05"}
+    raw = scores["raw"][0]
+    assert raw[2] == pytest.approx(results.loc[0, "test_accuracy"], abs=1e-12)
+    assert raw[3] == pytest.approx(results.loc[0, "test_log_loss"], abs=1e-9)
+
+    data = tuning.load_split("adult", data_home=str(SHARED_DATA), max_train_rows=600)
+    estimator = tuning.fitting._fit_model("mlp_sam_ls", params, data, seed=0, device="cpu", max_epochs=2).estimator
+    estimator.set_params(invert_smoothing=True)
+    proba = estimator.predict_proba(data.X_test)
+    floored = scores["f = 0.05"][0]
+    assert floored[2] == pytest.approx(np.mean(estimator.predict(data.X_test) == np.asarray(data.y_test)), abs=1e-12)
+    assert floored[3] == pytest.approx(log_loss(data.y_test, proba, labels=estimator.classes_), abs=1e-9)
+    assert floored[3] < raw[3]  # undoing the smoothing sharpens the probabilities
+    with pytest.raises(ValueError, match="inverted already"):
+        inverted = tuning.evaluate("adult", "mlp_sam_ls", {**params, "invert_smoothing": True}, seeds=[0],
+                                   predictions_dir=tmp_path / "inverted", **kwargs)
+        assert len(inverted) == 1
+        script["score_members"](list((tmp_path / "inverted").glob("*.npz")), [0.05], data_home=str(SHARED_DATA))

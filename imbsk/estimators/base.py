@@ -547,13 +547,14 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
 
         With ``invert_smoothing=True`` (and ``class_smoothing_eps > 0``) the network's
         probabilities ``p`` are mapped to ``P(j | x) = (p_j - c) / (1 - eps_j)``, the
-        probabilities before smoothing (see :func:`~imbsk.techniques.label_smoothing.unsmoothed_probabilities`).
+        probabilities before smoothing, floored at ``min(0.05, 1/K) p_j`` (see
+        :func:`~imbsk.techniques.label_smoothing.unsmoothed_probabilities`).
         """
         proba = self._proba(X).numpy()
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba` (``-inf`` where an inverted probability is 0)."""
+        """Logarithm of :meth:`predict_proba`."""
         if self._inverts_smoothing():
             return torch.log(self._proba(X)).numpy()
         return torch.log_softmax(self._logits(X).double(), dim=1).numpy()

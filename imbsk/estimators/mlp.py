@@ -135,7 +135,9 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         trained on smoothed targets estimates ``p_j = (1 - eps_j) P(j | x) + c``
         with ``c`` the same for every class, so ``predict_proba`` returns
         ``P(j | x) = (p_j - c) / (1 - eps_j)`` (``c`` fixed by the rows summing to
-        1), and ``predict`` and the early-stopping accuracy take its argmax. The
+        1), floored at ``min(0.05, 1/K) p_j`` so that no class is declared
+        impossible (rows then renormalised), and
+        ``predict`` and the early-stopping accuracy take its argmax. The
         probabilities are no longer flattened by the smoothing (lower log-loss),
         and minority classes, smoothed more, get back their share of the argmax.
         Needs ``loss='cross_entropy'`` and every ``eps_c < 1``; no effect at
