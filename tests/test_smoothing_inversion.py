@@ -248,3 +248,19 @@ def test_floor_script_scores_what_switching_the_fitted_model_predicts(tmp_path):
                                    predictions_dir=tmp_path / "inverted", **kwargs)
         assert len(inverted) == 1
         script["score_members"](list((tmp_path / "inverted").glob("*.npz")), [0.05], data_home=str(SHARED_DATA))
+
+
+def test_a_model_pickled_before_invert_smoothing_existed_still_predicts(imbalanced):
+    import pickle
+
+    X, y = imbalanced
+    clf = _fit(X, y)
+    expected = clf.predict_proba(X)
+    old = pickle.loads(pickle.dumps(clf))
+    del old.invert_smoothing, old.class_smoothing_eps_  # what an older imbsk pickled
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.invert_smoothing is False
+    np.testing.assert_allclose(restored.class_smoothing_eps_, clf.class_smoothing_eps_)
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+    restored.set_params(invert_smoothing=True)  # and it can be switched like a new one
+    np.testing.assert_allclose(restored.predict_proba(X), clf.set_params(invert_smoothing=True).predict_proba(X))

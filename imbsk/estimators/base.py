@@ -576,6 +576,18 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         return tags
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A model pickled before a parameter existed lacks it (and what fit derives from it): give
+        # it the default, which is the behaviour it was trained and predicted with.
+        super().__setstate__(state)
+        for name, parameter in inspect.signature(type(self).__init__).parameters.items():
+            if name != "self" and parameter.default is not inspect.Parameter.empty and name not in self.__dict__:
+                setattr(self, name, parameter.default)
+        if hasattr(self, "class_counts_") and not hasattr(self, "class_smoothing_eps_"):
+            self.class_smoothing_eps_ = class_smoothing_values(
+                self.class_smoothing_eps, self.class_counts_, self.class_scaling
+            )
+
 
 def _normalised_weights(weights: np.ndarray, probabilities: np.ndarray | None = None) -> np.ndarray | None:
     """``weights / E_p[weights]``, or None when they are all equal.
