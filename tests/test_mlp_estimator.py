@@ -50,7 +50,11 @@ def _expected_failed_checks(estimator) -> dict[str, str]:
 
 
 @parametrize_with_checks(
-    [ImbalancedMLPClassifier(max_iter=20, ema_decay=None, random_state=0, **FAST)],
+    [
+        ImbalancedMLPClassifier(max_iter=20, ema_decay=None, random_state=0, **FAST),
+        # the ensemble's other output shapes (members in training, their mean in prediction)
+        ImbalancedMLPClassifier(max_iter=20, ema_decay=None, random_state=0, n_ensemble_members=3, **FAST),
+    ],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_estimator_checks(estimator, check):

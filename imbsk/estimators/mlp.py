@@ -60,6 +60,14 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         ``()`` gives a linear model on the embeddings.
     dropout : float, default=0.1
         Dropout probability after each block.
+    n_ensemble_members : int, default=1
+        Number ``k`` of ensemble members trained at once in one network
+        (TabM-mini, Gorishniy et al. 2025; see :mod:`imbsk.models.ensemble`):
+        they share the embeddings and the blocks, each has its own
+        sign-initialised input scaling ``r_m`` and linear head, the training loss
+        is the mean of their losses and ``predict_proba`` the mean of their
+        probabilities, ``(1/k) sum_m softmax(logits_m)``. Each step costs about
+        ``k`` times the blocks' work; 1 is one plain MLP.
     num_embedding : {'plr', 'piecewise', 'none'}, default='plr'
         Embedding of numeric features: periodic + linear + ReLU (MLP-PLR),
         piecewise-linear encoding with quantile bins, or the raw values.
@@ -218,6 +226,7 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         **BaseImbalancedClassifier._parameter_constraints,
         "hidden_layer_sizes": ["array-like"],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "n_ensemble_members": [Interval(numbers.Integral, 1, None, closed="left")],
         "num_embedding": [StrOptions({"plr", "piecewise", "none"})],
         "d_embedding": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_frequencies": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -239,6 +248,7 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         hidden_layer_sizes: tuple[int, ...] = (256, 256),
         *,
         dropout: float = 0.1,
+        n_ensemble_members: int = 1,
         num_embedding: str = "plr",
         d_embedding: int = 24,
         n_frequencies: int = 48,
@@ -282,6 +292,7 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
+        self.n_ensemble_members = n_ensemble_members
         self.num_embedding = num_embedding
         self.d_embedding = d_embedding
         self.n_frequencies = n_frequencies
@@ -399,6 +410,7 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
             hidden_layer_sizes=tuple(int(size) for size in self.hidden_layer_sizes),
             dropout=self.dropout,
             projector_dims=tuple(int(size) for size in self.ssl_projector_dims) if with_projector else None,
+            n_ensemble_members=self.n_ensemble_members,
         )
 
     def _view_transform(self, train: TensorData):

@@ -1,4 +1,5 @@
-"""PyTorch modules: the tabular MLP with numerical embeddings, CIFAR ResNets / WideResNets, the SSL projector."""
+"""PyTorch modules: the tabular MLP with numerical embeddings (optionally a parameter-efficient ensemble,
+:mod:`imbsk.models.ensemble`), CIFAR ResNets / WideResNets, the SSL projector."""
 
 from imbsk.models.projector import Projector
 from imbsk.models.tabular import TabularMLP

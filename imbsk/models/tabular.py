@@ -9,6 +9,7 @@ import torch
 from rtdl_num_embeddings import PeriodicEmbeddings, PiecewiseLinearEmbeddings
 from torch import Tensor, nn
 
+from imbsk.models.ensemble import MemberHeads, MemberScaling, mean_member_log_proba
 from imbsk.models.projector import Projector
 
 NumEmbedding = Literal["plr", "piecewise", "none"]
@@ -49,6 +50,17 @@ class TabularMLP(nn.Module):
     Code 0 of every categorical column is the "missing / unseen" category; it is an
     ordinary row of the table, so ``cat_cardinalities`` must count it.
 
+    With ``n_ensemble_members = k > 1`` the network is a parameter-efficient ensemble
+    (TabM-mini, :mod:`imbsk.models.ensemble`): ``k`` members share the embeddings and
+    the backbone, each with its own sign-initialised input adapter ``r_m`` and head::
+
+        logits_m = head_m(Block_L(... Block_1(r_m * h)))
+
+    In training mode ``forward`` returns the members' logits, shape ``(N, k, n_classes)``
+    (the loss is the mean of the members' losses); in evaluation mode it returns the
+    log of the members' mean probability, shape ``(N, n_classes)``, which stands where
+    one network's logits stand (its softmax is the mean probability).
+
     Parameters
     ----------
     n_num_features : int
@@ -81,13 +93,17 @@ class TabularMLP(nn.Module):
         If given, a :class:`~imbsk.models.projector.Projector` with these layer sizes is
         built on top of the features (for Joint-SSL with VICReg). If None, no projector
         is created at all.
+    n_ensemble_members : int, default=1
+        Number ``k`` of members sharing the backbone (TabM-mini); 1 is one plain MLP.
 
     Attributes
     ----------
     backbone : nn.Sequential
         The hidden blocks.
-    head : nn.Linear
-        Classification layer.
+    head : nn.Linear or MemberHeads
+        Classification layer (one per member when ``n_ensemble_members > 1``).
+    member_scaling : MemberScaling
+        The members' input adapters; only present when ``n_ensemble_members > 1``.
     projector : Projector
         Only present when ``projector_dims`` is not None.
     n_features_out : int
@@ -97,6 +113,8 @@ class TabularMLP(nn.Module):
     ----------
     Y. Gorishniy, I. Rubachev, A. Babenko. "On Embeddings for Numerical Features in
     Tabular Deep Learning". NeurIPS 2022.
+    Y. Gorishniy, A. Kotelnikov, A. Babenko. "TabM: Advancing Tabular Deep Learning
+    with Parameter-Efficient Ensembling". ICLR 2025.
     """
 
     def __init__(
@@ -115,6 +133,7 @@ class TabularMLP(nn.Module):
         hidden_layer_sizes: Sequence[int] = (256, 256),
         dropout: float = 0.1,
         projector_dims: tuple[int, ...] | None = None,
+        n_ensemble_members: int = 1,
     ) -> None:
         super().__init__()
         cat_cardinalities = [int(c) for c in cat_cardinalities]
@@ -128,10 +147,13 @@ class TabularMLP(nn.Module):
             raise ValueError(f"n_classes must be >= 1, got {n_classes}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if n_ensemble_members < 1:
+            raise ValueError(f"n_ensemble_members must be >= 1, got {n_ensemble_members}")
 
         self.n_num_features = int(n_num_features)
         self.cat_cardinalities = cat_cardinalities
         self.n_classes = int(n_classes)
+        self.n_ensemble_members = int(n_ensemble_members)
         self.num_embedding = num_embedding
         self.cat_embedding = cat_embedding
 
@@ -194,6 +216,8 @@ class TabularMLP(nn.Module):
                 f"cat_embedding must be 'embedding' or 'onehot', got {cat_embedding!r}"
             )
 
+        if self.n_ensemble_members > 1:
+            self.member_scaling = MemberScaling(self.n_ensemble_members, d_in)
         blocks: list[nn.Module] = []
         d = d_in
         for width in hidden_layer_sizes:
@@ -202,7 +226,10 @@ class TabularMLP(nn.Module):
         self.backbone = nn.Sequential(*blocks)
         self.n_features_in = d_in
         self.n_features_out = d
-        self.head = nn.Linear(d, self.n_classes)
+        if self.n_ensemble_members > 1:
+            self.head = MemberHeads(self.n_ensemble_members, d, self.n_classes)
+        else:
+            self.head = nn.Linear(d, self.n_classes)
         if projector_dims is not None:
             self.projector = Projector(d, tuple(projector_dims))
 
@@ -221,7 +248,7 @@ class TabularMLP(nn.Module):
                 onehot = torch.zeros(
                     codes.shape[0],
                     self.total_categories,
-                    dtype=self.head.weight.dtype,
+                    dtype=self.head.bias.dtype,
                     device=codes.device,
                 )
                 parts.append(onehot.scatter_(1, codes, 1.0))
@@ -244,8 +271,12 @@ class TabularMLP(nn.Module):
         Returns
         -------
         logits : Tensor of shape (N, n_classes)
+            With ``n_ensemble_members = k > 1``: the members' logits, shape
+            ``(N, k, n_classes)``, in training mode; the log of their mean
+            probability in evaluation mode.
         features : Tensor of shape (N, n_features_out)
-            Only when ``return_features`` is True.
+            Only when ``return_features`` is True; ``(N, k, n_features_out)`` with
+            ``k > 1`` members.
         """
         if x_num.shape[1] != self.n_num_features:
             raise ValueError(f"x_num has {x_num.shape[1]} columns, expected {self.n_num_features}")
@@ -253,8 +284,13 @@ class TabularMLP(nn.Module):
             raise ValueError(
                 f"x_cat has {x_cat.shape[1]} columns, expected {len(self.cat_cardinalities)}"
             )
-        features = self.backbone(self._embed(x_num, x_cat))
+        embedded = self._embed(x_num, x_cat)
+        if self.n_ensemble_members > 1:
+            embedded = self.member_scaling(embedded)
+        features = self.backbone(embedded)
         logits = self.head(features)
+        if self.n_ensemble_members > 1 and not self.training:
+            logits = mean_member_log_proba(logits)
         if return_features:
             return logits, features
         return logits

@@ -18,7 +18,9 @@ what the paper's algorithm needs:
   convolutions in bfloat16, weights, optimiser state, gradients and losses in
   float32, the logits returned as float32.
 
-The criterion returns one loss per sample, ``criterion(logits, y) -> (N,)``.
+The criterion returns one loss per sample, ``criterion(logits, y) -> (N,)``; a
+network that returns its ensemble members' logits ``(N, k, C)`` in training
+(:mod:`imbsk.models.ensemble`) is trained on the mean of the members' losses.
 A training batch is ``(X, y)`` or, with sample weights, ``(X, y, s)``; the
 supervised loss of a step is ``mean_i s_i * w[y_i] * l_i`` over the batch's
 ``N`` rows (``s_i = 1`` without sample weights, ``w`` the class weights).
@@ -242,8 +244,17 @@ class ImbalanceNet(NeuralNet):
                 return F.cross_entropy(y_pred, y_true)
             return (F.cross_entropy(y_pred, y_true, reduction="none") * sample_weight).mean()
         targets = y_true if isinstance(y_true, BatchTargets) else BatchTargets(y_true)
-        label_losses = targets.losses(lambda labels: self.criterion_(y_pred, labels))
+        label_losses = targets.losses(lambda labels: self._row_losses(y_pred, labels))
         return targets.mean_loss(label_losses, self._device_class_weights(y_pred.device), sample_weight)
+
+    def _row_losses(self, y_pred: Tensor, labels: Tensor) -> Tensor:
+        """The criterion's loss of each row; for the members' logits ``(N, k, C)`` of an
+        ensemble (:mod:`imbsk.models.ensemble`), the mean of the ``k`` members' losses."""
+        if y_pred.ndim == 2:
+            return self.criterion_(y_pred, labels)
+        n_rows, n_members = y_pred.shape[:2]
+        member_losses = self.criterion_(y_pred.flatten(0, 1), labels.repeat_interleave(n_members))
+        return member_losses.view(n_rows, n_members).mean(dim=1)
 
     def validation_step(self, batch, **fit_params):
         """skorch's validation step, passing the held-out rows' sample weights (if any) to the loss."""
@@ -274,7 +285,8 @@ class ImbalanceNet(NeuralNet):
     def _ssl_loss(self, both: Any) -> Tensor:
         """VICReg loss of the projected features of two views stacked by :meth:`_ssl_views`."""
         _, features = self._call(self.module_, both, return_features=True)
-        projections = self.module_.project(features)
+        # An ensemble's features (2N, k, d): each member's pair of views is one more pair of rows.
+        projections = self.module_.project(features.flatten(0, -2))
         z_1, z_2 = projections.chunk(2)
         return vicreg_loss(z_1, z_2)
 
@@ -298,7 +310,7 @@ class ImbalanceNet(NeuralNet):
 
         def objective(sam_class_weights: Tensor | None, extra_weight: float) -> Tensor:
             y_pred = self._call(self.module_, Xi, **fit_params)
-            label_losses = targets.losses(lambda labels: self.criterion_(y_pred, labels))
+            label_losses = targets.losses(lambda labels: self._row_losses(y_pred, labels))
             weights = base_weights
             if sam_class_weights is not None:
                 weights = sam_class_weights if weights is None else weights * sam_class_weights
