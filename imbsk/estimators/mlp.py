@@ -67,7 +67,9 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         sign-initialised input scaling ``r_m`` and linear head, the training loss
         is the mean of their losses and ``predict_proba`` the mean of their
         probabilities, ``(1/k) sum_m softmax(logits_m)``. Each step costs about
-        ``k`` times the blocks' work; 1 is one plain MLP.
+        ``k`` times the blocks' work; 1 is one plain MLP. Use it with
+        ``optimizer='adamw'`` (TabM's): under SGD the shared weights learn more
+        slowly than one network's (measured in docs/mlp_classifier.md).
     num_embedding : {'plr', 'piecewise', 'none'}, default='plr'
         Embedding of numeric features: periodic + linear + ReLU (MLP-PLR),
         piecewise-linear encoding with quantile bins, or the raw values.
