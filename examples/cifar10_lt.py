@@ -42,6 +42,7 @@ from imbsk.datasets import load_digits_lt
 from imbsk.datasets.cifar import load_cifar10_lt
 from imbsk.estimators.cnn import ImbalancedCNNClassifier
 from imbsk.metrics import majority_accuracy, minority_accuracy
+from imbsk.training.allocator import retain_freed_cpu_memory
 
 COLUMNS = [
     "dataset", "imbalance_ratio", "method", "seed", "architecture", "augmentation", "mixing", "epochs", "n_train",
@@ -101,6 +102,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    retain_freed_cpu_memory()  # a process that trains (see imbsk.training.allocator)
     if args.threads:
         torch.set_num_threads(args.threads)
     digits = args.dataset == "digits"

@@ -48,6 +48,7 @@ import pandas as pd
 
 from imbsk._argtypes import device_name, positive_int
 from imbsk._labels import label_counts, python_label
+from imbsk.training.allocator import retain_freed_cpu_memory
 
 DATASET_CHOICES = ("digits-lt", "adult", "otto", "covertype")
 #: Imbalance ratio of digits-lt when ``--imbalance-ratio`` is not given.
@@ -449,6 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     status : int
         0 on success, 1 when nothing could be run, 2 for bad input.
     """
+    # A process that trains: keep freed tensor memory for reuse (see imbsk.training.allocator).
+    retain_freed_cpu_memory()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args, unknown = parser.parse_known_args([str(arg) for arg in argv])

@@ -16,6 +16,7 @@ import optuna
 import pandas as pd
 
 from imbsk._argtypes import device_name, non_negative_int, positive_float, positive_int
+from imbsk.training.allocator import retain_freed_cpu_memory
 from imbsk.metrics import format_mean_se
 from imbsk.tuning.data import load_split
 from imbsk.tuning.evaluation import _check_blend_weight, evaluate, evaluate_blend, format_summary, summarize
@@ -163,6 +164,7 @@ def run_benchmark(
 
 def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     """Command line of ``examples/<dataset>.py``: tune three models, evaluate them over seeds."""
+    retain_freed_cpu_memory()  # a process that trains (see imbsk.training.allocator)
     parser = argparse.ArgumentParser(
         description=f"Tune XGBoost, MLP-PLR and MLP-PLR + SAM-A + smoothing on {dataset} "
                     "(validation accuracy), then evaluate the best of each over seeds on the test split."
