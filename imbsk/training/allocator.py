@@ -24,7 +24,7 @@ starting Python with ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` s
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 import platform
 
@@ -78,12 +78,14 @@ def retain_freed_cpu_memory(
     )
 
 
+@functools.cache
 def _glibc() -> ctypes.CDLL | None:
-    """The process's glibc, or None on other C libraries and systems."""
+    """The process's glibc, or None on other C libraries and systems (looked up once)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # The process's own symbols: glibc is already loaded, no library search needed.
+        libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return None

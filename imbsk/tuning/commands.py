@@ -16,8 +16,8 @@ import optuna
 import pandas as pd
 
 from imbsk._argtypes import device_name, non_negative_int, positive_float, positive_int
-from imbsk.training.allocator import retain_freed_cpu_memory
 from imbsk.metrics import format_mean_se
+from imbsk.training.allocator import retain_freed_cpu_memory
 from imbsk.tuning.data import load_split
 from imbsk.tuning.evaluation import _check_blend_weight, evaluate, evaluate_blend, format_summary, summarize
 from imbsk.tuning.fitting import DEFAULT_MAX_EPOCHS, XGB_MAX_ESTIMATORS
