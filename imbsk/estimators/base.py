@@ -27,6 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
+from skorch.callbacks import Callback
 from torch import nn
 
 from imbsk.techniques.class_scaling import CLASS_SCALING_RULES, class_smoothing_values, sam_class_radii
@@ -58,6 +59,12 @@ _AUTOCAST_DTYPES = {"float32": None, "bfloat16": torch.bfloat16}
 #: restore each other's state, so neither would be the model of its ``random_state``.
 #: Fits in one process therefore take turns; reentrant for a fit that fits another.
 _TORCH_RNG_LOCK = threading.RLock()
+#: Names of the callbacks a fit installs itself (skorch's defaults and imbsk's own): a user
+#: callback may not take one of them.
+_OWN_CALLBACK_NAMES = frozenset(
+    {"epoch_timer", "train_loss", "valid_loss", "print_log",
+     "lr_schedule", "finite_loss", "drw", "valid_scores", "early_stopping"}
+)
 #: The device strings besides 'auto' and 'cpu': 'cuda' (the current GPU) or 'cuda:N'.
 _CUDA_DEVICE = re.compile(r"cuda(:[0-9]+)?")
 
@@ -161,6 +168,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         "precision": [StrOptions(set(_AUTOCAST_DTYPES))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "callbacks": [list, None],
     }
     #: Layer-size parameters (tuples of widths) and whether they may be empty. ``_parameter_constraints``
     #: can only say "array-like", so their entries are checked by :func:`check_layer_sizes` in ``fit``.
@@ -336,8 +344,12 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         if weights is not None and self.drw_epoch:
             callbacks.append(("drw", DeferredReweighting(weights, self.drw_epoch)))
         if valid is not None:
-            monitor, lower_is_better = _EARLY_STOPPING_MONITORS[self.early_stopping_metric]
             callbacks.append(("valid_scores", ValidationBalancedAccuracy(n_classes, self._proba_transform())))
+        # Before early stopping, which ends the last epoch by raising: the user's callbacks see
+        # every epoch's validation scores, that one included.
+        callbacks.extend(self._user_callbacks())
+        if valid is not None:
+            monitor, lower_is_better = _EARLY_STOPPING_MONITORS[self.early_stopping_metric]
             callbacks.append(("early_stopping", EarlyStoppingBest(monitor, lower_is_better, self.n_iter_no_change, self.tol)))
 
         if self.optimizer == "sgd":
@@ -366,6 +378,23 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             autocast_dtype=_AUTOCAST_DTYPES[self.precision],
             **{f"optimizer__{key}": value for key, value in optimizer_kwargs.items()},
         )
+
+    def _user_callbacks(self) -> list:
+        """``callbacks`` checked: skorch callbacks (instances or classes), bare or as ``(name, callback)``."""
+        checked = []
+        for item in self.callbacks or ():
+            name, callback = item if isinstance(item, tuple) and len(item) == 2 else (None, item)
+            is_callback = isinstance(callback, Callback) or (isinstance(callback, type) and issubclass(callback, Callback))
+            if not is_callback or (name is not None and not isinstance(name, str)):
+                raise TypeError(
+                    "callbacks must be a list of skorch callbacks (skorch.callbacks.Callback instances or "
+                    f"subclasses), each bare or as a (name, callback) tuple; got {item!r}"
+                )
+            if name in _OWN_CALLBACK_NAMES:
+                raise ValueError(f"callbacks names a callback {name!r}, a name the fit uses itself "
+                                 f"({sorted(_OWN_CALLBACK_NAMES)}); give it another name")
+            checked.append(item)
+        return checked
 
     # -- public API ------------------------------------------------------------------
     def fit(
@@ -444,6 +473,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         # Checked even when unused (e.g. the projector with joint_ssl_weight=0), as sklearn validates every parameter.
         for name, allow_empty in self._layer_size_parameters.items():
             check_layer_sizes(getattr(self, name), name, allow_empty=allow_empty)
+        self._user_callbacks()
         started = time.perf_counter()
         seed = self._fit_seed()
         if y is None:

@@ -313,6 +313,15 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         CPU runs reproducible.
     verbose : int, default=0
         Print the epoch table when > 0.
+    callbacks : list of skorch callbacks, default=None
+        Extra :class:`skorch.callbacks.Callback` instances (or classes), each
+        bare or as a ``(name, callback)`` tuple, added to the training loop
+        after imbsk's own. They run after each epoch's validation scores are
+        recorded (``net.history[-1, 'valid_acc']``, ``'valid_bacc'``,
+        ``'valid_loss'``) and before early stopping, so ``on_epoch_end`` sees
+        every epoch, the last one included; e.g.
+        :class:`imbsk.tuning.PruneTrial` stops an Optuna trial's fit early. An
+        exception a callback raises ends ``fit`` with it.
 
     Attributes
     ----------
@@ -400,6 +409,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         precision: str = "float32",
         random_state: Any = None,
         verbose: int = 0,
+        callbacks: list | None = None,
     ) -> None:
         self.architecture = architecture
         self.image_shape = image_shape
@@ -435,6 +445,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     # -- inputs ----------------------------------------------------------------------
     def _flat_image_shape(self) -> tuple[int, int, int]:

@@ -190,6 +190,15 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
     verbose : int, default=0
         Print the epoch table (training loss, validation loss, accuracy and
         balanced accuracy, duration) when > 0.
+    callbacks : list of skorch callbacks, default=None
+        Extra :class:`skorch.callbacks.Callback` instances (or classes), each
+        bare or as a ``(name, callback)`` tuple, added to the training loop
+        after imbsk's own. They run after each epoch's validation scores are
+        recorded (``net.history[-1, 'valid_acc']``, ``'valid_bacc'``,
+        ``'valid_loss'``) and before early stopping, so ``on_epoch_end`` sees
+        every epoch, the last one included; e.g.
+        :class:`imbsk.tuning.PruneTrial` stops an Optuna trial's fit early. An
+        exception a callback raises ends ``fit`` with it.
 
     Attributes
     ----------
@@ -291,6 +300,7 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         precision: str = "float32",
         random_state: Any = None,
         verbose: int = 0,
+        callbacks: list | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
@@ -335,6 +345,7 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     # -- inputs ----------------------------------------------------------------------
     def _check_table(self, X: Any, reset: bool) -> Any:

@@ -108,6 +108,16 @@ processes -- or machines, with ``storage='postgresql://...'`` -- can run
 study. Give every worker a different ``seed``: workers with the same seed
 would draw the same initial random configurations.
 
+Pruning
+-------
+``tune(..., pruner='median' | 'hyperband')`` (``imbsk tune --pruner``) stops MLP
+trials that fall behind before their fits end: after every epoch a trial reports
+its validation accuracy so far (the mean over its finished seeds and the best epoch
+of the running fit, at step ``i * max_epochs + e - 1`` for epoch ``e`` of its
+``i``-th seed) and the pruner compares it with the other trials' values at the same
+step (:mod:`~imbsk.tuning.pruning`). :class:`PruneTrial` is the skorch callback
+behind it; pass it to an estimator's ``callbacks`` to prune your own studies.
+
 Subsampling
 -----------
 ``max_train_rows`` keeps a stratified subsample (``random_state=0``) of at most
@@ -132,7 +142,7 @@ Command line
 ``imbsk tune --dataset adult|otto|covertype --model mlp|mlp_sam_ls|xgboost
 --n-trials N [--timeout S] [--storage URL] [--study-name NAME]
 [--data-home DIR] [--device cpu|cuda|cuda:N|auto] [--max-epochs E]
-[--trial-seeds K|A-B|A,B] [--fixed-params JSON] [--estimator-params JSON]
+[--trial-seeds K|A-B|A,B] [--pruner none|median|hyperband] [--fixed-params JSON] [--estimator-params JSON]
 [--enqueue-trial JSON]... [--predictions-dir DIR] [--evaluate-seeds K] [--out DIR]``;
 it writes ``<out>/<study>-best.json``. ``--trial-seeds`` scores every trial over
 several model seeds; with ``--predictions-dir`` those models are stored, and a
@@ -154,7 +164,8 @@ Modules
 -------
 :mod:`~imbsk.tuning.spaces` (search spaces, dataset and model names),
 :mod:`~imbsk.tuning.data` (the split), :mod:`~imbsk.tuning.fitting` (one seeded fit,
-read from or kept in the member store), :mod:`~imbsk.tuning.study` (:func:`tune`),
+read from or kept in the member store), :mod:`~imbsk.tuning.pruning` (:class:`PruneTrial`,
+:func:`make_pruner`: stopping trials that fall behind), :mod:`~imbsk.tuning.study` (:func:`tune`),
 :mod:`~imbsk.tuning.evaluation` (:func:`evaluate`, :func:`evaluate_blend`,
 :func:`summarize`) and :mod:`~imbsk.tuning.commands` (:func:`run_benchmark` and the
 ``imbsk tune`` / ``imbsk evaluate`` options); each imports only the ones before it.
@@ -194,6 +205,7 @@ from imbsk.tuning.fitting import (
     XGB_EARLY_STOPPING_ROUNDS,
     XGB_MAX_ESTIMATORS,
 )
+from imbsk.tuning.pruning import PRUNER_NAMES, PruneTrial, make_pruner
 from imbsk.tuning.spaces import (
     BATCH_SIZES,
     DATASET_NAMES,
@@ -216,6 +228,8 @@ __all__ = [
     "DATASET_NAMES",
     "MODEL_NAMES",
     "PRECISIONS",
+    "PRUNER_NAMES",
+    "PruneTrial",
     "SEARCH_SPACES",
     "add_evaluate_arguments",
     "add_tune_arguments",
@@ -224,6 +238,7 @@ __all__ = [
     "evaluate_blend",
     "load_config",
     "load_split",
+    "make_pruner",
     "mlp_sam_ls_space",
     "mlp_space",
     "parse_seeds",

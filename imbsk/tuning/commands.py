@@ -21,6 +21,7 @@ from imbsk.training.allocator import retain_freed_cpu_memory
 from imbsk.tuning.data import load_split
 from imbsk.tuning.evaluation import _check_blend_weight, evaluate, evaluate_blend, format_summary, summarize
 from imbsk.tuning.fitting import DEFAULT_MAX_EPOCHS, XGB_MAX_ESTIMATORS
+from imbsk.tuning.pruning import PRUNER_NAMES
 from imbsk.tuning.spaces import (
     BATCH_SIZES,
     DATASET_NAMES,
@@ -251,6 +252,10 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="K|A-B|A,B",
                         help="score each trial by its mean validation accuracy over these model seeds "
                              "(K = 0..K-1; default: --seed alone); every worker of a study should pass the same")
+    parser.add_argument("--pruner", default="none", choices=list(PRUNER_NAMES),
+                        help="stop MLP trials whose validation accuracy falls behind the other trials' at the same "
+                             "epoch (median: below their median, after 5 complete trials and the first "
+                             "max(1, E // 5) epochs; hyperband: successive halving); default: none")
     parser.add_argument("--n-jobs", type=positive_int, default=1, help="parallel trials in this process (threads; MLP fits take turns, "
                              "XGBoost fits run side by side)")
     parser.add_argument("--max-train-rows", type=positive_int, default=None, help="stratified training subsample")
@@ -324,10 +329,12 @@ def run_tune_command(args: argparse.Namespace) -> int:
         enqueue_trials=[_json_argument(text, "--enqueue-trial") for text in getattr(args, "enqueue_trial", None) or ()],
         estimator_params=_json_argument(getattr(args, "estimator_params", None), "--estimator-params"),
         predictions_dir=getattr(args, "predictions_dir", None),
+        pruner=getattr(args, "pruner", "none"),
     )
     params = best_params(study)
     n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-    print(f"study {study_name!r}: {n_complete} completed trials")
+    n_pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
+    print(f"study {study_name!r}: {n_complete} completed trials" + (f", {n_pruned} pruned" if n_pruned else ""))
     print(f"best validation accuracy: {study.best_value:.4f}")
     print(f"best params: {json.dumps(params)}")
     out = Path(args.out)

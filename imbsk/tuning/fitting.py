@@ -67,7 +67,9 @@ def _fit_model(
     device: str,
     max_epochs: int,
     xgb_max_estimators: int = XGB_MAX_ESTIMATORS,
+    callbacks: list | None = None,
 ) -> _FittedModel:
+    """Fit ``params`` with ``seed``; ``callbacks`` join an MLP's training loop (XGBoost takes none)."""
     if model == "xgboost":
         return _fit_xgboost(params, data, seed=seed, device=device, max_estimators=xgb_max_estimators)
     from imbsk.estimators.mlp import ImbalancedMLPClassifier
@@ -86,6 +88,7 @@ def _fit_model(
         early_stopping_metric=MLP_EARLY_STOPPING_METRIC,
         device=device,
         random_state=seed,
+        callbacks=callbacks,
         **kwargs,
     )
     # The estimator's fit takes turns with other threads' fits (it seeds torch's process-wide
@@ -188,9 +191,11 @@ def _evaluated_member(
     xgb_max_estimators: int,
     predictions_dir: str | os.PathLike | None,
     member_config: dict[str, Any],
+    callbacks: list | None = None,
 ) -> tuple[member_cache.MemberPredictions, str]:
     """The probabilities of the model of ``seed``: read from ``predictions_dir``, else fitted (and stored).
 
+    ``callbacks`` join the training loop of a fresh MLP fit (a stored model is not refitted).
     The second value says where a read member came from, and under which other package
     versions and on which other machine it was fitted, if any; it is empty for a fresh fit.
     """
@@ -206,7 +211,7 @@ def _evaluated_member(
             fitted_on = "".join(f", fitted on {field} {old} (here {new})" for field, (old, new) in machine.items())
             return stored, f"read from {path}{fitted_under}{fitted_on}"
     fitted = _fit_model(model, params, data, seed=seed, device=device, max_epochs=max_epochs,
-                        xgb_max_estimators=xgb_max_estimators)
+                        xgb_max_estimators=xgb_max_estimators, callbacks=callbacks)
     if not np.array_equal(fitted.classes, classes):
         raise RuntimeError(f"the fitted classes {fitted.classes} are not the sorted training labels {classes}")
     member = member_cache.MemberPredictions(

@@ -25,6 +25,7 @@ from imbsk.tuning.fitting import (
     _resolve_device,
     _seed_list,
 )
+from imbsk.tuning.pruning import PruneTrial, make_pruner
 from imbsk.tuning.spaces import BATCH_SIZES, DEFAULT_OPTIMIZER, SEARCH_SPACES, _check_names, _check_optimizer
 
 
@@ -78,6 +79,7 @@ def tune(
     trial_seeds: Sequence[int] | int | None = None,
     estimator_params: dict[str, Any] | None = None,
     predictions_dir: str | os.PathLike | None = None,
+    pruner: str | optuna.pruners.BasePruner | None = "none",
 ) -> optuna.Study:
     """Run (or continue) an Optuna study maximising the validation accuracy.
 
@@ -167,6 +169,15 @@ def tune(
         ``evaluate(..., predictions_dir=...)`` of ``best_params(study)``, which
         then fits only the remaining seeds. Test probabilities are stored, never
         used to score a trial.
+    pruner : {'none', 'median', 'hyperband'} or optuna.pruners.BasePruner, default='none'
+        Stops MLP trials that fall behind before their fits end (see
+        :mod:`imbsk.tuning.pruning`): after every epoch of the seed ``s_i``
+        (``i``-th of ``trial_seeds``) a trial reports, at step ``i * max_epochs + e - 1``,
+        its mean validation accuracy so far (finished seeds, and the best epoch
+        of the running fit), and the pruner compares it with the other trials'
+        at the same step (:func:`~imbsk.tuning.pruning.make_pruner`). A pruned
+        trial is stored as pruned and never becomes the best; its unfinished
+        model is not stored in ``predictions_dir``. XGBoost trials are not pruned.
 
     Returns
     -------
@@ -184,19 +195,25 @@ def tune(
     drawn = _probe_space(space, choices)
     _check_fixed_params(fixed_params or {}, drawn)
     extra = _check_estimator_params(model, estimator_params or {}, drawn)
+    study_pruner = make_pruner(pruner, max_epochs=max_epochs, n_model_seeds=len(model_seeds))
+    reports = model != "xgboost" and not isinstance(study_pruner, optuna.pruners.NopPruner)
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
 
     def objective(trial: optuna.Trial) -> float:
         params = space(trial, batch_sizes=choices) | extra
+        trial.set_user_attr("params", params)  # first: a pruned trial keeps what it tried
         member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
-        members = [
-            _evaluated_member(dataset, model, params, data, seed=model_seed, device=device,
-                              max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
-                              predictions_dir=predictions_dir, member_config=member_config)[0]
-            for model_seed in model_seeds
-        ]
-        accuracies = [_accuracy(data.y_val, _labels(data.classes, member.val_proba)) for member in members]
-        trial.set_user_attr("params", params)
+        members, accuracies = [], []
+        for index, model_seed in enumerate(model_seeds):
+            pruning = PruneTrial(trial, step_offset=index * max_epochs, prior_scores=list(accuracies)) if reports else None
+            member = _evaluated_member(dataset, model, params, data, seed=model_seed, device=device,
+                                       max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
+                                       predictions_dir=predictions_dir, member_config=member_config,
+                                       callbacks=None if pruning is None else [pruning])[0]
+            members.append(member)
+            accuracies.append(_accuracy(data.y_val, _labels(data.classes, member.val_proba)))
+            if pruning is not None:
+                _report_seed_end(trial, pruning, accuracies, max_epochs, last_seed=index == len(model_seeds) - 1)
         trial.set_user_attr("fit_time", float(sum(member.fit_time for member in members)))
         trial.set_user_attr("epochs", int(round(float(np.mean([member.epochs for member in members])))))
         trial.set_user_attr("model_seeds", model_seeds)
@@ -218,6 +235,7 @@ def tune(
         study_name=study_name or f"{dataset}-{model}",
         direction="maximize",
         sampler=sampler,
+        pruner=study_pruner,
         load_if_exists=True,
     )
     if model != "xgboost":
@@ -228,6 +246,22 @@ def tune(
     # A diverging configuration (NaN loss) fails its trial, not the study.
     study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, catch=(RuntimeError, FloatingPointError))
     return study
+
+
+def _report_seed_end(
+    trial: optuna.Trial, pruning: PruneTrial, accuracies: list[float], max_epochs: int, last_seed: bool
+) -> None:
+    """Report the trial's mean so far at the last step of the finished seed's block; prune between seeds.
+
+    A fit that stopped early, or a model read from the store (which reported nothing), has no
+    value at that step yet: with it, every trial has one at the end of each seed's block.
+    """
+    step = pruning.step_offset + max_epochs - 1
+    if getattr(pruning, "last_step_", None) != step:
+        trial.report(float(np.mean(accuracies)), step)
+    if not last_seed and trial.should_prune():
+        raise optuna.TrialPruned(f"pruned after {len(accuracies)} of its seeds: mean validation accuracy "
+                                 f"{np.mean(accuracies):.4f}")
 
 
 def _check_batch_size_choices(study: optuna.Study, choices: list[int]) -> None:
@@ -309,7 +343,7 @@ def _check_fixed_params(fixed: dict[str, Any], drawn: _DrawnNames) -> None:
 
 
 #: Estimator arguments the tuning driver sets itself (see ``_fit_model`` and ``_fit_xgboost``).
-_DRIVER_ARGUMENTS = frozenset({"max_iter", "early_stopping_metric", "device", "random_state"})
+_DRIVER_ARGUMENTS = frozenset({"max_iter", "early_stopping_metric", "device", "random_state", "callbacks"})
 _XGB_DRIVER_ARGUMENTS = frozenset(
     {"n_estimators", "early_stopping_rounds", "tree_method", "enable_categorical", "device", "random_state"}
 )
@@ -320,6 +354,7 @@ _DRIVER_ARGUMENT_SOURCES = {
     "n_estimators": "the tree cap, xgb_max_estimators / --xgb-max-estimators",
     "random_state": "the model seed, seeds / --seeds (imbsk tune: --seed, --trial-seeds)",
     "device": "device / --device",
+    "callbacks": "the pruner, pruner / --pruner",
     "early_stopping_metric": "always validation accuracy, the score trials are ranked by",
     "early_stopping_rounds": f"{XGB_EARLY_STOPPING_ROUNDS} rounds without a better validation log-loss",
     "tree_method": "'hist', set by the driver",
