@@ -57,6 +57,12 @@ def test_tuning_doc_examples_run(tmp_path, monkeypatch):
     assert len(namespace["random_search"].cv_results_["params"]) == 3
     study = namespace["study"]
     assert len(study.trials) == 3 and (tmp_path / "my-data-tuning.db").exists()
+    pruned_study = namespace["pruned_study"]
+    assert len(pruned_study.trials) == 4
+    for trial in pruned_study.trials:  # every trial reported its epochs (TEST_EPOCHS here) or fewer when pruned
+        assert 1 <= len(trial.intermediate_values) <= TEST_EPOCHS and "params" in trial.user_attrs
+        if trial.state == namespace["optuna"].trial.TrialState.COMPLETE:
+            assert trial.intermediate_values[max(trial.intermediate_values)] == pytest.approx(trial.value)
     params = namespace["best_params"](study)
     assert {"sam_asymmetric_rho", "class_smoothing_eps", "class_scaling"} <= set(params)
     assert params["hidden_layer_sizes"] == [64] and params["optimizer"] == "sgd"  # held by PartialFixedSampler

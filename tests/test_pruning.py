@@ -16,7 +16,8 @@ from sklearn.datasets import make_classification
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
-from imbsk import ImbalancedMLPClassifier, tuning
+from imbsk import ImbalancedCNNClassifier, ImbalancedMLPClassifier, tuning
+from imbsk.datasets import load_digits_lt
 from imbsk.tuning import commands
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -82,6 +83,16 @@ def test_callbacks_leave_the_model_unchanged_and_survive_clone(split):
     twin = clone(watched)
     assert type(twin.callbacks[0]) is RecordScores and twin.callbacks[0] is not watched.callbacks[0]
     assert twin.callbacks[0].key == "valid_bacc"
+
+
+def test_the_image_classifier_runs_the_callbacks_too():
+    data = load_digits_lt(1.0, as_images=True, random_state=0)
+    recorder = RecordScores()
+    cnn = ImbalancedCNNClassifier(architecture="resnet8", max_iter=2, batch_size=64, augmentation="none", mixing=None,
+                                  device="cpu", random_state=0, callbacks=[recorder])
+    cnn.fit(data.X_train[:200], data.y_train[:200], X_val=data.X_train[200:300], y_val=data.y_train[200:300])
+    assert len(recorder.seen_) == cnn.n_iter_ == 2
+    assert recorder.seen_ == list(cnn.history_[:, "valid_acc"])
 
 
 @pytest.mark.parametrize("callbacks, error, message", [
