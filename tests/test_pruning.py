@@ -230,3 +230,12 @@ def test_tune_command_passes_the_pruner_and_counts_pruned_trials(tmp_path, capsy
     assert "study 'adult-mlp': 1 completed trials, 1 pruned" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         parser.parse_args(["--dataset", "adult", "--model", "mlp", "--n-trials", "1", "--pruner", "asha"])
+
+
+def test_example_scripts_pass_the_pruner(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(commands, "load_split", lambda *args, **kwargs: None)
+    monkeypatch.setattr(commands, "run_benchmark", lambda dataset, **kwargs: seen.update(kwargs, dataset=dataset))
+    assert commands.benchmark_main("otto", ["--pruner", "hyperband", "--n-trials", "3"]) == 0
+    assert (seen["dataset"], seen["pruner"]) == ("otto", "hyperband")
+    assert commands.benchmark_main("adult", []) == 0 and seen["pruner"] == "none"

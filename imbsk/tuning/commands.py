@@ -77,6 +77,7 @@ def run_benchmark(
     ensemble_size: int = 1,
     predictions_dir: str | os.PathLike | None = None,
     seed: int = 0,
+    pruner: str = "none",
 ) -> pd.DataFrame:
     """Tune every model of ``n_trials`` on one benchmark, then evaluate it over seeds.
 
@@ -133,13 +134,15 @@ def run_benchmark(
             dataset, model, n_trials=trials, storage=storage, study_name=study_name, timeout=timeout,
             data_home=data_home, device=device, max_epochs=max_epochs, max_train_rows=max_train_rows,
             batch_sizes=batch_sizes, xgb_max_estimators=xgb_max_estimators, enqueue_trials=enqueue,
-            fixed_params=fixed, optimizer=optimizer, precision=precision, seed=seed,
+            fixed_params=fixed, optimizer=optimizer, precision=precision, seed=seed, pruner=pruner,
         )
         params = best_params(study)  # first: a clear error for a study without a complete trial
         raw_best[model] = dict(study.best_trial.params)
         tuned = time.perf_counter() - started
         completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        print(f"[{dataset}/{model}] {len(completed)} trials in the study ({tuned:.0f} s this run); "
+        n_pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
+        print(f"[{dataset}/{model}] {len(completed)} trials in the study"
+              f"{f' (and {n_pruned} pruned)' if n_pruned else ''} ({tuned:.0f} s this run); "
               f"best val acc {study.best_value:.4f}; params {json.dumps(params)}", flush=True)
         caps = _caps_of_best_trial(study, f"[{dataset}/{model}] ", max_epochs=max_epochs,
                                    xgb_max_estimators=xgb_max_estimators, max_train_rows=max_train_rows)
@@ -212,7 +215,7 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
             max_train_rows=args.max_train_rows, batch_sizes=args.batch_sizes,
             xgb_max_estimators=args.xgb_max_estimators, out=args.out, sam_ls_on_mlp=args.sam_ls_on_mlp,
             optimizer=args.optimizer, precision=args.precision, ensemble_size=args.ensemble_size,
-            predictions_dir=args.predictions_dir, seed=args.seed,
+            predictions_dir=args.predictions_dir, seed=args.seed, pruner=args.pruner,
         )
     except ValueError as error:  # an empty study, a study started with other batch sizes, ...
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
@@ -231,6 +234,10 @@ def _add_mlp_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="float32", choices=list(PRECISIONS),
                         help="precision of the MLP trials: bfloat16 trains under autocast, faster on CPUs "
                              "with bfloat16 instructions (docs/performance.md)")
+    parser.add_argument("--pruner", default="none", choices=list(PRUNER_NAMES),
+                        help="stop MLP trials whose validation accuracy falls behind the other trials' at the same "
+                             "epoch (median: below their median, after 5 complete trials and the first "
+                             "max(1, E // 5) epochs; hyperband: successive halving); default: none")
 
 
 def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
@@ -252,10 +259,6 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="K|A-B|A,B",
                         help="score each trial by its mean validation accuracy over these model seeds "
                              "(K = 0..K-1; default: --seed alone); every worker of a study should pass the same")
-    parser.add_argument("--pruner", default="none", choices=list(PRUNER_NAMES),
-                        help="stop MLP trials whose validation accuracy falls behind the other trials' at the same "
-                             "epoch (median: below their median, after 5 complete trials and the first "
-                             "max(1, E // 5) epochs; hyperband: successive halving); default: none")
     parser.add_argument("--n-jobs", type=positive_int, default=1, help="parallel trials in this process (threads; MLP fits take turns, "
                              "XGBoost fits run side by side)")
     parser.add_argument("--max-train-rows", type=positive_int, default=None, help="stratified training subsample")

@@ -59,6 +59,9 @@ class PruneTrial(Callback):
             return clf.score(X_val, y_val)
 
     The study's direction must match the monitor (maximise for accuracies).
+    Fit the estimator that carries it, as above: scikit-learn's ``clone`` (inside
+    ``cross_val_score``, say) rebuilds callbacks from deep copies of their
+    parameters, and a copied trial reports to a copy of an in-memory study.
 
     Parameters
     ----------
