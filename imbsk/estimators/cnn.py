@@ -314,14 +314,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     verbose : int, default=0
         Print the epoch table when > 0.
     callbacks : list of skorch callbacks, default=None
-        Extra :class:`skorch.callbacks.Callback` instances (or classes), each
-        bare or as a ``(name, callback)`` tuple, added to the training loop
-        after imbsk's own. They run after each epoch's validation scores are
-        recorded (``net.history[-1, 'valid_acc']``, ``'valid_bacc'``,
-        ``'valid_loss'``) and before early stopping, so ``on_epoch_end`` sees
-        every epoch, the last one included; e.g.
-        :class:`imbsk.tuning.PruneTrial` stops an Optuna trial's fit early. An
-        exception a callback raises ends ``fit`` with it.
+        Extra skorch callbacks (instances or classes, bare or named as
+        ``(name, callback)``), as in :class:`ImbalancedMLPClassifier`: they
+        run after each epoch's validation scores and before early stopping.
 
     Attributes
     ----------
