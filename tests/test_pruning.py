@@ -197,6 +197,15 @@ def test_tune_prunes_trials_that_report_behind_and_keeps_their_models_out_of_the
 
 
 @needs_adult
+def test_without_a_pruner_trials_still_record_their_learning_curves(tmp_path):
+    study = tuning.tune("adult", "mlp", n_trials=2, storage=f"sqlite:///{tmp_path}/n.db", data_home=DATA_HOME,
+                        max_epochs=2, max_train_rows=600, batch_sizes=(128,), fixed_params=FIXED)
+    for trial in study.trials:
+        assert trial.state == optuna.trial.TrialState.COMPLETE and sorted(trial.intermediate_values) == [0, 1]
+        assert trial.intermediate_values[1] == pytest.approx(trial.value, abs=1e-12)
+
+
+@needs_adult
 def test_xgboost_trials_are_not_pruned(tmp_path):
     study = tuning.tune("adult", "xgboost", n_trials=2, storage=f"sqlite:///{tmp_path}/x.db", data_home=DATA_HOME,
                         max_train_rows=600, xgb_max_estimators=10, pruner=PruneAfterTheFirstTrial())

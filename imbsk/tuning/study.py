@@ -177,7 +177,9 @@ def tune(
         of the running fit), and the pruner compares it with the other trials'
         at the same step (:func:`~imbsk.tuning.pruning.make_pruner`). A pruned
         trial is stored as pruned and never becomes the best; its unfinished
-        model is not stored in ``predictions_dir``. XGBoost trials are not pruned.
+        model is not stored in ``predictions_dir``. MLP trials report these values
+        with every pruner, ``'none'`` included (their learning curves,
+        ``trial.intermediate_values``); XGBoost trials report none and are not pruned.
 
     Returns
     -------
@@ -196,7 +198,9 @@ def tune(
     _check_fixed_params(fixed_params or {}, drawn)
     extra = _check_estimator_params(model, estimator_params or {}, drawn)
     study_pruner = make_pruner(pruner, max_epochs=max_epochs, n_model_seeds=len(model_seeds))
-    reports = model != "xgboost" and not isinstance(study_pruner, optuna.pruners.NopPruner)
+    # MLP trials report whatever the pruner: their learning curves stay in the study (a few
+    # milliseconds an epoch), e.g. to see afterwards what a pruner would have stopped.
+    reports = model != "xgboost"
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
 
     def objective(trial: optuna.Trial) -> float:
