@@ -70,8 +70,11 @@ def test_user_callbacks_see_every_epoch_even_the_one_early_stopping_ends(split):
     clf.fit(X, y, X_val=X_val, y_val=y_val)
     assert clf.n_iter_ == 2
     assert recorder.seen_ == list(clf.history_[:, "valid_acc"])
-    by_class = ImbalancedMLPClassifier(max_iter=2, callbacks=[RecordScores], **FAST).fit(X, y, X_val=X_val, y_val=y_val)
-    assert dict(by_class.net_.callbacks_)["RecordScores"].seen_ == list(by_class.history_[:, "valid_acc"])
+    by_class = ImbalancedMLPClassifier(max_iter=2, callbacks=[RecordScores, ["listed", RecordScores("valid_bacc")]],
+                                       **FAST).fit(X, y, X_val=X_val, y_val=y_val)
+    callbacks = dict(by_class.net_.callbacks_)
+    assert callbacks["RecordScores"].seen_ == list(by_class.history_[:, "valid_acc"])
+    assert callbacks["listed"].seen_ == list(by_class.history_[:, "valid_bacc"])
 
 
 def test_callbacks_leave_the_model_unchanged_and_survive_clone(split):

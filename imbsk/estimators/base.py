@@ -383,7 +383,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         """``callbacks`` checked: skorch callbacks (instances or classes), bare or as ``(name, callback)``."""
         checked = []
         for item in self.callbacks or ():
-            name, callback = item if isinstance(item, tuple) and len(item) == 2 else (None, item)
+            # skorch takes a named pair as a tuple or a list
+            name, callback = item if isinstance(item, (tuple, list)) and len(item) == 2 else (None, item)
             is_callback = isinstance(callback, Callback) or (isinstance(callback, type) and issubclass(callback, Callback))
             if not is_callback or (name is not None and not isinstance(name, str)):
                 raise TypeError(
