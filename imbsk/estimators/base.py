@@ -346,8 +346,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         if valid is not None:
             callbacks.append(("valid_scores", ValidationBalancedAccuracy(n_classes, self._proba_transform())))
         # Before early stopping, which ends the last epoch by raising: the user's callbacks see
-        # every epoch's validation scores, that one included.
-        callbacks.extend(self._user_callbacks())
+        # every epoch's validation scores, that one included. (Checked in fit.)
+        callbacks.extend(self.callbacks or ())
         if valid is not None:
             monitor, lower_is_better = _EARLY_STOPPING_MONITORS[self.early_stopping_metric]
             callbacks.append(("early_stopping", EarlyStoppingBest(monitor, lower_is_better, self.n_iter_no_change, self.tol)))
@@ -379,9 +379,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             **{f"optimizer__{key}": value for key, value in optimizer_kwargs.items()},
         )
 
-    def _user_callbacks(self) -> list:
-        """``callbacks`` checked: skorch callbacks (instances or classes), bare or as ``(name, callback)``."""
-        checked = []
+    def _check_callbacks(self) -> None:
+        """Refuse ``callbacks`` entries that are not skorch callbacks (instances or classes, bare or named)."""
         for item in self.callbacks or ():
             # skorch takes a named pair as a tuple or a list
             name, callback = item if isinstance(item, (tuple, list)) and len(item) == 2 else (None, item)
@@ -394,8 +393,6 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             if name in _OWN_CALLBACK_NAMES:
                 raise ValueError(f"callbacks names a callback {name!r}, a name the fit uses itself "
                                  f"({sorted(_OWN_CALLBACK_NAMES)}); give it another name")
-            checked.append(item)
-        return checked
 
     # -- public API ------------------------------------------------------------------
     def fit(
@@ -474,7 +471,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         # Checked even when unused (e.g. the projector with joint_ssl_weight=0), as sklearn validates every parameter.
         for name, allow_empty in self._layer_size_parameters.items():
             check_layer_sizes(getattr(self, name), name, allow_empty=allow_empty)
-        self._user_callbacks()
+        self._check_callbacks()
         started = time.perf_counter()
         seed = self._fit_seed()
         if y is None:
