@@ -44,6 +44,7 @@ from imbsk.training.callbacks import (
     WarmupCosineLR,
 )
 from imbsk.training.net import ImbalanceNet
+from imbsk.training.optimizers import fused_optimizer_kwargs
 
 _EARLY_STOPPING_MONITORS = {
     "loss": ("valid_loss", True),
@@ -356,6 +357,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             optimizer, optimizer_kwargs = torch.optim.SGD, {"momentum": self.momentum, "weight_decay": self.weight_decay}
         else:
             optimizer, optimizer_kwargs = torch.optim.AdamW, {"weight_decay": self.weight_decay}
+        optimizer_kwargs.update(fused_optimizer_kwargs(optimizer, device))
         return ImbalanceNet(
             module,
             criterion=criterion,

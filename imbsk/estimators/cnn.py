@@ -235,7 +235,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         Number of epochs (200 as in Cao et al.'s CIFAR-LT protocol; the paper
         trains WRN-28-10 for 300).
     optimizer : {'sgd', 'adamw'}, default='sgd'
-        SGD with ``momentum`` (the paper) or AdamW.
+        SGD with ``momentum`` (the paper) or AdamW, stepped by PyTorch's fused
+        kernel where the device has one (CPU since PyTorch 2.4, CUDA); see
+        :mod:`imbsk.training.optimizers`.
     momentum : float, default=0.9
         SGD momentum (paper, Appendix B).
     weight_decay : float, default=2e-4

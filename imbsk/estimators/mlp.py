@@ -100,7 +100,9 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
     max_iter : int, default=100
         Maximum number of epochs.
     optimizer : {'sgd', 'adamw'}, default='sgd'
-        SGD with ``momentum`` (the paper) or AdamW.
+        SGD with ``momentum`` (the paper) or AdamW, stepped by PyTorch's fused
+        kernel where the device has one (CPU since PyTorch 2.4, CUDA); see
+        :mod:`imbsk.training.optimizers`.
     momentum : float, default=0.9
         SGD momentum (paper, Appendix B).
     weight_decay : float, default=2e-4
