@@ -7,7 +7,7 @@ once per operation::
 
 (AdamW: more). ``torch.optim``'s fused kernels do all of them in one pass over each tensor. Once the matrix
 products are cheap (bfloat16 on CPUs with AMX units), an MLP step at a small batch is largely such passes over
-its weights, and the fused kernel cuts the optimiser's share of it by three or more: on Otto's
+its weights, and the fused kernel makes the optimiser's share of it two to five times cheaper: on Otto's
 3 x 1024 network (3.8 million weights, one Intel Xeon core, PyTorch 2.13) an SGD step took 6.5 ms for-loop and
 2.0 ms fused, an AdamW step 15.2 ms and 3.3 ms; whole Otto and Adult fits ran 7-12% faster (docs/performance.md).
 
