@@ -25,6 +25,7 @@ from sklearn.datasets import make_classification
 from imbsk import ImbalancedMLPClassifier
 from imbsk.preprocessing.tabular import TabularPreprocessor
 from imbsk.models.tabular import TabularMLP
+from imbsk.training.optimizers import fused_optimizer_kwargs
 
 
 def hand_written_loop(inputs: dict, y: np.ndarray, n_classes: int, args, device: str) -> float:
@@ -34,7 +35,10 @@ def hand_written_loop(inputs: dict, y: np.ndarray, n_classes: int, args, device:
     x_cat = torch.as_tensor(inputs["x_cat"], device=device)
     target = torch.as_tensor(y, device=device)
     model = TabularMLP(x_num.shape[1], [], n_classes, hidden_layer_sizes=args.hidden, dropout=0.1).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=2e-4)
+    # the estimator's own optimiser kernel (fused where the device has one), so only the loop around it differs
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=0.05, momentum=0.9, weight_decay=2e-4, **fused_optimizer_kwargs(torch.optim.SGD, device)
+    )
     n = len(target)
     started = time.perf_counter()
     for _ in range(args.epochs):
