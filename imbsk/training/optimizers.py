@@ -14,7 +14,8 @@ its weights, and the fused kernel makes the optimiser's share of it two to five 
 The fused kernels compute the same update as the for-loop up to rounding: on a CPU, fused SGD's weights equal
 the for-loop's bit for bit on large tensors and differ in the last bit on a few entries of small ones (tensors
 of 7 and 165 entries in our check), fused AdamW's here and there. Training amplifies such differences, so a
-seed's fit is not the one the for-loop would have given, as on another CPU; it is as good on average
+seed's fit is not the one the for-loop would have given, as on another CPU. Accuracy is as good on average (Adult
+25 seeds, Otto 6); Otto's test log-loss came out 0.0036 higher over six paired seeds, cause unknown
 (docs/performance.md).
 Fused kernels exist on CPU since PyTorch 2.4 and on CUDA; elsewhere the for-loop is kept.
 """
