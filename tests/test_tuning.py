@@ -207,6 +207,21 @@ def test_mlp_trains_on_all_train_rows_and_early_stops_on_the_validation_split():
 
 
 @needs_adult
+def test_an_evaluated_configuration_may_keep_the_epoch_of_least_validation_loss():
+    data = tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=ROWS)
+    params = {"hidden_layer_sizes": (32,), "d_embedding": 8, "n_frequencies": 8, "batch_size": 128,
+              "n_iter_no_change": 5, "early_stopping_metric": "loss"}
+    fitted = tuning.fitting._fit_model("mlp", params, data, seed=0, device="cpu", max_epochs=5)
+    estimator = fitted.estimator
+    assert estimator.early_stopping_metric == "loss" and estimator.n_iter_ == 5
+    losses = estimator.history_[:, "valid_loss"]
+    kept_loss = log_loss(data.y_val, fitted.predict_proba(data.X_val), labels=fitted.classes)
+    assert kept_loss == pytest.approx(min(losses), rel=1e-5)
+    # The configuration decides: here the epoch of least loss is not the last one.
+    assert int(np.argmin(losses)) < len(losses) - 1 and kept_loss < losses[-1] - 1e-4
+
+
+@needs_adult
 def test_mlp_fits_in_parallel_threads_are_the_models_of_their_seeds():
     # tune(n_jobs > 1) runs trials in threads; the MLP seeds torch's process-wide generator,
     # so two fits at once used to draw from each other's stream.
@@ -662,6 +677,32 @@ def test_evaluate_command_refuses_overrides_the_estimator_cannot_take(tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
+@needs_adult
+def test_evaluate_command_keeps_the_epoch_an_override_names_and_tune_refuses_it(tmp_path, capsys):
+    from imbsk.cli import main
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"dataset": "adult", "model": "mlp", "max_epochs": 3, "max_train_rows": 800,
+                                  "params": {"hidden_layer_sizes": [16], "d_embedding": 4, "n_frequencies": 4,
+                                             "batch_size": 256, "n_iter_no_change": 3}}))
+    store, out = tmp_path / "p", tmp_path / "out"
+    common = ["--seeds", "0-0", "--data-home", DATA_HOME, "--predictions-dir", str(store), "--out", str(out)]
+    assert main(["evaluate", "--config", str(config), "--name", "acc", *common]) == 0
+    assert main(["evaluate", "--config", str(config), "--estimator-params", '{"early_stopping_metric": "loss"}',
+                 "--name", "loss", *common]) == 0
+    # Another kept epoch is another model: its own stored file, its own written configuration.
+    assert len(list(store.glob("*.npz"))) == 2
+    assert json.loads((out / "loss-config.json").read_text())["params"]["early_stopping_metric"] == "loss"
+    by_accuracy, by_loss = (pd.read_csv(out / f"{stem}-seeds.csv").loc[0] for stem in ("acc", "loss"))
+    assert by_accuracy["val_accuracy"] >= by_loss["val_accuracy"]
+    capsys.readouterr()
+
+    assert main(["tune", "--dataset", "adult", "--model", "mlp", "--n-trials", "1", "--max-train-rows", "600",
+                 "--estimator-params", '{"early_stopping_metric": "loss"}', "--storage", f"sqlite:///{tmp_path}/t.db",
+                 "--data-home", DATA_HOME, "--out", str(tmp_path / "tuned")]) == 2
+    assert "ranks and prunes trials by; imbsk evaluate takes another" in capsys.readouterr().err
+
+
 def test_evaluate_command_names_what_is_wrong_with_the_configuration(tmp_path, capsys):
     from imbsk.cli import main
 
@@ -1024,6 +1065,9 @@ def test_estimator_params_join_every_trial(tmp_path):
 @pytest.mark.parametrize("extra, message", [
     ({"dropout": 0.2}, r"sets \['dropout'\], which the search space draws"),
     ({"random_state": 3}, r"sets \['random_state'\], which the tuning driver sets"),
+    ({"early_stopping_metric": "loss"}, r"sets \['early_stopping_metric'\], which the tuning driver sets itself "
+                                        r"\(early_stopping_metric: a study keeps each trial's epoch of best "
+                                        r"validation accuracy"),
     ({"ema_decy": 0.9}, r"not ImbalancedMLPClassifier arguments: \['ema_decy'\]"),
 ])
 def test_estimator_params_refuse_drawn_reserved_and_unknown_names(tmp_path, extra, message):

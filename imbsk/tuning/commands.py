@@ -512,7 +512,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stratified training subsample (default: the configuration's, else all rows)")
     parser.add_argument("--estimator-params", default=None, metavar="JSON",
                         help="estimator arguments that replace or join the configuration's params, as JSON or "
-                             "@file (e.g. '{\"joint_ssl_weight\": 0.1}'); give such a run its own --name")
+                             "@file (e.g. '{\"joint_ssl_weight\": 0.1}', or '{\"early_stopping_metric\": \"loss\"}' "
+                             "to keep the epoch of least validation loss); give such a run its own --name")
     parser.add_argument("--blend-config", default=None, metavar="FILE",
                         help="a second configuration (e.g. examples/configs/otto-xgboost.json) whose model of each "
                              "seed is soft-vote blended with the first's (default: the configuration's "
@@ -554,7 +555,7 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
         return given if given is not None else config.get(name, default)
 
     overrides = _json_argument(getattr(args, "estimator_params", None), "--estimator-params") or {}
-    params = config["params"] | _check_estimator_names(model, overrides, "--estimator-params")
+    params = config["params"] | _check_estimator_names(model, overrides, "--estimator-params", in_study=False)
     evaluated = {
         "dataset": dataset, "model": model, "max_epochs": option("max_epochs", DEFAULT_MAX_EPOCHS),
         "xgb_max_estimators": option("xgb_max_estimators", XGB_MAX_ESTIMATORS),

@@ -52,8 +52,10 @@ def evaluate(
     model : {'mlp', 'mlp_sam_ls', 'xgboost'}
         Model (``params`` are its estimator arguments, e.g. ``best_params(study)``).
     params : dict
-        Estimator keyword arguments. ``optimizer`` defaults to ``'adamw'`` and
-        ``n_iter_no_change`` to ``max(2, max_epochs // 4)`` when absent.
+        Estimator keyword arguments. ``optimizer`` defaults to ``'adamw'``,
+        ``n_iter_no_change`` to ``max(2, max_epochs // 4)`` and
+        ``early_stopping_metric`` to ``'accuracy'`` (the epoch of best validation
+        accuracy is kept, as in a study) when absent.
     seeds : sequence of int or int
         Model seeds; an int ``k`` means ``range(k)``. With ``ensemble_size=M > 1``
         each seed ``s`` is one ensemble, of the members seeded

@@ -27,7 +27,8 @@ XGB_EARLY_STOPPING_ROUNDS = 50
 DEFAULT_MAX_EPOCHS = 50
 #: Fixed decay of the weight average of the MLPs (horizon of ~100 steps).
 MLP_EMA_DECAY = 0.99
-#: Validation score the MLPs early-stop on (the tuning objective).
+#: Validation score the MLPs keep their epoch by and early-stop on (the tuning objective); an evaluated
+#: configuration may name its own (``params['early_stopping_metric']``), a tuning trial may not.
 MLP_EARLY_STOPPING_METRIC = "accuracy"
 
 
@@ -83,9 +84,10 @@ def _fit_model(
     kwargs.setdefault("n_iter_no_change", max(2, int(max_epochs) // 4))
     # ... and its own weight-average horizon (a longer one suits a full cosine schedule).
     kwargs.setdefault("ema_decay", MLP_EMA_DECAY)
+    # ... and, outside a study, the score its kept epoch is chosen by (e.g. 'loss', the estimator's default).
+    kwargs.setdefault("early_stopping_metric", MLP_EARLY_STOPPING_METRIC)
     estimator = ImbalancedMLPClassifier(
         max_iter=int(max_epochs),
-        early_stopping_metric=MLP_EARLY_STOPPING_METRIC,
         device=device,
         random_state=seed,
         callbacks=callbacks,

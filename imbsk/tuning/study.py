@@ -160,7 +160,9 @@ def tune(
         configuration, e.g. ``{'ema_decay': 0.999}``; they are part of
         ``best_params(study)``. Names the space draws are refused (hold those
         with ``fixed_params``), as are the arguments the driver sets itself
-        (``max_iter``, ``early_stopping_metric``, ``device``, ``random_state``).
+        (``max_iter``, ``early_stopping_metric``, ``device``, ``random_state``): a trial
+        keeps its epoch of best validation accuracy, the score it is ranked and
+        pruned by (:func:`evaluate` may keep another).
     predictions_dir : str or path-like, default=None
         Keep every trial model's validation and test probabilities here, keyed
         as :func:`evaluate` keys them (:mod:`imbsk.member_cache`); a model
@@ -352,6 +354,9 @@ _XGB_DRIVER_ARGUMENTS = frozenset(
     {"n_estimators", "early_stopping_rounds", "tree_method", "enable_categorical", "device", "random_state"}
 )
 
+#: Driver-set arguments that an evaluation (not a study) may take from its configuration.
+_EVALUATION_ARGUMENTS = frozenset({"early_stopping_metric"})
+
 #: Where each driver-set argument comes from instead, for the error message.
 _DRIVER_ARGUMENT_SOURCES = {
     "max_iter": "the epoch cap, max_epochs / --max-epochs",
@@ -359,21 +364,24 @@ _DRIVER_ARGUMENT_SOURCES = {
     "random_state": "the model seed, seeds / --seeds (imbsk tune: --seed, --trial-seeds)",
     "device": "device / --device",
     "callbacks": "the pruner, pruner / --pruner",
-    "early_stopping_metric": "always validation accuracy, the score trials are ranked by",
+    "early_stopping_metric": "a study keeps each trial's epoch of best validation accuracy, the score it ranks and "
+                             "prunes trials by; imbsk evaluate takes another",
     "early_stopping_rounds": f"{XGB_EARLY_STOPPING_ROUNDS} rounds without a better validation log-loss",
     "tree_method": "'hist', set by the driver",
     "enable_categorical": "True, set by the driver for the categorical columns",
 }
 
 
-def _check_estimator_names(model: str, extra: dict[str, Any], what: str) -> dict[str, Any]:
+def _check_estimator_names(model: str, extra: dict[str, Any], what: str, *, in_study: bool = True) -> dict[str, Any]:
     """``extra`` if its names are arguments of ``model``'s estimator that the driver leaves free; else a ValueError.
 
-    ``what`` names the argument or option in the message.
+    ``what`` names the argument or option in the message; ``in_study=False`` (an evaluation) also
+    leaves ``early_stopping_metric`` free.
     """
     if not extra:
         return dict(extra)
-    reserved = sorted(set(extra) & (_XGB_DRIVER_ARGUMENTS if model == "xgboost" else _DRIVER_ARGUMENTS))
+    driver_set = _XGB_DRIVER_ARGUMENTS if model == "xgboost" else _DRIVER_ARGUMENTS
+    reserved = sorted(set(extra) & (driver_set if in_study else driver_set - _EVALUATION_ARGUMENTS))
     if reserved:
         hints = "; ".join(f"{name}: {_DRIVER_ARGUMENT_SOURCES[name]}" for name in reserved)
         raise ValueError(f"{what} sets {reserved}, which the tuning driver sets itself ({hints})")
