@@ -536,6 +536,69 @@ def test_evaluate_command_names_what_is_wrong_with_a_blend(tmp_path, capsys):
     assert "--blend-weight must be a number in [0, 1] or 'validation'" in capsys.readouterr().err
 
 
+def test_evaluate_command_checks_the_params_of_both_configuration_files_before_fitting(tmp_path, capsys):
+    """A mistyped or driver-set name in a file's params fails at once, naming the file, not after the first fits."""
+    from imbsk.cli import main
+
+    good = {"dataset": "adult", "model": "xgboost", "params": {"max_depth": 2}}
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps(good | {"params": {"max_dept": 2}}))
+    assert main(["evaluate", "--config", str(first), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"the params of {first} has names that are not XGBClassifier arguments: ['max_dept']" in err
+
+    first.write_text(json.dumps(good))
+    partner = tmp_path / "partner.json"
+    partner.write_text(json.dumps({"model": "mlp", "params": {"max_iter": 3, "widht": 64}}))
+    assert main(["evaluate", "--config", str(first), "--blend-config", str(partner),
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"the params of the blend configuration {partner} sets ['max_iter'], which the tuning driver sets" in err
+    partner.write_text(json.dumps({"model": "mlp", "params": {"widht": 64}}))
+    assert main(["evaluate", "--config", str(first), "--blend-config", str(partner)]) == 2
+    assert "not ImbalancedMLPClassifier arguments: ['widht']" in capsys.readouterr().err
+    partner.write_text(json.dumps({"model": "mlp_sam", "params": {}}))
+    assert main(["evaluate", "--config", str(first), "--blend-config", str(partner)]) == 2
+    assert "Unknown model 'mlp_sam'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: tuning.evaluate("adult", "mlp", {"random_state": 0}, seeds=1),
+     r"params sets \['random_state'\], which the tuning driver sets itself"),
+    (lambda: tuning.evaluate("adult", "xgboost", {"early_stopping_rounds": 5}, seeds=1),
+     r"params sets \['early_stopping_rounds'\]"),
+    (lambda: tuning.evaluate("adult", "mlp_sam_ls", {"sam_rho": 0.1}, seeds=1),
+     r"params has names that are not ImbalancedMLPClassifier arguments: \['sam_rho'\]"),
+    (lambda: tuning.evaluate_blend("adult", {"model": "mlp", "params": {}},
+                                   {"model": "xgboost", "params": {"n_estimators": 9}}, seeds=1),
+     r"second\['params'\] sets \['n_estimators'\]"),
+])
+def test_evaluate_checks_params_before_loading_data(monkeypatch, call, message):
+    """The names are refused before the split is read, let alone a model fitted."""
+    monkeypatch.setattr("imbsk.tuning.evaluation.load_split", _split_reached)
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+class _SplitReached(Exception):
+    pass
+
+
+def _split_reached(*args, **kwargs):
+    raise _SplitReached
+
+
+def test_evaluate_lets_a_configuration_name_its_kept_epoch_score(monkeypatch):
+    """early_stopping_metric passes the name check of an evaluation (a study refuses it): the split is reached."""
+    monkeypatch.setattr("imbsk.tuning.evaluation.load_split", _split_reached)
+    with pytest.raises(_SplitReached):
+        tuning.evaluate("adult", "mlp", {"early_stopping_metric": "loss"}, seeds=1)
+    with pytest.raises(_SplitReached):
+        tuning.evaluate_blend("adult", {"model": "mlp", "params": {"early_stopping_metric": "loss"}},
+                              {"model": "xgboost", "params": {"max_depth": 3}}, seeds=1)
+
+
 @needs_adult
 def test_stored_member_says_when_it_was_fitted_under_other_package_versions_or_on_another_machine(tmp_path, capsys):
     kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=5)
@@ -1113,6 +1176,6 @@ def test_seed_options_show_why_a_value_is_refused(capsys):
 
 def test_every_driver_set_argument_says_where_it_comes_from():
     """The refusal message looks each reserved name up; a name without an entry would raise KeyError instead."""
-    from imbsk.tuning import study
+    from imbsk.tuning import fitting
 
-    assert set(study._DRIVER_ARGUMENT_SOURCES) == study._DRIVER_ARGUMENTS | study._XGB_DRIVER_ARGUMENTS
+    assert set(fitting._DRIVER_ARGUMENT_SOURCES) == fitting._DRIVER_ARGUMENTS | fitting._XGB_DRIVER_ARGUMENTS

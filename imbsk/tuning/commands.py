@@ -20,7 +20,7 @@ from imbsk.metrics import format_mean_se
 from imbsk.training.allocator import retain_freed_cpu_memory
 from imbsk.tuning.data import load_split
 from imbsk.tuning.evaluation import _check_blend_weight, evaluate, evaluate_blend, format_summary, summarize
-from imbsk.tuning.fitting import DEFAULT_MAX_EPOCHS, XGB_MAX_ESTIMATORS
+from imbsk.tuning.fitting import DEFAULT_MAX_EPOCHS, XGB_MAX_ESTIMATORS, _check_estimator_names
 from imbsk.tuning.pruning import PRUNER_NAMES
 from imbsk.tuning.spaces import (
     BATCH_SIZES,
@@ -29,8 +29,9 @@ from imbsk.tuning.spaces import (
     LEARNING_RATE_RANGES,
     MODEL_NAMES,
     PRECISIONS,
+    _check_names,
 )
-from imbsk.tuning.study import _best_caps, _check_estimator_names, best_params, tune
+from imbsk.tuning.study import _best_caps, best_params, tune
 
 #: SAM-A radius and smoothing of the first ``'mlp_sam_ls'`` trial in :func:`run_benchmark`
 #: (added to the best plain-MLP configuration).
@@ -450,7 +451,8 @@ def _blend_weight_argument(text: str) -> float | str:
 
 
 def _blend_partner(second: Any, dataset: str, max_train_rows: int | None, source: Any) -> dict[str, Any]:
-    """The second configuration of a blend, checked against the first's dataset and training rows."""
+    """The second configuration of a blend, checked against the first's dataset and training rows, and its params
+    against its model's estimator arguments."""
     if not isinstance(second, dict) or not isinstance(second.get("params"), dict) or "model" not in second:
         raise ValueError(f"the blend configuration of {source} must be an object with 'model' and 'params'")
     if second.get("dataset", dataset) != dataset:
@@ -458,6 +460,8 @@ def _blend_partner(second: Any, dataset: str, max_train_rows: int | None, source
     if second.get("max_train_rows") not in (None, max_train_rows):
         raise ValueError(f"the blended configurations train on different rows: max_train_rows "
                          f"{max_train_rows} and {second['max_train_rows']} ({source})")
+    model = _check_names(dataset, second["model"])[1]
+    _check_estimator_names(model, second["params"], f"the params of the blend configuration {source}", in_study=False)
     keys = ("model", "max_epochs", "xgb_max_estimators", "params")
     return {"dataset": dataset} | {key: second[key] for key in keys if key in second}
 
@@ -555,6 +559,9 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
         return given if given is not None else config.get(name, default)
 
     overrides = _json_argument(getattr(args, "estimator_params", None), "--estimator-params") or {}
+    # evaluate() checks the names too; checked here, the message names the file they come from.
+    dataset, model = _check_names(dataset, model)
+    _check_estimator_names(model, config["params"], f"the params of {args.config}", in_study=False)
     params = config["params"] | _check_estimator_names(model, overrides, "--estimator-params", in_study=False)
     evaluated = {
         "dataset": dataset, "model": model, "max_epochs": option("max_epochs", DEFAULT_MAX_EPOCHS),

@@ -20,6 +20,7 @@ from imbsk.tuning.fitting import (
     XGB_MAX_ESTIMATORS,
     _EPOCHS_NAME,
     _accuracy,
+    _check_estimator_names,
     _evaluated_member,
     _labels,
     _member_config,
@@ -55,7 +56,10 @@ def evaluate(
         Estimator keyword arguments. ``optimizer`` defaults to ``'adamw'``,
         ``n_iter_no_change`` to ``max(2, max_epochs // 4)`` and
         ``early_stopping_metric`` to ``'accuracy'`` (the epoch of best validation
-        accuracy is kept, as in a study) when absent.
+        accuracy is kept, as in a study) when absent. A name that is not an argument
+        of the estimator, or that the driver sets itself (``max_iter``, ``random_state``,
+        ``device``, ``callbacks``; XGBoost's ``n_estimators``, ``early_stopping_rounds``,
+        ...), raises a ValueError before anything is fitted.
     seeds : sequence of int or int
         Model seeds; an int ``k`` means ``range(k)``. With ``ensemble_size=M > 1``
         each seed ``s`` is one ensemble, of the members seeded
@@ -97,6 +101,7 @@ def evaluate(
         ``epochs`` their mean (rounded). A line per member fit goes to stderr.
     """
     dataset, model = _check_names(dataset, model)
+    _check_estimator_names(model, params, "params", in_study=False)
     device = _resolve_device(device)
     _check_ensemble_size(ensemble_size)
     seed_list = _seed_list(seeds, "seeds")
@@ -232,8 +237,9 @@ def evaluate_blend(
         Benchmark of both configurations.
     first, second : dict
         Configurations as :func:`load_config` returns them: ``model`` and
-        ``params``, and optionally ``max_epochs`` / ``xgb_max_estimators``
-        (defaults as in :func:`evaluate`).
+        ``params`` (checked as :func:`evaluate` checks its ``params``), and
+        optionally ``max_epochs`` / ``xgb_max_estimators`` (defaults as in
+        :func:`evaluate`).
     seeds : sequence of int or int
         As in :func:`evaluate`; seed ``s`` pairs the models of seed ``s`` of both.
     weight : float in [0, 1] or 'validation', default=0.5
@@ -250,6 +256,8 @@ def evaluate_blend(
     """
     dataset, first_model = _check_names(dataset, first.get("model", ""))
     models = [first_model, _check_names(dataset, second.get("model", ""))[1]]
+    for model, config, name in zip(models, (first, second), ("first", "second")):
+        _check_estimator_names(model, config["params"], f"{name}['params']", in_study=False)
     weight = _check_blend_weight(weight, "weight")
     _check_ensemble_size(ensemble_size)
     device = _resolve_device(device)

@@ -31,6 +31,52 @@ MLP_EMA_DECAY = 0.99
 #: configuration may name its own (``params['early_stopping_metric']``), a tuning trial may not.
 MLP_EARLY_STOPPING_METRIC = "accuracy"
 
+#: Estimator arguments the tuning driver sets itself (see ``_fit_model`` and ``_fit_xgboost``).
+_DRIVER_ARGUMENTS = frozenset({"max_iter", "early_stopping_metric", "device", "random_state", "callbacks"})
+_XGB_DRIVER_ARGUMENTS = frozenset(
+    {"n_estimators", "early_stopping_rounds", "tree_method", "enable_categorical", "device", "random_state"}
+)
+
+#: Driver-set arguments that an evaluation (not a study) may take from its configuration.
+_EVALUATION_ARGUMENTS = frozenset({"early_stopping_metric"})
+
+#: Where each driver-set argument comes from instead, for the error message.
+_DRIVER_ARGUMENT_SOURCES = {
+    "max_iter": "the epoch cap, max_epochs / --max-epochs",
+    "n_estimators": "the tree cap, xgb_max_estimators / --xgb-max-estimators",
+    "random_state": "the model seed, seeds / --seeds (imbsk tune: --seed, --trial-seeds)",
+    "device": "device / --device",
+    "callbacks": "the pruner, pruner / --pruner",
+    "early_stopping_metric": "a study keeps each trial's epoch of best validation accuracy, the score it ranks and "
+                             "prunes trials by; imbsk evaluate takes another",
+    "early_stopping_rounds": f"{XGB_EARLY_STOPPING_ROUNDS} rounds without a better validation log-loss",
+    "tree_method": "'hist', set by the driver",
+    "enable_categorical": "True, set by the driver for the categorical columns",
+}
+
+
+def _check_estimator_names(model: str, extra: dict[str, Any], what: str, *, in_study: bool = True) -> dict[str, Any]:
+    """``extra`` if its names are arguments of ``model``'s estimator that the driver leaves free; else a ValueError.
+
+    ``what`` names the argument or option in the message; ``in_study=False`` (an evaluation) also
+    leaves ``early_stopping_metric`` free.
+    """
+    if not extra:
+        return dict(extra)
+    driver_set = _XGB_DRIVER_ARGUMENTS if model == "xgboost" else _DRIVER_ARGUMENTS
+    reserved = sorted(set(extra) & (driver_set if in_study else driver_set - _EVALUATION_ARGUMENTS))
+    if reserved:
+        hints = "; ".join(f"{name}: {_DRIVER_ARGUMENT_SOURCES[name]}" for name in reserved)
+        raise ValueError(f"{what} sets {reserved}, which the tuning driver sets itself ({hints})")
+    if model == "xgboost":
+        from xgboost import XGBClassifier as estimator
+    else:
+        from imbsk.estimators.mlp import ImbalancedMLPClassifier as estimator
+    unknown = sorted(set(extra) - set(estimator().get_params(deep=False)))
+    if unknown:
+        raise ValueError(f"{what} has names that are not {estimator.__name__} arguments: {unknown}")
+    return dict(extra)
+
 
 
 class _FittedModel:
