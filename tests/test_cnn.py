@@ -63,6 +63,13 @@ def test_uint8_nhwc_float_nchw_and_flat_rows_are_the_same_images(digits):
     np.testing.assert_array_equal(flat.predict_proba(X[:50].reshape(50, -1)), proba)
     np.testing.assert_array_equal(flat.predict_proba(X[:50]), proba)
 
+    # Single-channel images may drop the channel axis, as uint8 or as float.
+    gray = ImbalancedCNNClassifier(random_state=0, **FAST).fit(X[..., 0], y)
+    assert gray.image_shape_ == (8, 8, 1)
+    np.testing.assert_array_equal(gray.predict_proba(X[:50, :, :, 0]), proba)
+    np.testing.assert_array_equal(gray.predict_proba(_to_nchw_float(X[:50])[:, 0]), proba)
+    np.testing.assert_array_equal(reference.predict_proba(X[:50, :, :, 0]), proba)
+
 
 def test_colour_images_build_a_three_channel_network():
     rng = np.random.default_rng(0)
@@ -391,11 +398,25 @@ def test_sample_weights_reach_the_loss(digits):
 EXPECTED = r"\(n_samples, height, width, channels\)"
 
 
-@pytest.mark.parametrize("shape", [(20,), (20, 8, 8), (2, 2, 8, 8, 1)])
+@pytest.mark.parametrize("shape", [(20,), (2, 2, 8, 8, 1)])
 def test_wrong_rank_names_the_expected_shape(shape):
     X = np.zeros(shape, dtype=np.uint8)
     with pytest.raises(ValueError, match=EXPECTED):
         ImbalancedCNNClassifier(**FAST).fit(X, np.arange(20) % 2)
+
+
+def test_single_channel_3d_input_needs_uint8_or_float():
+    with pytest.raises(ValueError, match="3-D array of dtype int64"):
+        ImbalancedCNNClassifier(**FAST).fit(np.zeros((10, 8, 8), dtype=np.int64), np.arange(10) % 2)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        ImbalancedCNNClassifier(**FAST).fit(np.full((10, 8, 8), 16.0), np.arange(10) % 2)
+
+
+def test_predict_on_colour_images_rejects_single_channel_input():
+    X = np.random.default_rng(0).integers(0, 256, size=(20, 8, 8, 3), dtype=np.uint8)
+    clf = ImbalancedCNNClassifier(random_state=0, **FAST).fit(X, np.arange(20) % 2)
+    with pytest.raises(ValueError, match="with 1 channels, but"):
+        clf.predict(X[..., 0])
 
 
 def test_2d_input_without_image_shape_suggests_the_mlp():

@@ -24,8 +24,9 @@ from imbsk.training.net import BatchTargets
 # one that is not is taken as the channel axis when the layout has to be checked.
 _IMAGE_CHANNELS = (1, 2, 3, 4)
 _EXPECTED_LAYOUTS = (
-    "(n_samples, height, width, channels) uint8 images with values 0..255, or "
-    "(n_samples, channels, height, width) float images with values in [0, 1]"
+    "(n_samples, height, width, channels) uint8 images with values 0..255, "
+    "(n_samples, channels, height, width) float images with values in [0, 1], "
+    "or (n_samples, height, width) single-channel images of either kind"
 )
 # A channel whose standard deviation is below this is constant: it is centred but not rescaled.
 _MIN_CHANNEL_STD = 1e-6
@@ -168,6 +169,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
       layout) with values in ``[0, 1]``, which ``fit`` checks because the
       augmentations assume it. A float array that looks channels-last (last
       axis 1 or 3, second axis not) is rejected rather than guessed;
+    * 3-D arrays ``(n_samples, height, width)`` are single-channel images:
+      uint8 (divided by 255) or float in ``[0, 1]``, e.g. MNIST or
+      ``load_digits().images / 16``;
     * 2-D arrays of flattened images are accepted only when ``image_shape``
       ``= (height, width, channels)`` is given: each row is one image in
       height, width, channel order (``images.reshape(n, -1)`` of a
@@ -475,6 +479,14 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
                     f"pixel values, i.e. X of shape (n_samples, {height * width * channels}); got shape {X.shape}."
                 )
             channels_last = X.reshape(len(X), height, width, channels)
+        elif X.ndim == 3:
+            # (N, H, W) has one reading whatever the dtype: single-channel images (MNIST, load_digits().images).
+            if X.dtype != np.uint8 and X.dtype.kind != "f":
+                raise ValueError(
+                    f"{name} expects {_EXPECTED_LAYOUTS}; got a 3-D array of dtype {X.dtype}. "
+                    "Cast 0..255 images to uint8, or scale them to [0, 1] floats."
+                )
+            channels_last = X[..., np.newaxis]
         elif X.ndim == 4:
             channels_last = None
             if X.dtype == np.uint8:
@@ -554,6 +566,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
                 f"X has {got[0]} x {got[1]} images with {got[2]} channels, but {type(self).__name__} was fitted on "
                 f"{height} x {width} images with {channels} channels: expected shape (n_samples, {height}, {width}, "
                 f"{channels}) for uint8 input or (n_samples, {channels}, {height}, {width}) for float input"
+                + (f", or (n_samples, {height}, {width})" if channels == 1 else "")
                 + (f", or (n_samples, {self.n_features_in_}) flat rows." if self.image_shape is not None else ".")
             )
         return images
