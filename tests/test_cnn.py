@@ -336,6 +336,7 @@ def test_flat_rows_in_a_pipeline(digits):
 def test_tags_allow_2d_input_only_with_image_shape():
     assert not ImbalancedCNNClassifier().__sklearn_tags__().input_tags.two_d_array
     assert ImbalancedCNNClassifier(image_shape=(8, 8, 1)).__sklearn_tags__().input_tags.two_d_array
+    assert ImbalancedCNNClassifier().__sklearn_tags__().input_tags.three_d_array
 
 
 @pytest.mark.parametrize(

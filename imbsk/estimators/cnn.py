@@ -596,5 +596,6 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = self.image_shape is not None
+        tags.input_tags.three_d_array = True
         tags.input_tags.positive_only = True
         return tags
