@@ -100,6 +100,38 @@ def test_techniques_train(imbalanced, params):
     assert clf.score(X, y) > 0.75
 
 
+def test_piecewise_embeddings_take_constant_and_binary_columns(imbalanced):
+    X, y = imbalanced
+    X = X.copy()
+    X[:, 2] = 0.0
+    X[5, 2] = 1.0  # a rare indicator: constant in any fold without row 5
+    X[:, 3] = X[:, 3] > 0  # binary: one bin, no warning
+    X[:, 4] = 7.0  # constant in every row
+    params = dict(num_embedding="piecewise", max_iter=2, random_state=0, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = ImbalancedMLPClassifier(**params).fit(np.delete(X, 5, axis=0), np.delete(y, 5))
+    assert np.isfinite(clf.predict_proba(X)).all()  # row 5's unseen indicator value included
+    # Every fold of a cross-validation fits, whether or not it holds row 5.
+    scores = [ImbalancedMLPClassifier(**params).fit(X[train], y[train]).score(X[test], y[test])
+              for train, test in [(np.arange(300), np.arange(300, 600)), (np.arange(300, 600), np.arange(300))]]
+    assert min(scores) > 0.5
+
+
+def test_piecewise_bins_of_constant_varying_and_two_row_columns():
+    from imbsk.models.tabular import piecewise_bins
+
+    x = torch.tensor([[0.0, 2.5, 1.0], [1.0, 2.5, 0.0], [2.0, 2.5, 1.0], [3.0, 2.5, 0.0]])
+    bins = piecewise_bins(x, n_bins=48)
+    torch.testing.assert_close(bins[0], torch.tensor([0.0, 1.0, 2.0, 3.0]))  # n_bins capped at n_rows - 1
+    torch.testing.assert_close(bins[1], torch.tensor([1.5, 3.5]))
+    assert bins[2][0] == 0.0 and bins[2][-1] == 1.0
+    two_rows = piecewise_bins(x[:2], n_bins=48)
+    torch.testing.assert_close(two_rows[0], torch.tensor([0.0, 1.0]))
+    torch.testing.assert_close(two_rows[2], torch.tensor([0.0, 1.0]))
+    torch.testing.assert_close(two_rows[1], torch.tensor([1.5, 3.5]))
+
+
 def test_techniques_are_absent_at_zero(imbalanced):
     X, y = imbalanced
     plain = ImbalancedMLPClassifier(max_iter=2, random_state=0, **FAST).fit(X, y)

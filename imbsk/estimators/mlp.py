@@ -10,13 +10,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from rtdl_num_embeddings import compute_bins
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, validate_data
 from torch import nn
 
 from imbsk.estimators.base import BaseImbalancedClassifier
-from imbsk.models.tabular import TabularMLP
+from imbsk.models.tabular import TabularMLP, piecewise_bins
 from imbsk.preprocessing.tabular import TabularPreprocessor
 from imbsk.techniques.tabular_augment import TabularAugmenter
 from imbsk.training.batching import TensorData
@@ -409,8 +408,7 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         x_num = train.X["x_num"]
         bins = None
         if self.num_embedding == "piecewise" and x_num.shape[1] > 0:
-            n_bins = max(2, min(self.n_bins, len(x_num) - 1))
-            bins = compute_bins(x_num.cpu(), n_bins=n_bins)
+            bins = piecewise_bins(x_num.cpu(), self.n_bins)
         return TabularMLP(
             x_num.shape[1],
             list(self.preprocessor_.cardinalities_),

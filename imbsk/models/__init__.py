@@ -2,6 +2,6 @@
 :mod:`imbsk.models.ensemble`), CIFAR ResNets / WideResNets, the SSL projector."""
 
 from imbsk.models.projector import Projector
-from imbsk.models.tabular import TabularMLP
+from imbsk.models.tabular import TabularMLP, piecewise_bins
 
-__all__ = ["Projector", "TabularMLP"]
+__all__ = ["Projector", "TabularMLP", "piecewise_bins"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import torch
-from rtdl_num_embeddings import PeriodicEmbeddings, PiecewiseLinearEmbeddings
+from rtdl_num_embeddings import PeriodicEmbeddings, PiecewiseLinearEmbeddings, compute_bins
 from torch import Tensor, nn
 
 from imbsk.models.ensemble import MemberHeads, MemberScaling, mean_member_log_proba
@@ -37,7 +39,7 @@ class TabularMLP(nn.Module):
     - ``'piecewise'``: piecewise-linear encoding over the given quantile bins followed by
       a per-feature linear layer (``PiecewiseLinearEmbeddings``, ``version='B'``, no
       activation). ``bins`` must be computed by the caller on training data with
-      ``rtdl_num_embeddings.compute_bins``.
+      :func:`piecewise_bins` (or ``rtdl_num_embeddings.compute_bins``).
     - ``'none'``: the raw (already normalised) values are used as they are.
 
     Categorical embeddings:
@@ -174,7 +176,7 @@ class TabularMLP(nn.Module):
                 if bins is None:
                     raise ValueError(
                         "num_embedding='piecewise' needs bins; compute them on the training "
-                        "data with rtdl_num_embeddings.compute_bins"
+                        "data with imbsk.models.tabular.piecewise_bins"
                     )
                 if len(bins) != self.n_num_features:
                     raise ValueError(
@@ -182,9 +184,10 @@ class TabularMLP(nn.Module):
                     )
                 # Version 'B' starts as a plain linear embedding and learns the piecewise
                 # part during training, which rtdl recommends over the original 'A'.
-                self.num_embeddings = PiecewiseLinearEmbeddings(
-                    bins, d_embedding, activation=False, version="B"
-                )
+                with _single_bins_allowed():
+                    self.num_embeddings = PiecewiseLinearEmbeddings(
+                        bins, d_embedding, activation=False, version="B"
+                    )
                 d_in += self.n_num_features * d_embedding
             elif num_embedding == "none":
                 d_in += self.n_num_features
@@ -310,4 +313,39 @@ class TabularMLP(nn.Module):
         return self.projector(features)
 
 
-__all__ = ["TabularMLP"]
+
+@contextlib.contextmanager
+def _single_bins_allowed() -> Iterator[None]:
+    # One bin (a binary column) is a legitimate min-max encoding; rtdl's warning about it numbers the
+    # column among the numeric ones only, which a user of the estimators cannot map back.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"The \d+-th feature has just two bin edges")
+        yield
+
+
+def piecewise_bins(x_num: torch.Tensor, n_bins: int) -> list[torch.Tensor]:
+    """Quantile bin edges of each numeric column for the piecewise-linear embeddings.
+
+    A column with distinct values gets ``rtdl_num_embeddings.compute_bins``' edges: the
+    distinct values among its ``q / n_bins`` quantiles, ``q = 0..n_bins``, with ``n_bins``
+    capped at ``n_rows - 1`` (two rows give one bin between their values). A column with one
+    value ``c`` in these rows (a constant or rare indicator column, e.g. inside a
+    cross-validation fold) gets the single bin ``[c - 1, c + 1]``, where ``compute_bins``
+    would refuse the whole table.
+    """
+    bins = [torch.stack([value - 1.0, value + 1.0]) for value in x_num[0]]
+    varying = torch.nonzero((x_num != x_num[:1]).any(dim=0)).flatten()
+    if len(varying) == 0:
+        return bins
+    if len(x_num) == 2:
+        # compute_bins needs 1 < n_bins < n_rows.
+        edges = list(torch.sort(x_num[:, varying], dim=0).values.T)
+    else:
+        with _single_bins_allowed():
+            edges = compute_bins(x_num[:, varying], n_bins=max(2, min(n_bins, len(x_num) - 1)))
+    for position, column_edges in zip(varying.tolist(), edges):
+        bins[position] = column_edges
+    return bins
+
+
+__all__ = ["TabularMLP", "piecewise_bins"]
