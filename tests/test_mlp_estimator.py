@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.datasets import make_classification
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import GridSearchCV
@@ -20,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.validation import check_is_fitted
 
 from imbsk import ImbalancedMLPClassifier
 
@@ -130,6 +132,21 @@ def test_piecewise_bins_of_constant_varying_and_two_row_columns():
     torch.testing.assert_close(two_rows[0], torch.tensor([0.0, 1.0]))
     torch.testing.assert_close(two_rows[2], torch.tensor([0.0, 1.0]))
     torch.testing.assert_close(two_rows[1], torch.tensor([1.5, 3.5]))
+
+
+def test_a_failed_refit_leaves_the_estimator_unfitted(imbalanced):
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=1, random_state=0, **FAST).fit(X, y)
+    labels = np.where(y == 2, "pos", "neg")
+    with pytest.raises(ValueError, match="sample_weight"):
+        clf.fit(X, labels, sample_weight=-np.ones(len(y)))
+    # The three-class network must not predict under the new two labels.
+    with pytest.raises(NotFittedError):
+        clf.predict(X[:4])
+    with pytest.raises(NotFittedError):
+        check_is_fitted(clf)
+    assert clf.fit(X, labels).predict_proba(X[:4]).shape == (4, 2)
+    check_is_fitted(clf)
 
 
 def test_techniques_are_absent_at_zero(imbalanced):

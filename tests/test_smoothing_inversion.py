@@ -192,6 +192,13 @@ def test_errors_name_the_parameter(imbalanced, params, message):
     with pytest.raises(ValueError, match="invert_smoothing") as error:
         clf.fit(X, y)
     assert message in str(error.value)
+    # Switched on after a fit without it, the inversion is refused at prediction for the same reason.
+    clf.set_params(invert_smoothing=False).fit(X, y)
+    clf.set_params(invert_smoothing=True)
+    for predict in (clf.predict_proba, clf.predict, clf.predict_log_proba):
+        with pytest.raises(ValueError, match="invert_smoothing") as error:
+            predict(X[:5])
+        assert message in str(error.value)
 
 
 def test_rejects_a_non_boolean(imbalanced):

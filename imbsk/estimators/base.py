@@ -478,6 +478,10 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         seed = self._fit_seed()
         if y is None:
             self._encode_targets(y)
+        # What follows replaces classes_, the preprocessing and n_features_in_ before checks that can still fail:
+        # the old network must not outlive a failed fit and predict under the new labels.
+        for name in ("net_", "n_iter_", "fit_time_"):
+            self.__dict__.pop(name, None)
         inputs = self._fit_inputs(X)
         y_encoded = self._encode_targets(y)
         if _n_rows(inputs) != len(y_encoded):
@@ -534,8 +538,11 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         # predictions of the trained network (the epoch kept by early stopping stays what it was).
         return bool(self.invert_smoothing) and bool(np.any(self.class_smoothing_eps_ > 0))
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "net_")
+
     def _check_smoothing_inversion(self) -> None:
-        """At fit: the inversion needs the cross-entropy's minimiser and every ``eps_c < 1``."""
+        """At fit and predict: the inversion needs the cross-entropy's minimiser and every ``eps_c < 1``."""
         if not self._inverts_smoothing():
             return
         if self.loss != "cross_entropy":
@@ -557,6 +564,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         """Map from the network's softmax to the probabilities that predict (None: the identity)."""
         if not self._inverts_smoothing():
             return None
+        # set_params(invert_smoothing=True) after fit reaches here without fit's check.
+        self._check_smoothing_inversion()
         # On the CPU: the function checks it there and copies it to the batch's device.
         eps = torch.as_tensor(self.class_smoothing_eps_, dtype=torch.float64)
         return partial(unsmoothed_probabilities, eps_per_class=eps)
