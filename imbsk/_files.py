@@ -1,4 +1,4 @@
-"""Atomic file writes shared by the data loaders and the member store."""
+"""File helpers: atomic writes (data loaders, member store) and the check of a command's output directory."""
 
 from __future__ import annotations
 
@@ -33,3 +33,27 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_output_directory(out: str | os.PathLike[str], flag: str = "--out") -> None:
+    """Refuse an output directory that cannot become a writable directory, before any fitting.
+
+    The commands write their reports after every run; an unusable path found only then would
+    throw the whole run away. Nothing is created here, so bad input leaves no empty directory
+    behind.
+
+    Raises
+    ------
+    ValueError
+        ``out`` is a file, lies below a file, or its nearest existing ancestor is not writable.
+    """
+    path = Path(out).absolute()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} {out} is a file, not a directory.")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{flag} {out} cannot be created: {existing} is a file, not a directory.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {out} is not writable (no write permission on {existing}).")

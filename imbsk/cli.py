@@ -36,7 +36,6 @@ ratio, an unusable path, ...), with the reason on stderr.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -47,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from imbsk._argtypes import device_name, positive_int
+from imbsk._files import check_output_directory
 from imbsk._labels import label_counts, python_label
 from imbsk.training.allocator import retain_freed_cpu_memory
 
@@ -129,7 +129,8 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         "--test-imbalance-ratio", type=_ratio, default=None, help="also make the test set long-tailed with this ratio"
     )
     parser.add_argument("--out", default="imbsk-compare", help="output directory (default: ./imbsk-compare)")
-    parser.add_argument("--device", default="auto", type=device_name, metavar="{auto,cpu,cuda,cuda:N}", help="where the MLPs train")
+    parser.add_argument("--device", default="auto", type=device_name, metavar="{auto,cpu,cuda,cuda:N}",
+                        help="where the MLPs train (default: auto, a visible GPU else the CPU)")
     parser.add_argument("--data-home", default=None, help="directory of the downloaded data files")
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading a missing data file")
     parser.add_argument(
@@ -367,30 +368,11 @@ def load_compare_data(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, str
 # ---------------------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------------------
-def _check_out_dir(out: str) -> None:
-    """Refuse an ``--out`` that cannot become a writable directory, before any fitting.
-
-    The reports are written after every run; an unusable path found only then would
-    throw the whole comparison away. Nothing is created here, so bad input leaves no
-    empty directory behind.
-    """
-    path = Path(out).absolute()
-    if path.exists() and not path.is_dir():
-        raise _UsageError(f"--out {out} is a file, not a directory.")
-    existing = path
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise _UsageError(f"--out {out} cannot be created: {existing} is a file, not a directory.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise _UsageError(f"--out {out} is not writable (no write permission on {existing}).")
-
-
 def _run_compare(args: argparse.Namespace) -> int:
     from imbsk import compare
 
     methods = compare.validate_methods(args.methods)  # fail before loading any data
-    _check_out_dir(args.out)
+    check_output_directory(args.out)
     X_train, y_train, X_test, y_test, description = load_compare_data(args)
     mlp_params: dict[str, Any] = dict(compare.QUICK_MLP_PARAMS) if args.quick else {}
     if args.max_iter is not None:

@@ -284,12 +284,24 @@ def test_otto_download_refuses_a_copy_that_differs_from_kaggle(tmp_path, monkeyp
 
 def test_otto_download_failure_and_bad_layout(tmp_path, monkeypatch) -> None:
     def offline(**kwargs):
+        # As fetch_openml does: its cache directories first, then the connection.
+        (Path(kwargs["data_home"]) / "openml.org" / "api" / "v1").mkdir(parents=True)
         raise OSError("simulated: no network")
 
     monkeypatch.setattr(tabular, "fetch_openml", offline)
     with pytest.raises(FileNotFoundError, match="download from OpenML failed") as info:
         load_otto(tmp_path, download=True)
     assert "otto_train.csv.gz" in str(info.value)
+    # The failed download leaves no directory behind, under a (mistyped) data home it created either.
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(FileNotFoundError, match="download from OpenML failed"):
+        load_otto(tmp_path / "typo" / "data", download=True)
+    assert list(tmp_path.iterdir()) == []
+    # A cache directory that existed keeps what it held.
+    (tmp_path / "openml" / "kept").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="download from OpenML failed"):
+        load_otto(tmp_path, download=True)
+    assert (tmp_path / "openml" / "kept").is_dir()
     with pytest.raises(ValueError, match="93 Otto features"):
         tabular._otto_csv_from_openml(pd.DataFrame({"a": [1.0]}), pd.Series(["Class_1"]))
     with pytest.raises(ValueError, match="integer counts"):

@@ -517,6 +517,17 @@ def test_evaluate_command_blends_two_configurations_and_writes_a_config_that_rer
     assert (again["blend_weight"] == 0).all()
     np.testing.assert_allclose(again["test_accuracy"], rows["first_test_accuracy"])
 
+    # A cap given on the command line caps the partner too (its file says 10 trees).
+    assert main(["evaluate", "--config", str(xgb), "--blend-config", str(other), "--seeds", "0-0", "--name", "capped",
+                 "--xgb-max-estimators", "3", "--out", str(tmp_path / "capped"), *common]) == 0
+    capped = json.loads((tmp_path / "capped" / "capped-config.json").read_text())
+    assert capped["xgb_max_estimators"] == capped["blend_config"]["xgb_max_estimators"] == 3
+    stored = []
+    for path in (tmp_path / "p").rglob("*.npz"):
+        with np.load(path) as member:
+            stored.append(json.loads(str(member["config"])))
+    assert sum(config.get("xgb_max_estimators") == 3 for config in stored) == 2
+
 
 def test_evaluate_command_names_what_is_wrong_with_a_blend(tmp_path, capsys):
     from imbsk.cli import main
@@ -597,6 +608,49 @@ def test_evaluate_lets_a_configuration_name_its_kept_epoch_score(monkeypatch):
     with pytest.raises(_SplitReached):
         tuning.evaluate_blend("adult", {"model": "mlp", "params": {"early_stopping_metric": "loss"}},
                               {"model": "xgboost", "params": {"max_depth": 3}}, seeds=1)
+
+
+def test_tune_and_evaluate_refuse_an_unusable_out_before_fitting(tmp_path, capsys, monkeypatch):
+    from imbsk.cli import main
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted although --out is unusable")
+
+    monkeypatch.setattr("imbsk.tuning.commands.tune", no_fit)
+    monkeypatch.setattr("imbsk.tuning.commands.evaluate", no_fit)
+    a_file = tmp_path / "results.csv"
+    a_file.write_text("")
+    config = tmp_path / "xgb.json"
+    config.write_text(json.dumps({"dataset": "adult", "model": "xgboost", "params": {}}))
+    for command in (["tune", "--dataset", "adult", "--model", "xgboost", "--n-trials", "1"],
+                    ["evaluate", "--config", str(config)]):
+        for out, message in [(a_file, "is a file, not a directory"), (a_file / "sub", "cannot be created")]:
+            assert main([*command, "--out", str(out)]) == 2
+            error = capsys.readouterr().err
+            assert message in error and "Traceback" not in error and len(error.strip().splitlines()) == 1
+
+
+@needs_adult
+def test_tune_names_a_storage_it_cannot_open(tmp_path, capsys):
+    from imbsk.cli import main
+
+    url = f"sqlite:///{tmp_path}/missing/study.db"
+    assert main(["tune", "--dataset", "adult", "--model", "xgboost", "--n-trials", "1", "--storage", url,
+                 "--data-home", DATA_HOME, "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert f"cannot open the Optuna storage {url!r}: unable to open database file" in error
+    assert len(error.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+@needs_adult
+def test_a_training_subsample_that_cannot_be_stratified_is_named():
+    for rows in (1, 26047):
+        with pytest.raises(ValueError, match=rf"max_train_rows={rows}: a stratified subsample of the 26048 adult "
+                                             r"training rows needs at least 2 rows kept and 2 left out .* give 2 to "
+                                             r"26046, or 26048 or more"):
+            tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=rows)
+    for rows in (2, 26046):
+        assert len(tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=rows).y_train) == rows
 
 
 @needs_adult

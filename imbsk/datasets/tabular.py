@@ -415,11 +415,28 @@ Source: Kaggle competition data under the competition's rules.
 """
 
 
+def _remove_empty_trees(directories: list[Path]) -> None:
+    """Remove each of ``directories`` (deepest first) while nothing but empty directories lies below it."""
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        below = sorted(directory.rglob("*"), key=lambda item: len(item.parts), reverse=True)
+        if not all(item.is_dir() for item in below):
+            return
+        for item in below:
+            item.rmdir()
+        directory.rmdir()
+
+
 def _download_otto(path: Path) -> None:
+    cache = path.parent / "openml"
+    absent = [directory for directory in [cache, *cache.parents] if not directory.exists()]
     try:
-        bunch = fetch_openml(data_id=OTTO_OPENML_ID, as_frame=True, parser="pandas",
-                             data_home=str(path.parent / "openml"))
+        bunch = fetch_openml(data_id=OTTO_OPENML_ID, as_frame=True, parser="pandas", data_home=str(cache))
     except Exception as exc:  # urllib, HTTP and OpenML errors alike mean "not available"
+        # fetch_openml makes its cache directories before it connects: a failed download (under a
+        # mistyped data_home, say) must not leave an empty tree behind.
+        _remove_empty_trees(absent)
         raise missing_file_error(
             OTTO_FILE, path.parent, _OTTO_SOURCE, reason=f"download from OpenML failed: {exc}"
         ) from exc

@@ -16,6 +16,7 @@ import optuna
 import pandas as pd
 
 from imbsk._argtypes import device_name, non_negative_int, positive_float, positive_int
+from imbsk._files import check_output_directory
 from imbsk.metrics import format_mean_se
 from imbsk.training.allocator import retain_freed_cpu_memory
 from imbsk.tuning.data import load_split
@@ -184,7 +185,8 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--storage", default=f"sqlite:///imbsk-{dataset}.db",
                         help="Optuna storage URL of the studies ('<dataset>-<model>'); rerunning continues them")
     parser.add_argument("--data-home", default=None, help="directory of the data files (else $IMBSK_DATA)")
-    parser.add_argument("--device", default="cpu", type=device_name, metavar="{auto,cpu,cuda,cuda:N}")
+    parser.add_argument("--device", default="cpu", type=device_name, metavar="{auto,cpu,cuda,cuda:N}",
+                        help="where the MLPs train (default: cpu; auto picks a visible GPU)")
     parser.add_argument("--max-epochs", type=positive_int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
     parser.add_argument("--timeout", type=positive_float, default=None, help="per-study tuning time limit (s)")
     parser.add_argument("--models", nargs="+", default=["xgboost", "mlp", "mlp_sam_ls"], choices=list(MODEL_NAMES))
@@ -202,9 +204,13 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     _add_mlp_training_arguments(parser)
     args = parser.parse_args(argv)
     try:
+        check_output_directory(args.out)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
         load_split(dataset, data_home=args.data_home)
     except FileNotFoundError as error:
-        print(f"The {dataset} data is not available, so nothing was run.\n{error}")
+        print(f"The {dataset} data is not available, so nothing was run.\n{error}", file=sys.stderr)
         return 2
     xgb_trials = args.xgb_trials if args.xgb_trials is not None else 2 * args.n_trials
     budgets = {m: (xgb_trials if m == "xgboost" else args.n_trials) for m in args.models}
@@ -252,7 +258,8 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Optuna storage URL, e.g. sqlite:///study.db or postgresql://user@host/db")
     parser.add_argument("--study-name", default=None, help="default: '<dataset>-<model>'")
     parser.add_argument("--data-home", default=None, help="directory of the data files")
-    parser.add_argument("--device", default="cpu", type=device_name, metavar="{auto,cpu,cuda,cuda:N}")
+    parser.add_argument("--device", default="cpu", type=device_name, metavar="{auto,cpu,cuda,cuda:N}",
+                        help="where the MLPs train (default: cpu; auto picks a visible GPU)")
     parser.add_argument("--max-epochs", type=positive_int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
     parser.add_argument("--seed", type=int, default=0,
                         help="sampler seed (and model seed without --trial-seeds); give each worker its own")
@@ -318,6 +325,7 @@ def run_tune_command(args: argparse.Namespace) -> int:
     status : int
         0 on success.
     """
+    check_output_directory(args.out)
     study_name = args.study_name or f"{args.dataset}-{args.model}"
     study = tune(
         args.dataset, args.model, n_trials=args.n_trials, storage=args.storage, study_name=study_name,
@@ -509,9 +517,11 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictions-dir", default=None, metavar="DIR",
                         help="keep every fitted model's probabilities here and reuse stored ones")
     parser.add_argument("--max-epochs", type=positive_int, default=None,
-                        help=f"epoch cap of the MLPs (default: the configuration's, else {DEFAULT_MAX_EPOCHS})")
+                        help=f"epoch cap of the MLPs (default: the configuration's, else {DEFAULT_MAX_EPOCHS}; "
+                             "given, it caps a --blend-config model too)")
     parser.add_argument("--xgb-max-estimators", type=positive_int, default=None,
-                        help=f"cap on XGBoost trees (default: the configuration's, else {XGB_MAX_ESTIMATORS})")
+                        help=f"cap on XGBoost trees (default: the configuration's, else {XGB_MAX_ESTIMATORS}; "
+                             "given, it caps a --blend-config model too)")
     parser.add_argument("--max-train-rows", type=positive_int, default=None,
                         help="stratified training subsample (default: the configuration's, else all rows)")
     parser.add_argument("--estimator-params", default=None, metavar="JSON",
@@ -527,7 +537,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                              "on the validation split from 0, 0.05, ..., 1 (default: the configuration's "
                              "'blend_weight', else 0.5, plain soft voting)")
     parser.add_argument("--data-home", default=None, help="directory of the data files")
-    parser.add_argument("--device", default="cpu", type=device_name, metavar="{auto,cpu,cuda,cuda:N}")
+    parser.add_argument("--device", default="cpu", type=device_name, metavar="{auto,cpu,cuda,cuda:N}",
+                        help="where the MLPs train (default: cpu; auto picks a visible GPU)")
     parser.add_argument("--out", default="imbsk-evaluate-results", help="directory for the CSV/JSON outputs")
     parser.add_argument("--name", default=None, metavar="STEM",
                         help="stem of the output files (default: the configuration file's stem)")
@@ -547,6 +558,7 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
     status : int
         0 on success.
     """
+    check_output_directory(args.out)
     config = load_config(args.config)
     dataset = args.dataset or config.get("dataset")
     model = args.model or config.get("model")
@@ -579,6 +591,9 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
         second = load_config(blend_path)
     if second is not None:
         second = _blend_partner(second, dataset, evaluated["max_train_rows"], blend_path or args.config)
+        # A cap given on the command line caps both models (a quick check with --max-epochs 1 stays quick).
+        second |= {name: getattr(args, name) for name in ("max_epochs", "xgb_max_estimators")
+                   if getattr(args, name) is not None}
         weight = getattr(args, "blend_weight", None)
         weight = config.get("blend_weight", 0.5) if weight is None else weight
         evaluated |= {"blend_config": second, "blend_weight": weight}

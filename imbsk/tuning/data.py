@@ -29,11 +29,27 @@ def load_split(dataset: str, *, data_home: str | None = None, max_train_rows: in
     data : Bunch
         ``X_train, X_val, X_test, y_train, y_val, y_test``, ``classes`` (the
         sorted training labels) and ``class_counts`` (``{label: training count}``).
+
+    Raises
+    ------
+    FileNotFoundError
+        The data files are not under ``data_home``.
+    ValueError
+        ``max_train_rows`` below the number of classes, or leaving fewer rows out
+        than there are classes (a stratified subsample needs one of each on both sides).
     """
     name, _ = _check_names(dataset, "mlp")
     bunch = load_dataset(name, data_home=data_home, download=False)
     X_train, y_train = bunch.X_train, bunch.y_train
     if max_train_rows is not None and max_train_rows < len(y_train):
+        n_classes = len(np.unique(np.asarray(y_train)))
+        if not n_classes <= max_train_rows <= len(y_train) - n_classes:
+            # train_test_split's own message speaks of a test_size the user never gave.
+            raise ValueError(
+                f"max_train_rows={max_train_rows}: a stratified subsample of the {len(y_train)} {dataset} training "
+                f"rows needs at least {n_classes} rows kept and {n_classes} left out (one per class); give "
+                f"{n_classes} to {len(y_train) - n_classes}, or {len(y_train)} or more (every row)"
+            )
         X_train, _, y_train, _ = train_test_split(
             X_train, y_train, train_size=int(max_train_rows), stratify=y_train, random_state=0
         )

@@ -50,9 +50,15 @@ def _storage(url: str) -> optuna.storages.BaseStorage:
             # Workers that start together race to create the schema ("table ... already exists") or
             # to stamp its alembic version ("UNIQUE constraint failed"); the loser finds it complete
             # on the next attempt.
-            if not _is_schema_race(error) or attempt == 4:
-                raise
-            time.sleep(0.5 * (attempt + 1))
+            if _is_schema_race(error) and attempt < 4:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            if type(error).__module__.startswith("sqlalchemy"):
+                # A database that cannot be opened (a missing directory, no permission, no server): a usage
+                # error; the driver's own message (sqlalchemy's ``orig``) says why in one line.
+                reason = getattr(error, "orig", None) or error
+                raise ValueError(f"cannot open the Optuna storage {url!r}: {reason}") from None
+            raise
     raise AssertionError("unreachable")
 
 
