@@ -11,7 +11,9 @@ decides what the fit produces *apart from the code*: dataset, model, estimator
 arguments, device, training rows and the epoch or tree cap. A changed
 configuration therefore never reads stale files.
 
-Each file also records that configuration (as JSON), the versions of imbsk,
+Each file also records that configuration (as JSON), a digest of the data it was
+fitted and scored on (:func:`data_digest`: a file of the same name fitted on other
+rows, e.g. another copy of a data file with the same shape, is refused), the versions of imbsk,
 torch, scikit-learn, xgboost and numpy under which it was fitted, and the machine
 it was fitted on (processor architecture, CPU model, GPU), so a store says what it
 holds. A file fitted under other versions or on another machine is still read (a
@@ -48,6 +50,7 @@ from imbsk._files import atomic_write
 __all__ = [
     "MemberPredictions",
     "config_key",
+    "data_digest",
     "load_member",
     "machine_changes",
     "machine_description",
@@ -154,6 +157,28 @@ def config_key(config: dict[str, Any]) -> str:
     return hashlib.sha256(_config_json(config).encode("utf-8")).hexdigest()[:16]
 
 
+def data_digest(*parts: Any) -> str:
+    """A sha256 digest of the values, column names and order of ``parts`` (DataFrames, Series or arrays).
+
+    Two splits get the same digest only when every part holds the same values in the same
+    rows and columns; the row index is left out, so a reloaded file matches itself.
+    """
+    import pandas as pd  # the store itself needs no pandas
+
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, (pd.DataFrame, pd.Series)):
+            names = list(part.columns) if isinstance(part, pd.DataFrame) else [part.name]
+            digest.update(json.dumps([str(name) for name in names]).encode("utf-8"))
+            digest.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+        else:
+            array = np.ascontiguousarray(np.asarray(part))
+            digest.update(f"{array.dtype.str}{array.shape}".encode("utf-8"))
+            digest.update(array.tobytes() if array.dtype.kind != "O" else repr(array.tolist()).encode("utf-8"))
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
 def member_path(directory: str | os.PathLike, dataset: str, model: str, key: str, seed: int) -> Path:
     """Where the model of ``seed`` of the configuration hashed to ``key`` is stored."""
     return Path(directory) / f"{dataset}-{model}-{key}-seed{int(seed)}.npz"
@@ -165,12 +190,18 @@ def _class_names(classes: np.ndarray) -> np.ndarray:
 
 
 def save_member(
-    path: str | os.PathLike, member: MemberPredictions, classes: np.ndarray, *, config: dict[str, Any] | None = None
+    path: str | os.PathLike,
+    member: MemberPredictions,
+    classes: np.ndarray,
+    *,
+    config: dict[str, Any] | None = None,
+    data: str | None = None,
 ) -> None:
     """Write ``member`` (probability columns ordered as ``classes``) to ``path`` atomically.
 
     The file also records ``config`` (the configuration that :func:`config_key` hashed
-    to name the file; ``{}`` when None), :func:`software_versions` and
+    to name the file; ``{}`` when None), ``data`` (the :func:`data_digest` of the split
+    the member was fitted and scored on, if given), :func:`software_versions` and
     :func:`machine_description`: the caller is the process that fitted the member.
     """
     buffer = io.BytesIO()
@@ -184,11 +215,14 @@ def save_member(
         config=np.str_(_config_json(config or {})),
         versions=np.str_(json.dumps(software_versions(), sort_keys=True)),
         machine=np.str_(json.dumps(machine_description(), sort_keys=True)),
+        **({} if data is None else {"data": np.str_(data)}),
     )
     atomic_write(path, buffer.getvalue())
 
 
-def load_member(path: str | os.PathLike, classes: np.ndarray, n_val: int, n_test: int) -> MemberPredictions | None:
+def load_member(
+    path: str | os.PathLike, classes: np.ndarray, n_val: int, n_test: int, *, data: str | None = None
+) -> MemberPredictions | None:
     """The stored predictions at ``path``, or None when there is no such file or it cannot be read.
 
     An unreadable file (not an ``.npz`` archive, truncated, or missing an array) gives a
@@ -198,7 +232,8 @@ def load_member(path: str | os.PathLike, classes: np.ndarray, n_val: int, n_test
     ------
     ValueError
         The file belongs to other data: its classes or row counts differ from
-        ``classes``, ``n_val`` and ``n_test``.
+        ``classes``, ``n_val`` and ``n_test``, or it records a data digest other than
+        ``data`` (files written before digests were recorded are not checked).
     """
     path = Path(path)
     if not path.is_file():
@@ -215,6 +250,7 @@ def load_member(path: str | os.PathLike, classes: np.ndarray, n_val: int, n_test
                 machine=json.loads(str(stored["machine"])) if "machine" in stored.files else None,
             )
             stored_classes = stored["classes"]
+            stored_data = str(stored["data"]) if "data" in stored.files else None
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as error:
         # imbsk writes atomically, so such a file was truncated or damaged by something else
         # (a partial copy, a full disk elsewhere); it holds no model to reuse, and the refit
@@ -232,5 +268,11 @@ def load_member(path: str | os.PathLike, classes: np.ndarray, n_val: int, n_test
             f"{path} holds predictions for other data (classes {stored_classes.tolist()}, "
             f"{member.val_proba.shape[0]} validation / {member.test_proba.shape[0]} test rows); "
             f"expected classes {_class_names(classes).tolist()}, {n_val} / {n_test} rows. Delete the file."
+        )
+    if data is not None and stored_data is not None and stored_data != data:
+        raise ValueError(
+            f"{path} holds predictions of a model fitted on other data (same classes and row counts, other "
+            f"values: data digest {stored_data[:12]}..., here {data[:12]}...). Delete the file, or give this data "
+            "its own predictions directory."
         )
     return member

@@ -89,6 +89,35 @@ def test_unreadable_file_is_treated_as_absent_with_a_warning(tmp_path, damage):
     assert member_cache.load_member(path, classes, n_val=4, n_test=3) is not None
 
 
+def test_data_digest_follows_values_columns_and_order_but_not_the_index():
+    import pandas as pd
+
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": pd.Series(["x", "y", "x"], dtype="str")})
+    y = np.array([0, 1, 1])
+    digest = member_cache.data_digest(X, y)
+    assert digest == member_cache.data_digest(X.copy().set_axis([7, 8, 9]), y.copy())
+    changed = X.copy()
+    changed.loc[1, "a"] = 2.5
+    assert member_cache.data_digest(changed, y) != digest
+    assert member_cache.data_digest(X.rename(columns={"a": "c"}), y) != digest
+    assert member_cache.data_digest(X.iloc[::-1], y) != digest
+    assert member_cache.data_digest(X, y[::-1]) != digest
+    assert member_cache.data_digest(y, X) != digest
+
+
+def test_a_member_fitted_on_other_data_is_refused(tmp_path):
+    classes = np.array([0, 1, 2])
+    path = tmp_path / "m.npz"
+    member_cache.save_member(path, _member(), classes, data="a" * 64)
+    assert member_cache.load_member(path, classes, n_val=4, n_test=3, data="a" * 64) is not None
+    assert member_cache.load_member(path, classes, n_val=4, n_test=3) is not None  # not asked: not checked
+    with pytest.raises(ValueError, match="fitted on other data .* digest aaaaaaaaaaaa..., here bbbbbbbbbbbb..."):
+        member_cache.load_member(path, classes, n_val=4, n_test=3, data="b" * 64)
+    # A file written before digests were recorded is read whatever the data.
+    member_cache.save_member(path, _member(), classes)
+    assert member_cache.load_member(path, classes, n_val=4, n_test=3, data="b" * 64) is not None
+
+
 def test_config_key_depends_on_every_value_and_not_on_key_order():
     config = {"dataset": "otto", "params": {"batch_size": 64, "hidden_layer_sizes": (1024, 1024)}, "max_epochs": 25}
     key = member_cache.config_key(config)

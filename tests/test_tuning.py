@@ -654,6 +654,26 @@ def test_a_training_subsample_that_cannot_be_stratified_is_named():
 
 
 @needs_adult
+def test_a_store_refuses_members_of_other_data_of_the_same_shape(tmp_path, monkeypatch):
+    kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=5, predictions_dir=tmp_path / "p")
+    params = {"max_depth": 2}
+    first = tuning.evaluate("adult", "xgboost", params, seeds=[0], **kwargs)
+    assert len(first) == 1
+    real_split = tuning.evaluation.load_split
+
+    def other_copy(*args, **split_kwargs):
+        data = real_split(*args, **split_kwargs)
+        data.X_train = data.X_train.assign(age=data.X_train["age"] + 1)  # another file of the same shape
+        data.digest = member_cache.data_digest(data.X_train, data.y_train, data.X_val, data.y_val,
+                                               data.X_test, data.y_test)
+        return data
+
+    monkeypatch.setattr(tuning.evaluation, "load_split", other_copy)
+    with pytest.raises(ValueError, match="fitted on other data"):
+        tuning.evaluate("adult", "xgboost", params, seeds=[0], **kwargs)
+
+
+@needs_adult
 def test_stored_member_says_when_it_was_fitted_under_other_package_versions_or_on_another_machine(tmp_path, capsys):
     kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=5)
     params = {"max_depth": 2, "learning_rate": 0.3}

@@ -8,6 +8,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
 from imbsk.datasets.tabular import load_dataset
+from imbsk.member_cache import data_digest
 from imbsk.tuning.spaces import _check_names
 
 
@@ -28,7 +29,8 @@ def load_split(dataset: str, *, data_home: str | None = None, max_train_rows: in
     -------
     data : Bunch
         ``X_train, X_val, X_test, y_train, y_val, y_test``, ``classes`` (the
-        sorted training labels) and ``class_counts`` (``{label: training count}``).
+        sorted training labels), ``class_counts`` (``{label: training count}``) and
+        ``digest`` (:func:`imbsk.member_cache.data_digest` of the six parts).
 
     Raises
     ------
@@ -63,6 +65,7 @@ def load_split(dataset: str, *, data_home: str | None = None, max_train_rows: in
         y_test=bunch.y_test,
         classes=labels,
         class_counts={label: int(count) for label, count in zip(labels.tolist(), counts.tolist())},
+        digest=data_digest(X_train, y_train, bunch.X_val, bunch.y_val, bunch.X_test, bunch.y_test),
     )
 
 

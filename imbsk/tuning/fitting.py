@@ -251,7 +251,8 @@ def _evaluated_member(
     path = None
     if predictions_dir is not None:
         path = member_cache.member_path(predictions_dir, dataset, model, member_cache.config_key(member_config), seed)
-        stored = member_cache.load_member(path, classes, n_val=len(data.y_val), n_test=len(data.y_test))
+        stored = member_cache.load_member(path, classes, n_val=len(data.y_val), n_test=len(data.y_test),
+                                          data=data.digest)
         if stored is not None:
             versions = member_cache.version_changes(stored.versions)
             machine = member_cache.machine_changes(stored.machine)
@@ -269,5 +270,5 @@ def _evaluated_member(
         epochs=int(fitted.epochs),
     )
     if path is not None:
-        member_cache.save_member(path, member, classes, config=member_config)
+        member_cache.save_member(path, member, classes, config=member_config, data=data.digest)
     return member, ""
