@@ -263,3 +263,42 @@ def test_train_step_weights_each_mixed_label_by_its_own_class(use_sam):
     expected = (lam * w[y] * criterion(logits, y) + (1 - lam) * w[y_b] * criterion(logits, y_b)).mean()
     step = net.train_step((X, y))
     torch.testing.assert_close(step["loss"], expected)
+
+
+class _Terminal:
+    """A stdout that says it is a terminal and keeps what is printed."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _verbose_fit_output() -> None:
+    from imbsk import ImbalancedMLPClassifier
+
+    X = np.random.default_rng(0).normal(size=(120, 3))
+    y = (X[:, 0] > 0.3).astype(int)
+    ImbalancedMLPClassifier(max_iter=2, verbose=1, random_state=0, hidden_layer_sizes=(8,), device="cpu").fit(X, y)
+
+
+def test_epoch_table_colours_only_a_terminal(monkeypatch, capsys):
+    _verbose_fit_output()
+    piped = capsys.readouterr().out
+    assert "valid_loss" in piped and "\x1b[" not in piped
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    _verbose_fit_output()
+    assert "\x1b[" in terminal.text  # each column's best value, as skorch marks it
+    monkeypatch.setenv("NO_COLOR", "1")
+    terminal.text = ""
+    _verbose_fit_output()
+    assert "valid_loss" in terminal.text and "\x1b[" not in terminal.text

@@ -318,7 +318,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         Seeds initialisation, shuffling, augmentation and mixing; an int makes
         CPU runs reproducible.
     verbose : int, default=0
-        Print the epoch table when > 0.
+        Print the epoch table when > 0 (as :class:`ImbalancedMLPClassifier`).
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (instances or classes, bare or named as
         ``(name, callback)``), as in :class:`ImbalancedMLPClassifier`: they

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
+import re
+import sys
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 
 from imbsk.techniques.class_weights import drw_weights
 
@@ -205,3 +209,26 @@ class DeferredReweighting(Callback):
     def on_epoch_begin(self, net, **kwargs) -> None:
         epoch = len(net.history) - 1  # skorch appends the new epoch's row before this call
         net.class_weights = drw_weights(epoch, self.start_epoch, self.weights)
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class EpochTable(PrintLog):
+    """skorch's per-epoch table, with its colour codes (each column's best value so far) only on a terminal.
+
+    Printed to a file or a pipe (a log, a notebook's captured output, ``imbsk evaluate > run.log``) the
+    escape codes are noise around every best value, so they are left out; ``NO_COLOR`` (no-color.org)
+    leaves them out on a terminal too. The ``best`` column marks the epoch early stopping keeps either way.
+    """
+
+    def format_row(self, row: dict[str, Any], key: str, color: str) -> Any:
+        text = super().format_row(row, key, color)
+        if isinstance(text, str) and not _colours_wanted():
+            return _ANSI_ESCAPE.sub("", text)
+        return text
+
+
+def _colours_wanted() -> bool:
+    isatty = getattr(sys.stdout, "isatty", None)
+    return not os.environ.get("NO_COLOR") and callable(isatty) and bool(isatty())

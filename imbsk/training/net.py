@@ -44,6 +44,7 @@ from imbsk.techniques.ema import update_ema
 from imbsk.techniques.sam import AsymmetricSAM
 from imbsk.techniques.vicreg import vicreg_loss
 from imbsk.training.batching import TensorBatchIterator, TensorData
+from imbsk.training.callbacks import EpochTable
 
 
 class BatchTargets:
@@ -142,6 +143,12 @@ class ImbalanceNet(NeuralNet):
         self.autocast_dtype = autocast_dtype
 
     # -- initialisation -------------------------------------------------------------
+
+    @property
+    def _default_callbacks(self) -> list[tuple[str, Any]]:
+        # skorch's defaults, with an epoch table that leaves its colour codes out of logs and pipes.
+        return [(name, EpochTable() if name == "print_log" else callback) for name, callback in super()._default_callbacks]
+
     def initialize_module(self):
         super().initialize_module()
         if self.ema_decay:
