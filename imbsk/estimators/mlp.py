@@ -190,9 +190,9 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         an int makes CPU runs reproducible.
     verbose : int, default=0
         Print the epoch table (training loss, validation loss, accuracy and
-        balanced accuracy, duration) when > 0; the ``best`` column marks the
-        epochs early stopping kept. Colour codes only on a terminal (not with
-        ``NO_COLOR`` set).
+        balanced accuracy, duration) when > 0; ``best`` marks each epoch that
+        improved the early-stopping score (the last one marked is kept). Colour
+        codes only on a terminal (not with ``NO_COLOR`` set).
     callbacks : list of skorch callbacks, default=None
         Extra :class:`skorch.callbacks.Callback` instances (or classes), each
         bare or as a ``(name, callback)`` tuple, added to the training loop
