@@ -158,7 +158,7 @@ def missing_file_error(
         f"Dataset file {filename!r} not found in {directory}"
         + (f" ({reason})" if reason else "")
         + f". Get it from {source} and place it at {directory / filename}, or pass "
-        f"data_home=... / set the environment variable {DATA_ENV_VAR} to the "
-        "directory that contains it."
+        f"data_home=... (--data-home on the command line) / set the environment variable {DATA_ENV_VAR} to "
+        "the directory that contains it."
     )
     return FileNotFoundError(msg)
