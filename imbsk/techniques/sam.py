@@ -13,23 +13,35 @@ that the gradient contributed by class-``c`` samples is taken at
     G = sum_c grad L_c(theta + rho_c * g_hat).
 
 Done naively this needs one perturbed forward/backward pass per class. imbsk
-gets it in the two passes of plain SAM by linear interpolation along the ascent
-direction. With an anchor radius ``s = 2 * max_c rho_c`` and ``w_c = rho_c / s``:
+takes one perturbed pass, at the largest radius ``r = max_c rho_c``, and
+interpolates each class's gradient linearly between ``theta`` and that point,
+with ``w_c = rho_c / r`` in ``[0, 1]``:
 
-    pass 1 (at theta):        g_1 = grad sum_c (1 - w_c) L_c(theta),   g_hat = g_1 / ||g_1||
-    pass 2 (at theta + s g_hat): g_2 = grad sum_c w_c L_c(theta + s * g_hat)
-    G = g_1 + g_2 = sum_c [(1 - w_c) grad L_c(theta) + w_c grad L_c(theta + s g_hat)]
-      = sum_c grad L_c(theta + rho_c g_hat) + O(rho^2),
+    pass 1 (at theta, one forward, two backward):
+        g_hat = grad L(theta) / ||grad L(theta)||              (the paper's direction)
+        g_1   = grad sum_c (1 - w_c) L_c(theta)
+    pass 2 (at theta + r g_hat):
+        g_2   = grad sum_c w_c L_c(theta + r g_hat)
+    G = g_1 + g_2 = sum_c [(1 - w_c) grad L_c(theta) + w_c grad L_c(theta + r g_hat)]
+      = sum_c grad L_c(theta + rho_c g_hat) - sum_c w_c (1 - w_c) r^2 / 2 * D^3 L_c[g_hat, g_hat] + O(r^3).
 
-because ``grad L_c`` is linear in the radius to first order. The ascent
-direction is the gradient of the loss with class weights ``1 - w_c``, which lie
-in ``[1/2, 1)``: with unequal radii this ``g_hat`` is not the direction of
-``grad L(theta)`` above, so the O(rho^2) agreement is with the per-class contract
-evaluated along this ``g_hat``; against the plain-loss direction the step differs
-at first order in rho (on a small MLP with counts 18/8/4, by about 30% of the
-SAM shift). When every class has the same radius (balanced data, or
-``class_scaling='uniform'``) the step is *exactly* SAM: one pass at ``theta``
-for ``g_hat`` and the descent gradient at ``theta + rho * g_hat``.
+The step is exact for every class whose radius is the largest (``w_c = 1``),
+the error of the others is second order with the factor ``w_c (1 - w_c) <= 1/4``,
+and it vanishes continuously as the radii approach each other: with every
+radius equal (balanced data, ``class_scaling='uniform'``) ``g_1 = 0`` and the
+step is *exactly* SAM, one backward pass at ``theta`` for ``g_hat`` and the
+descent gradient at ``theta + rho g_hat``. Unequal radii cost one more backward
+pass through the graph of pass 1 than plain SAM (two forward, three backward
+passes per step). The error grows with ``r^2``: with radii spread over a factor
+of 100 (``'inverse_frequency'`` at imbalance 100) the majority class's gradient
+is interpolated over a hundred times its own radius, and no two-point
+interpolation is accurate there; the default rule spreads them over a factor of
+10 at that imbalance.
+
+(Until imbsk 0.1 / commit ``63a49a4`` the anchor was ``2 r`` and ``g_hat`` came from the
+``(1 - w_c)``-weighted loss, which saved the extra backward pass but left a
+first-order error in the direction and an error that did not vanish as the radii
+approached each other: 5-11% of the SAM shift on a small MLP at near-balanced counts.)
 
 The ``'official'`` rule of the authors' code keeps one radius and weights the
 ascent loss by ``n_max / n_c``: pass 1 uses those class weights, pass 2 is the
@@ -37,8 +49,8 @@ plain loss, again exactly two passes. With every radius 0 there is no ascent
 and the step is one pass of the plain (descent-weighted) gradient, ``G = grad L(theta)``,
 under every rule.
 
-An optional class-independent loss term (the Joint-SSL loss) is treated as one
-more "class" whose radius is the smallest class radius: the base ``rho`` under
+An optional class-independent loss term (the Joint-SSL loss) is in the direction
+with weight 1 and is treated as one more "class" whose radius is the smallest class radius: the base ``rho`` under
 every rule except ``'paper'``, whose smallest multiplier (the rarest class's
 ``1 / (1 - p_min)``) exceeds 1.
 BatchNorm running statistics are frozen during the second pass so that they
@@ -54,11 +66,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-#: Anchor radius of the interpolation, in units of the largest class radius.
-INTERPOLATION_ANCHOR = 2.0
-
-# objective(class_weights (K,) tensor, extra_term_weight float) -> scalar tensor
-Objective = Callable[[Tensor, float], Tensor]
+# objective([(class_weights (K,) tensor, extra_term_weight), ...]) -> one scalar loss per weighting, all from
+# one forward pass at the current parameters
+Objective = Callable[[Sequence[tuple[Tensor, float]]], list[Tensor]]
 
 
 @contextlib.contextmanager
@@ -106,29 +116,26 @@ class AsymmetricSAM:
             raise ValueError(f"class_radii must be non-negative and finite, got {radii.tolist()}.")
         self.class_radii = radii
         self.ascent_weights = np.ones_like(radii) if ascent_weights is None else np.asarray(ascent_weights, dtype=np.float64)
-        self.uniform = bool(np.allclose(radii, radii[0]))
-        if self.uniform:
-            self.radius = float(radii[0])
-            self._pass1, self._pass2 = self.ascent_weights, np.ones_like(radii)
-            self._extra1, self._extra2 = 1.0, 1.0
-        else:
-            self.radius = INTERPOLATION_ANCHOR * float(radii.max())
-            descent = radii / self.radius
-            self._pass1, self._pass2 = (1.0 - descent) * self.ascent_weights, descent
-            extra = float(radii.min()) / self.radius
-            self._extra1, self._extra2 = 1.0 - extra, extra
-        self._device_weights: dict[torch.device, tuple[Tensor, Tensor]] = {}
+        self.uniform = bool(np.all(radii == radii[0]))
+        #: The perturbation radius of pass 2: the largest class radius.
+        self.radius = float(radii.max())
+        descent = radii / self.radius if self.radius > 0 else np.ones_like(radii)
+        # Each class's share of G: (1 - w_c) of its gradient at theta (kept from pass 1), w_c at theta + r g_hat.
+        self._kept, self._perturbed = 1.0 - descent, descent
+        extra = float(radii.min()) / self.radius if self.radius > 0 else 1.0
+        self._extra_kept, self._extra_perturbed = 1.0 - extra, extra
+        self._device_weights: dict[torch.device, tuple[Tensor, Tensor, Tensor]] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_device_weights"] = {}
         return state
 
-    def _weights(self, device: torch.device) -> tuple[Tensor, Tensor]:
+    def _weights(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
         if device not in self._device_weights:
-            self._device_weights[device] = (
-                torch.as_tensor(self._pass1, dtype=torch.float32, device=device),
-                torch.as_tensor(self._pass2, dtype=torch.float32, device=device),
+            self._device_weights[device] = tuple(  # type: ignore[assignment]
+                torch.as_tensor(weights, dtype=torch.float32, device=device)
+                for weights in (self.ascent_weights, self._kept, self._perturbed)
             )
         return self._device_weights[device]
 
@@ -140,25 +147,26 @@ class AsymmetricSAM:
         params : list of Tensor
             The trainable parameters; their ``.grad`` must be None or zero.
         objective : callable
-            ``objective(class_weights, extra_weight)`` runs a forward pass at the
-            current parameters and returns the scalar loss
+            ``objective([(class_weights, extra_weight), ...])`` runs one forward pass at
+            the current parameters and returns, for each weighting, the scalar loss
             ``mean_i(class_weights[y_i] * l_i) + extra_weight * extra_term``
             (``l_i`` already multiplied by the sample's weight, if any).
         module : nn.Module
             The network (to freeze its BatchNorm statistics during pass 2).
         """
         device = params[0].device
-        weights1, weights2 = self._weights(device)
+        ascent, kept, perturbed = self._weights(device)
         if self.radius == 0.0:
-            # No perturbation: G is the descent-pass gradient at theta (plain SGD). The
-            # ascent weights (the 'official' n_max / n_c) only steer a direction, so they
-            # must not leak into the step when there is no ascent.
-            objective(weights2, self._extra2).backward()
+            # No perturbation: G is the plain gradient at theta (plain SGD). The ascent weights
+            # (the 'official' n_max / n_c) only steer a direction, so they must not leak into the step.
+            objective([(perturbed, self._extra_perturbed)])[0].backward()
             return
 
-        objective(weights1, self._extra1).backward()
-        first = [p.grad for p in params]
-        live = [(p, g) for p, g in zip(params, first) if g is not None]
+        keeps_a_share = not self.uniform
+        losses = objective([(ascent, 1.0)] + ([(kept, self._extra_kept)] if keeps_a_share else []))
+        losses[0].backward(retain_graph=keeps_a_share)
+        direction = [p.grad for p in params]
+        live = [(p, g) for p, g in zip(params, direction) if g is not None]
         if not live:
             return
         live_params = [p for p, _ in live]
@@ -167,17 +175,22 @@ class AsymmetricSAM:
         step = torch._foreach_mul(live_grads, self.radius / (grad_norm + 1e-12))
         for p in params:
             p.grad = None
+        share_at_theta: list[Tensor | None] = [None] * len(params)
+        if keeps_a_share:
+            losses[1].backward()
+            share_at_theta = [p.grad for p in params]
+            for p in params:
+                p.grad = None
         with torch.no_grad():
             torch._foreach_add_(live_params, step)
         try:
             with frozen_batchnorm_statistics(module):
-                objective(weights2, self._extra2).backward()
+                objective([(perturbed, self._extra_perturbed)])[0].backward()
         finally:
             with torch.no_grad():
                 torch._foreach_sub_(live_params, step)
-        if not self.uniform:
-            # the interpolation keeps the first-pass gradient as the (1 - w_c) part of G
-            for p, g in live:
+        for p, g in zip(params, share_at_theta):
+            if g is not None:
                 if p.grad is None:
                     p.grad = g
                 else:

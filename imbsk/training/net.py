@@ -29,7 +29,7 @@ supervised loss of a step is ``mean_i s_i * w[y_i] * l_i`` over the batch's
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -315,35 +315,39 @@ class ImbalanceNet(NeuralNet):
         record: dict[str, Tensor] = {}
         base_weights = self._device_class_weights(yi.device)
 
-        def objective(sam_class_weights: Tensor | None, extra_weight: float) -> Tensor:
+        def objective(weightings: Sequence[tuple[Tensor | None, float]]) -> list[Tensor]:
+            # One forward pass; one loss per (SAM class weights, weight of the Joint-SSL term).
             y_pred = self._call(self.module_, Xi, **fit_params)
             label_losses = targets.losses(lambda labels: self._row_losses(y_pred, labels))
-            weights = base_weights
-            if sam_class_weights is not None:
-                weights = sam_class_weights if weights is None else weights * sam_class_weights
-            # Sample weights stay with the batch's rows: a mixed image (CutMix / MixUp) keeps the
-            # weight of the sample at its row (the one whose label y_a has weight lam).
-            loss = targets.mean_loss(label_losses, weights, row_weights)
             ssl = None
             if use_ssl:
                 if not ssl_views:
                     ssl_views.append(self._ssl_views(X_views))
                 ssl = self._ssl_loss(ssl_views[0])
-            if ssl is not None:
-                loss = loss + extra_weight * self.ssl_weight * ssl
+            losses = []
+            for sam_class_weights, extra_weight in weightings:
+                weights = base_weights
+                if sam_class_weights is not None:
+                    weights = sam_class_weights if weights is None else weights * sam_class_weights
+                # Sample weights stay with the batch's rows: a mixed image (CutMix / MixUp) keeps the
+                # weight of the sample at its row (the one whose label y_a has weight lam).
+                loss = targets.mean_loss(label_losses, weights, row_weights)
+                if ssl is not None:
+                    loss = loss + extra_weight * self.ssl_weight * ssl
+                losses.append(loss)
             if "loss" not in record:
                 # The first call is at theta. Under SAM its class weights only shape the
                 # ascent direction, so the recorded train_loss is the objective without them.
-                logged = loss
-                if sam_class_weights is not None:
+                logged = losses[0]
+                if weightings[0][0] is not None:
                     supervised = targets.mean_loss(label_losses, base_weights, row_weights)
                     logged = supervised + (0.0 if ssl is None else self.ssl_weight * ssl)
                 record["loss"], record["y_pred"] = logged.detach(), y_pred.detach()
-            return loss
+            return losses
 
         self._zero_grad_optimizer(set_to_none=True)
         if self.sam is None:
-            objective(None, 1.0).backward()
+            objective([(None, 1.0)])[0].backward()
         else:
             params = [p for _, p in self.get_all_learnable_params()]
             self.sam.compute_gradients(params, objective, self.module_)
