@@ -252,6 +252,17 @@ def test_verbose_prints_epoch_table(imbalanced, capsys):
         assert column in out
 
 
+def test_verbose_table_has_a_row_for_every_epoch_including_the_one_that_stops(imbalanced, capsys):
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=60, n_iter_no_change=2, learning_rate_init=0.5, verbose=1, random_state=0,
+                                  **FAST).fit(X, y)
+    out = capsys.readouterr().out
+    assert clf.n_iter_ < 60 and "Stopping early" in out
+    rows = [line.split()[0] for line in out.splitlines() if line.strip() and line.split()[0].isdigit()]
+    assert rows == [str(epoch) for epoch in range(1, clf.n_iter_ + 1)]
+    assert out.index(f"\n{clf.n_iter_:>7} ") < out.index("Stopping early")
+
+
 def test_baselines_wire_into_training(imbalanced):
     X, y = imbalanced
     clf = ImbalancedMLPClassifier(

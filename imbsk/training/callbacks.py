@@ -181,6 +181,11 @@ class EarlyStoppingBest(Callback):
         net.history.record("event_best", False)
         self.stale_epochs_ += 1
         if self.stale_epochs_ >= self.patience:
+            # skorch runs its epoch table after every other callback, so the interruption below would
+            # leave this last epoch out of it; print its row first.
+            table = dict(net.callbacks_).get("print_log")
+            if table is not None:
+                table.on_epoch_end(net)
             if net.verbose:
                 print(f"Stopping early: no improvement of {self.monitor} for {self.patience} epochs; "
                       f"restoring the weights of epoch {self.best_epoch_}.")
