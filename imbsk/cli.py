@@ -249,34 +249,40 @@ def _long_tailed(
 
 
 def _subsample(X: Any, y: Any, n_rows: int) -> tuple[Any, Any]:
-    """``n_rows`` training rows, stratified when possible.
+    """``n_rows`` training rows, stratified, with every class kept.
 
-    A stratified split needs 2 rows per class, which a long-tailed training set often
-    lacks (digits-LT has a class of 1). Its single-row classes are then kept whole and
-    the other rows stratified, instead of a plain random draw that could lose the rare
-    classes altogether. A plain random draw remains when even that cannot be done
-    (fewer rows asked than classes).
+    scikit-learn's stratified split is used when it keeps every class. On a long-tailed
+    training set it may not (a small ``train_size`` rounds the rare classes to 0 rows, and
+    it refuses classes of one row); then each class keeps one row and the rest of
+    ``n_rows`` is shared in proportion to the classes' other rows (largest remainders).
+    Fewer rows than classes are refused: a class the model never sees would silently drop
+    out of the minority / majority groups, which are taken from the training counts.
     """
     from sklearn.model_selection import train_test_split
 
     if n_rows >= len(y):
         return X, y
+    labels, codes, counts = np.unique(np.asarray(y), return_inverse=True, return_counts=True)
+    if n_rows < len(labels):
+        raise _UsageError(
+            f"--max-train-rows {n_rows} is below the {len(labels)} classes of the training data; every class needs "
+            "a row."
+        )
     try:
         X_sub, _, y_sub, _ = train_test_split(X, y, train_size=n_rows, stratify=y, random_state=SPLIT_SEED)
-        return X_sub, y_sub
+        if len(np.unique(np.asarray(y_sub))) == len(labels):
+            return X_sub, y_sub
     except ValueError:
         pass
-    _, codes, counts = np.unique(np.asarray(y), return_inverse=True, return_counts=True)
-    single = counts[codes] == 1
-    single_rows, other_rows = np.flatnonzero(single), np.flatnonzero(~single)
-    n_other = n_rows - len(single_rows)
-    try:
-        kept, _ = train_test_split(other_rows, train_size=n_other, stratify=codes[other_rows], random_state=SPLIT_SEED)
-    except ValueError:
-        # Stratification needs room for every class.
-        X_sub, _, y_sub, _ = train_test_split(X, y, train_size=n_rows, random_state=SPLIT_SEED)
-        return X_sub, y_sub
-    rows = np.sort(np.concatenate([single_rows, kept]))
+    others = counts - 1
+    quota = others * (n_rows - len(labels)) / others.sum()
+    extra = np.floor(quota).astype(int)
+    leftover = n_rows - len(labels) - int(extra.sum())
+    extra[np.argsort(-(quota - extra), kind="stable")[:leftover]] += 1
+    rng = np.random.default_rng(SPLIT_SEED)
+    rows = np.sort(np.concatenate([
+        rng.choice(np.flatnonzero(codes == k), size=1 + int(extra[k]), replace=False) for k in range(len(labels))
+    ]))
     return _take_rows(X, rows), _take_rows(y, rows)
 
 

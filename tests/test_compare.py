@@ -180,6 +180,22 @@ def test_max_train_rows_keeps_the_single_sample_classes_of_digits_lt():
     assert counts == sorted(counts, reverse=True)  # the long tail keeps its order
 
 
+@pytest.mark.parametrize("rows", [10, 20, 50])
+def test_max_train_rows_keeps_every_class_however_few_rows(rows):
+    # A stratified split of 20 rows gave classes 5-8 of digits-LT no row at all.
+    train, _ = _split_counts("--max-train-rows", str(rows))
+    assert sum(train.values()) == rows and sorted(train) == list(range(10))
+    counts = [train[label] for label in range(10)]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_max_train_rows_below_the_number_of_classes_is_refused(capsys):
+    from imbsk.cli import main
+
+    assert main(["compare", "--max-train-rows", "9", "--methods", "logreg", "--no-progress"]) == 2
+    assert "--max-train-rows 9 is below the 10 classes" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "extra, expected",
     [
