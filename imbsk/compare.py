@@ -676,6 +676,18 @@ def _logreg(random_state: int, info: DatasetInfo) -> Pipeline:
     )
 
 
+#: The methods that train no PyTorch network.
+_WITHOUT_TORCH = frozenset({"xgboost", "svm", "logreg"})
+
+
+def _warm_up_torch(device: str) -> None:
+    """Fit a tiny network once, untimed, so that no method's fit time holds the process's set-up."""
+    rng = np.random.default_rng(0)
+    ImbalancedMLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=1, batch_size=8, validation_fraction=None, random_state=0, device=device
+    ).fit(rng.normal(size=(16, 2)), np.arange(16) % 2)
+
+
 #: Method name -> factory ``(random_state, dataset_info) -> unfitted estimator``.
 METHODS: dict[str, MethodFactory] = {
     "erm": _erm,
@@ -835,6 +847,11 @@ def run_comparison(
 
     from tqdm.auto import tqdm
 
+    if any(name not in _WITHOUT_TORCH for name in names):
+        # The first network fit of a process pays about a second of one-time set-up (lazy imports, torch's
+        # first autograd pass); timed inside the first method's first run it would make that method look slow.
+        with _torch_threads(torch_threads):
+            _warm_up_torch(info.device)
     rows = []
     bar = tqdm(total=len(names) * len(seed_list), desc="imbsk compare", unit="run", file=sys.stderr, disable=not progress)
     try:

@@ -308,6 +308,19 @@ def test_device_is_checked_by_form_before_any_fit(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_torch_is_warmed_up_once_before_the_timed_runs_of_network_methods(monkeypatch):
+    import imbsk.compare
+
+    calls = []
+    monkeypatch.setattr(imbsk.compare, "_warm_up_torch", lambda device: calls.append(device))
+    X, y = _mixed_frame(60)
+    run_comparison(X, y, X, y, methods=["logreg", "svm"], seeds=2, progress=False)
+    assert calls == []  # no network method: nothing to warm up
+    run_comparison(X, y, X, y, methods=["logreg", "erm", "focal"], seeds=1, mlp_params=QUICK_MLP_PARAMS,
+                   progress=False, device="cpu")
+    assert calls == ["cpu"]
+
+
 def test_every_method_handles_categorical_frames_with_nan(capsys):
     X, y = _mixed_frame(240)
     X_train, X_test, y_train, y_test = X.iloc[:180], X.iloc[180:], y[:180], y[180:]
