@@ -26,7 +26,9 @@ from imblearn.metrics import geometric_mean_score
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import get_scorer_names as _sklearn_get_scorer_names
 from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.metadata_routing import MetadataRequest, _routing_enabled
 from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import _check_sample_weight
 
 __all__ = [
     "SCORERS",
@@ -57,10 +59,12 @@ def _targets(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     return y_true, y_pred
 
 
-def per_class_accuracy(y_true: Any, y_pred: Any, labels: Any = None) -> np.ndarray:
+def per_class_accuracy(y_true: Any, y_pred: Any, labels: Any = None, sample_weight: Any = None) -> np.ndarray:
     """Accuracy of each class, i.e. its recall.
 
-    ``acc_k = |{i : y_true_i = k and y_pred_i = k}| / |{i : y_true_i = k}|``
+    ``acc_k = sum_{i : y_true_i = k} s_i 1[y_pred_i = k] / sum_{i : y_true_i = k} s_i``
+    (``s_i = 1`` without ``sample_weight``), as :func:`sklearn.metrics.recall_score`
+    with ``average=None``.
 
     Parameters
     ----------
@@ -69,13 +73,16 @@ def per_class_accuracy(y_true: Any, y_pred: Any, labels: Any = None) -> np.ndarr
     y_pred : array-like of shape (n_samples,)
         Predicted labels.
     labels : array-like of shape (n_labels,), default=None
-        Classes to report, in this order. By default the sorted union of the labels
-        in ``y_true`` and ``y_pred``.
+        Classes to report, in this order (a label given twice is reported twice). By
+        default the sorted union of the labels in ``y_true`` and ``y_pred``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weight of each sample.
 
     Returns
     -------
     accuracy : ndarray of shape (n_labels,), dtype float64
-        Per-class accuracy; ``nan`` for classes absent from ``y_true``.
+        Per-class accuracy; ``nan`` for classes absent from ``y_true`` (or whose
+        samples all have weight 0).
 
     Examples
     --------
@@ -83,28 +90,30 @@ def per_class_accuracy(y_true: Any, y_pred: Any, labels: Any = None) -> np.ndarr
     [0.5, 1.0]
     >>> per_class_accuracy([0, 0], [0, 1], labels=[0, 1, 2]).tolist()
     [0.5, nan, nan]
+    >>> per_class_accuracy([0, 0, 1], [0, 1, 1], sample_weight=[3, 1, 1]).tolist()
+    [0.75, 1.0]
     """
     y_true, y_pred = _targets(y_true, y_pred)
     labels = unique_labels(y_true, y_pred) if labels is None else column_or_1d(labels)
-    sorter = np.argsort(labels, kind="stable")
-    sorted_labels = labels[sorter]
-    if len(sorted_labels) == 0:
+    if len(labels) == 0:
         return np.empty(0, dtype=np.float64)
+    weights = None if sample_weight is None else _check_sample_weight(sample_weight, y_true)
+    if weights is not None and np.any(weights < 0):
+        raise ValueError("sample_weight must be non-negative.")
+    unique, position_of_label = np.unique(labels, return_inverse=True)
 
     # Position of every true label among the requested labels; samples whose true
     # label was not requested are dropped.
-    pos = np.clip(np.searchsorted(sorted_labels, y_true), 0, len(sorted_labels) - 1)
-    known = sorted_labels[pos] == y_true
+    pos = np.clip(np.searchsorted(unique, y_true), 0, len(unique) - 1)
+    known = unique[pos] == y_true
     pos = pos[known]
-    hits = (y_true == y_pred)[known]
-    support = np.bincount(pos, minlength=len(sorted_labels))
-    correct = np.bincount(pos, weights=hits, minlength=len(sorted_labels))
-    acc_sorted = np.full(len(sorted_labels), np.nan)
-    np.divide(correct, support, out=acc_sorted, where=support > 0)
-
-    acc = np.empty_like(acc_sorted)
-    acc[sorter] = acc_sorted
-    return acc
+    hits = (y_true == y_pred)[known].astype(np.float64)
+    weight = np.ones(len(pos)) if weights is None else weights[known]
+    support = np.bincount(pos, weights=weight, minlength=len(unique))
+    correct = np.bincount(pos, weights=hits * weight, minlength=len(unique))
+    acc = np.full(len(unique), np.nan)
+    np.divide(correct, support, out=acc, where=support > 0)
+    return acc[position_of_label]
 
 
 def _count_table(class_counts: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -126,13 +135,15 @@ def _count_table(class_counts: Any) -> tuple[np.ndarray, np.ndarray]:
         )
     if len(labels) == 0:
         raise ValueError("class_counts is empty.")
-    if counts.ndim != 1 or not np.issubdtype(counts.dtype, np.number) or np.any(counts < 0):
-        raise ValueError("class_counts values must be non-negative numbers.")
+    if counts.ndim != 1 or not np.issubdtype(counts.dtype, np.number) or not np.all(counts >= 0):
+        raise ValueError("class_counts values must be non-negative numbers (not NaN).")
     order = np.argsort(labels, kind="stable")
     return labels[order], counts[order]
 
 
-def _group_mean(y_true: Any, y_pred: Any, group: np.ndarray, labels: np.ndarray) -> float:
+def _group_mean(
+    y_true: Any, y_pred: Any, group: np.ndarray, labels: np.ndarray, sample_weight: Any = None
+) -> float:
     """Macro accuracy over ``group``, a subset of ``labels`` (every key of ``class_counts``)."""
     y_true_1d = column_or_1d(y_true)
     if len(y_true_1d) and not np.isin(y_true_1d, labels).any():
@@ -145,7 +156,7 @@ def _group_mean(y_true: Any, y_pred: Any, group: np.ndarray, labels: np.ndarray)
         )
     if len(group) == 0:
         return float("nan")
-    acc = per_class_accuracy(y_true, y_pred, labels=group)
+    acc = per_class_accuracy(y_true, y_pred, labels=group, sample_weight=sample_weight)
     if np.all(np.isnan(acc)):
         return float("nan")
     return float(np.nanmean(acc))
@@ -165,7 +176,7 @@ def _extreme_classes(class_counts: Any, fraction: float, *, fewest: bool) -> tup
 
 
 def minority_accuracy(
-    y_true: Any, y_pred: Any, *, class_counts: Any, fraction: float = 0.2
+    y_true: Any, y_pred: Any, *, class_counts: Any, fraction: float = 0.2, sample_weight: Any = None
 ) -> float:
     """Mean accuracy over the classes with the fewest training samples.
 
@@ -187,6 +198,8 @@ def minority_accuracy(
         indexed by label).
     fraction : float, default=0.2
         Share of classes in the group, in ``(0, 1]``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the evaluation samples (see :func:`per_class_accuracy`).
 
     Returns
     -------
@@ -205,11 +218,11 @@ def minority_accuracy(
     0.5
     """
     group, labels = _extreme_classes(class_counts, fraction, fewest=True)
-    return _group_mean(y_true, y_pred, group, labels)
+    return _group_mean(y_true, y_pred, group, labels, sample_weight)
 
 
 def majority_accuracy(
-    y_true: Any, y_pred: Any, *, class_counts: Any, fraction: float = 0.2
+    y_true: Any, y_pred: Any, *, class_counts: Any, fraction: float = 0.2, sample_weight: Any = None
 ) -> float:
     """Mean accuracy over the classes with the most training samples.
 
@@ -228,6 +241,8 @@ def majority_accuracy(
         Number of *training* samples of every class.
     fraction : float, default=0.2
         Share of classes in the group, in ``(0, 1]``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the evaluation samples (see :func:`per_class_accuracy`).
 
     Returns
     -------
@@ -246,7 +261,7 @@ def majority_accuracy(
     0.5
     """
     group, labels = _extreme_classes(class_counts, fraction, fewest=False)
-    return _group_mean(y_true, y_pred, group, labels)
+    return _group_mean(y_true, y_pred, group, labels, sample_weight)
 
 
 def shot_accuracy(
@@ -257,6 +272,7 @@ def shot_accuracy(
     shot: str = "many",
     many_threshold: int = MANY_SHOT_THRESHOLD,
     few_threshold: int = FEW_SHOT_THRESHOLD,
+    sample_weight: Any = None,
 ) -> float:
     """Mean accuracy over the many-, medium- or few-shot classes.
 
@@ -282,6 +298,8 @@ def shot_accuracy(
         Classes with more training samples than this are many-shot.
     few_threshold : int, default=20
         Classes with fewer training samples than this are few-shot.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the evaluation samples (see :func:`per_class_accuracy`).
 
     Returns
     -------
@@ -314,7 +332,7 @@ def shot_accuracy(
         in_group = counts < few_threshold
     else:
         in_group = (counts >= few_threshold) & (counts <= many_threshold)
-    return _group_mean(y_true, y_pred, labels[in_group], labels)
+    return _group_mean(y_true, y_pred, labels[in_group], labels, sample_weight)
 
 
 def many_shot_accuracy(y_true: Any, y_pred: Any, *, class_counts: Any, **kwargs: Any) -> float:
@@ -351,6 +369,14 @@ _METRICS: dict[str, Callable[..., float]] = {
     "few_shot_accuracy": few_shot_accuracy,
     "geometric_mean": geometric_mean_score,
 }
+
+
+def _accepts(func: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return True  # a builtin or C function: let the call say
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def _wants_class_counts(func: Callable[..., Any]) -> bool:
@@ -418,7 +444,7 @@ class _ImbalanceScorer:
         self.kwargs = kwargs
         self.needs_class_counts = _wants_class_counts(metric)
 
-    def __call__(self, estimator: Any, X: Any, y_true: Any) -> float:
+    def __call__(self, estimator: Any, X: Any, y_true: Any, sample_weight: Any = None) -> float:
         y_pred = estimator.predict(X)
         kwargs = dict(self.kwargs)
         if self.needs_class_counts:
@@ -426,7 +452,32 @@ class _ImbalanceScorer:
             if counts is None:
                 counts = _estimator_class_counts(estimator)
             kwargs["class_counts"] = counts
+        if sample_weight is not None:
+            if not _accepts(self.metric, "sample_weight"):
+                raise TypeError(f"the metric {self.name} of this scorer takes no sample_weight")
+            kwargs["sample_weight"] = sample_weight
         return float(self.metric(y_true, y_pred, **kwargs))
+
+    def set_score_request(self, *, sample_weight: bool | None | str = None) -> _ImbalanceScorer:
+        """Whether ``sample_weight`` is passed to the scorer under metadata routing (as scikit-learn's scorers).
+
+        Only available with ``sklearn.set_config(enable_metadata_routing=True)``. Unrequested,
+        weights passed to e.g. ``cross_validate(..., params={'sample_weight': w})`` raise
+        scikit-learn's ``UnsetMetadataPassedError`` rather than being dropped.
+        """
+        if not _routing_enabled():
+            raise RuntimeError(
+                "set_score_request is only available when metadata routing is enabled: "
+                "sklearn.set_config(enable_metadata_routing=True)."
+            )
+        self._sample_weight_request = sample_weight
+        return self
+
+    def get_metadata_routing(self) -> MetadataRequest:
+        """The scorer's metadata request: ``sample_weight`` for its ``score`` step, as set by :meth:`set_score_request`."""
+        request = MetadataRequest(owner=self)
+        request.score.add_request(param="sample_weight", alias=getattr(self, "_sample_weight_request", None))
+        return request
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())

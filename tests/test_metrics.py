@@ -269,3 +269,58 @@ def test_grid_search_multimetric(imbalanced_data):
     res = search.cv_results_
     assert np.all(np.isfinite(res["mean_test_minority"]))
     assert search.best_index_ == int(np.argmax(res["mean_test_minority"]))
+
+
+# -- sample weights ----------------------------------------------------------------------
+def test_weighted_per_class_accuracy_is_sklearns_weighted_recall():
+    from sklearn.metrics import recall_score
+
+    rng = np.random.default_rng(0)
+    y_true, y_pred = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
+    weights = rng.random(300) * 3
+    np.testing.assert_allclose(
+        per_class_accuracy(y_true, y_pred, sample_weight=weights),
+        recall_score(y_true, y_pred, average=None, sample_weight=weights),
+    )
+    # A label asked for twice is reported twice, not as nan.
+    np.testing.assert_allclose(per_class_accuracy(y_true, y_pred, labels=[2, 2, 0]),
+                               per_class_accuracy(y_true, y_pred)[[2, 2, 0]])
+    with pytest.raises(ValueError, match="non-negative"):
+        per_class_accuracy([0, 1], [0, 1], sample_weight=[1, -1])
+
+
+def test_group_accuracies_take_sample_weights():
+    counts = {0: 100, 1: 50, 2: 10}
+    y_true, y_pred = [0, 1, 2, 2, 2], [0, 1, 2, 0, 0]
+    assert minority_accuracy(y_true, y_pred, class_counts=counts) == pytest.approx(1 / 3)
+    assert minority_accuracy(y_true, y_pred, class_counts=counts, sample_weight=[1, 1, 4, 1, 1]) == pytest.approx(4 / 6)
+    assert majority_accuracy([0, 0], [0, 1], class_counts=counts, sample_weight=[3, 1]) == pytest.approx(0.75)
+    assert shot_accuracy([2, 2], [2, 0], class_counts=counts, shot="few", sample_weight=[1, 3]) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="not NaN"):
+        minority_accuracy(y_true, y_pred, class_counts={0: float("nan"), 1: 5, 2: 1})
+
+
+def test_scorer_takes_sample_weight_under_metadata_routing_and_refuses_it_unrequested():
+    import sklearn
+    from sklearn.exceptions import UnsetMetadataPassedError
+    from sklearn.model_selection import cross_validate
+
+    X, y = make_classification(n_samples=300, weights=[0.8, 0.2], random_state=0)
+    weights = np.where(y == 1, 3.0, 1.0)
+    counts = dict(zip(*np.unique(y, return_counts=True)))
+    cv = StratifiedKFold(3)
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = LogisticRegression().set_fit_request(sample_weight=False)
+        scorer = make_imbalance_scorer("majority_accuracy", class_counts=counts, fraction=0.5)
+        with pytest.raises(UnsetMetadataPassedError):
+            cross_validate(model, X, y, cv=cv, scoring=scorer, params={"sample_weight": weights})
+        scorer.set_score_request(sample_weight=True)
+        weighted = cross_validate(model, X, y, cv=cv, scoring=scorer, params={"sample_weight": weights})["test_score"]
+    expected = []
+    for train, test in cv.split(X, y):
+        fitted = LogisticRegression().fit(X[train], y[train])
+        expected.append(majority_accuracy(y[test], fitted.predict(X[test]), class_counts=counts, fraction=0.5,
+                                          sample_weight=weights[test]))
+    np.testing.assert_allclose(weighted, expected)
+    with pytest.raises(RuntimeError, match="metadata routing"):
+        make_imbalance_scorer("minority_accuracy").set_score_request(sample_weight=True)
