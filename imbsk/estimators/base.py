@@ -34,7 +34,7 @@ from imbsk.techniques.class_scaling import CLASS_SCALING_RULES, class_smoothing_
 from imbsk.techniques.class_weights import balanced_sampling_weights, compute_class_weights
 from imbsk.techniques.label_smoothing import unsmoothed_probabilities
 from imbsk.techniques.losses import LOSS_NAMES, build_loss
-from imbsk.techniques.sam import AsymmetricSAM
+from imbsk.techniques.sam import SAM_STEPS, AsymmetricSAM
 from imbsk.training.batching import TensorBatchIterator, TensorData
 from imbsk.training.callbacks import (
     DeferredReweighting,
@@ -153,6 +153,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "early_stopping_metric": [StrOptions(set(_EARLY_STOPPING_MONITORS))],
         "sam_asymmetric_rho": [Interval(numbers.Real, 0, None, closed="left")],
+        "sam_asymmetric_step": [StrOptions(set(SAM_STEPS))],
         "class_smoothing_eps": [Interval(numbers.Real, 0, 1, closed="both")],
         "joint_ssl_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "class_scaling": [StrOptions(set(CLASS_SCALING_RULES))],
@@ -333,7 +334,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         sam = None
         if self.sam_asymmetric_rho > 0:
             radii, ascent_weights = sam_class_radii(self.sam_asymmetric_rho, self.class_counts_, self.class_scaling)
-            sam = AsymmetricSAM(radii, ascent_weights)
+            sam = AsymmetricSAM(radii, ascent_weights, self.sam_asymmetric_step)
 
         steps_per_epoch = len(TensorBatchIterator(train, self.batch_size, merge_singleton=True))
         total_steps = steps_per_epoch * self.max_iter

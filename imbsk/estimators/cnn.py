@@ -271,6 +271,13 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         Validation score watched by early stopping.
     sam_asymmetric_rho : float, default=0.0
         Base ascent radius ``rho`` of SAM-A; 0 disables SAM.
+    sam_asymmetric_step : {'fast', 'faithful'}, default='fast'
+        How SAM-A gives each class its radius with one perturbed pass
+        (:mod:`imbsk.techniques.sam`): ``'fast'`` costs what plain SAM costs
+        (two forward/backward passes) and is off the per-class contract at
+        first order; ``'faithful'`` takes the paper's ascent direction and is
+        exact for the largest radius and continuous at balance, at one more
+        backward pass per step. Both are exactly SAM when every radius is equal.
     class_smoothing_eps : float, default=0.0
         Base label-smoothing strength ``eps``; 0 disables smoothing.
     joint_ssl_weight : float, default=0.0
@@ -394,6 +401,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         tol: float = 1e-4,
         early_stopping_metric: str = "loss",
         sam_asymmetric_rho: float = 0.0,
+        sam_asymmetric_step: str = "fast",
         class_smoothing_eps: float = 0.0,
         joint_ssl_weight: float = 0.0,
         class_scaling: str = "sqrt_inverse_frequency",
@@ -430,6 +438,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         self.tol = tol
         self.early_stopping_metric = early_stopping_metric
         self.sam_asymmetric_rho = sam_asymmetric_rho
+        self.sam_asymmetric_step = sam_asymmetric_step
         self.class_smoothing_eps = class_smoothing_eps
         self.joint_ssl_weight = joint_ssl_weight
         self.class_scaling = class_scaling

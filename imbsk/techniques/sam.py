@@ -13,35 +13,46 @@ that the gradient contributed by class-``c`` samples is taken at
     G = sum_c grad L_c(theta + rho_c * g_hat).
 
 Done naively this needs one perturbed forward/backward pass per class. imbsk
-takes one perturbed pass, at the largest radius ``r = max_c rho_c``, and
-interpolates each class's gradient linearly between ``theta`` and that point,
-with ``w_c = rho_c / r`` in ``[0, 1]``:
+interpolates each class's gradient linearly along the ascent direction
+instead, with one perturbed pass. Two steps are offered (``step``):
 
-    pass 1 (at theta, one forward, two backward):
-        g_hat = grad L(theta) / ||grad L(theta)||              (the paper's direction)
-        g_1   = grad sum_c (1 - w_c) L_c(theta)
-    pass 2 (at theta + r g_hat):
-        g_2   = grad sum_c w_c L_c(theta + r g_hat)
-    G = g_1 + g_2 = sum_c [(1 - w_c) grad L_c(theta) + w_c grad L_c(theta + r g_hat)]
-      = sum_c grad L_c(theta + rho_c g_hat) - sum_c w_c (1 - w_c) r^2 / 2 * D^3 L_c[g_hat, g_hat] + O(r^3).
+``'fast'`` (the default; the estimators' ``sam_asymmetric_step='fast'``): the
+two forward/backward passes of plain SAM. With an anchor ``s = 2 * max_c rho_c``
+and ``w_c = rho_c / s`` in ``(0, 1/2]``:
 
-The step is exact for every class whose radius is the largest (``w_c = 1``),
-the error of the others is second order with the factor ``w_c (1 - w_c) <= 1/4``,
-and it vanishes continuously as the radii approach each other: with every
-radius equal (balanced data, ``class_scaling='uniform'``) ``g_1 = 0`` and the
-step is *exactly* SAM, one backward pass at ``theta`` for ``g_hat`` and the
-descent gradient at ``theta + rho g_hat``. Unequal radii cost one more backward
-pass through the graph of pass 1 than plain SAM (two forward, three backward
-passes per step). The error grows with ``r^2``: with radii spread over a factor
-of 100 (``'inverse_frequency'`` at imbalance 100) the majority class's gradient
-is interpolated over a hundred times its own radius, and no two-point
-interpolation is accurate there; the default rule spreads them over a factor of
-10 at that imbalance.
+    pass 1 (at theta):           g_1 = grad sum_c (1 - w_c) L_c(theta),   g_hat = g_1 / ||g_1||
+    pass 2 (at theta + s g_hat): g_2 = grad sum_c w_c L_c(theta + s g_hat)
+    G = g_1 + g_2 = sum_c [(1 - w_c) grad L_c(theta) + w_c grad L_c(theta + s g_hat)]
 
-(Until imbsk 0.1 / commit ``63a49a4`` the anchor was ``2 r`` and ``g_hat`` came from the
-``(1 - w_c)``-weighted loss, which saved the extra backward pass but left a
-first-order error in the direction and an error that did not vanish as the radii
-approached each other: 5-11% of the SAM shift on a small MLP at near-balanced counts.)
+The ascent direction is the gradient of the loss weighted by ``1 - w_c`` (in
+``[1/2, 1)``), not ``grad L(theta)``, and every class's gradient is
+interpolated, the largest radius's too (at the midpoint of ``[theta, theta +
+s g_hat]``). Against the per-class contract with the paper's direction the
+step is off at first order: 3-38% of the SAM shift on a small MLP
+(``tests/test_sam.py``), 15% for radii ``(0.05, 0.1, 0.2)``. With radii that
+differ at all it is not SAM, however close they are (3% of the SAM shift at
+radii 0.1% apart on that MLP); only equal radii give exactly SAM.
+
+``'faithful'``: one forward and two backward passes at ``theta``, one
+forward/backward pass at the largest radius ``r = max_c rho_c``, ``w_c = rho_c / r``
+in ``[0, 1]``:
+
+    pass 1 (at theta):        g_hat = grad L(theta) / ||grad L(theta)||       (the paper's direction)
+                              g_1   = grad sum_c (1 - w_c) L_c(theta)
+    pass 2 (at theta + r g_hat): g_2 = grad sum_c w_c L_c(theta + r g_hat)
+    G = g_1 + g_2 = sum_c grad L_c(theta + rho_c g_hat) - sum_c w_c (1 - w_c) r^2 / 2 * D^3 L_c[g_hat, g_hat] + O(r^3).
+
+Exact for every class of the largest radius, second order (factor
+``w_c (1 - w_c) <= 1/4``) for the others, and continuous at balance: 0-2.5% of
+the SAM shift on the same MLP. The third backward pass costs time (Adult
+benchmark: 31% longer fits, and no better accuracy; docs/benchmarks.md, twenty-first run).
+Both steps lose accuracy as the radii spread: a factor of 100 between them
+(``'inverse_frequency'`` at imbalance 100) interpolates the majority class's
+gradient over a hundred times its own radius.
+
+With every radius equal (balanced data, ``class_scaling='uniform'``) both steps
+are *exactly* SAM: one pass at ``theta`` for ``g_hat`` and the descent gradient
+at ``theta + rho g_hat``.
 
 The ``'official'`` rule of the authors' code keeps one radius and weights the
 ascent loss by ``n_max / n_c``: pass 1 uses those class weights, pass 2 is the
@@ -49,8 +60,8 @@ plain loss, again exactly two passes. With every radius 0 there is no ascent
 and the step is one pass of the plain (descent-weighted) gradient, ``G = grad L(theta)``,
 under every rule.
 
-An optional class-independent loss term (the Joint-SSL loss) is in the direction
-with weight 1 and is treated as one more "class" whose radius is the smallest class radius: the base ``rho`` under
+An optional class-independent loss term (the Joint-SSL loss) is treated as one
+more "class" whose radius is the smallest class radius: the base ``rho`` under
 every rule except ``'paper'``, whose smallest multiplier (the rarest class's
 ``1 / (1 - p_min)``) exceeds 1.
 BatchNorm running statistics are frozen during the second pass so that they
@@ -65,6 +76,11 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+#: The steps :class:`AsymmetricSAM` offers (see the module docstring).
+SAM_STEPS = ("fast", "faithful")
+#: Anchor radius of the ``'fast'`` step's interpolation, in units of the largest class radius.
+FAST_STEP_ANCHOR = 2.0
 
 # objective([(class_weights (K,) tensor, extra_term_weight), ...]) -> one scalar loss per weighting, all from
 # one forward pass at the current parameters
@@ -103,6 +119,10 @@ class AsymmetricSAM:
     ascent_weights : array-like of shape (n_classes,), default=None
         Extra per-class weights of the ascent loss (the ``'official'`` rule);
         None means ones.
+    step : {'fast', 'faithful'}, default='fast'
+        How unequal radii are handled (module docstring): two forward/backward
+        passes with an anchor at twice the largest radius, or the paper's ascent
+        direction with one more backward pass, exact for the largest radius.
 
     Notes
     -----
@@ -110,33 +130,58 @@ class AsymmetricSAM:
     demand, so a pickled estimator never carries device tensors here.
     """
 
-    def __init__(self, class_radii: Sequence[float], ascent_weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, class_radii: Sequence[float], ascent_weights: Sequence[float] | None = None, step: str = "fast"
+    ) -> None:
         radii = np.asarray(class_radii, dtype=np.float64)
         if radii.ndim != 1 or np.any(radii < 0) or not np.all(np.isfinite(radii)):
             raise ValueError(f"class_radii must be non-negative and finite, got {radii.tolist()}.")
+        if step not in SAM_STEPS:
+            raise ValueError(f"step must be one of {SAM_STEPS}, got {step!r}.")
         self.class_radii = radii
+        self.step = step
         self.ascent_weights = np.ones_like(radii) if ascent_weights is None else np.asarray(ascent_weights, dtype=np.float64)
-        self.uniform = bool(np.all(radii == radii[0]))
-        #: The perturbation radius of pass 2: the largest class radius.
-        self.radius = float(radii.max())
-        descent = radii / self.radius if self.radius > 0 else np.ones_like(radii)
-        # Each class's share of G: (1 - w_c) of its gradient at theta (kept from pass 1), w_c at theta + r g_hat.
-        self._kept, self._perturbed = 1.0 - descent, descent
-        extra = float(radii.min()) / self.radius if self.radius > 0 else 1.0
-        self._extra_kept, self._extra_perturbed = 1.0 - extra, extra
-        self._device_weights: dict[torch.device, tuple[Tensor, Tensor, Tensor]] = {}
+        self.uniform = bool(np.allclose(radii, radii[0]))
+        ones = np.ones_like(radii)
+        # (class weights, weight of the extra term) of: the ascent direction, the share of G kept from pass 1
+        # (None: nothing kept), and pass 2.
+        self._kept: tuple[np.ndarray, float] | None
+        if self.uniform:
+            self.radius = float(radii[0])
+            self._direction, self._kept, self._perturbed = (self.ascent_weights, 1.0), None, (ones, 1.0)
+        elif step == "fast":
+            self.radius = FAST_STEP_ANCHOR * float(radii.max())
+            w, w_extra = radii / self.radius, float(radii.min()) / self.radius
+            self._direction = ((1.0 - w) * self.ascent_weights, 1.0 - w_extra)
+            self._kept = self._direction  # the direction's gradient is also G's share at theta
+            self._perturbed = (w, w_extra)
+        else:
+            self.radius = float(radii.max())
+            w, w_extra = radii / self.radius, float(radii.min()) / self.radius
+            self._direction, self._kept, self._perturbed = (self.ascent_weights, 1.0), (1.0 - w, 1.0 - w_extra), (w, w_extra)
+        self._device_weights: dict[torch.device, dict[str, tuple[Tensor, float]]] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_device_weights"] = {}
         return state
 
-    def _weights(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    def __setstate__(self, state: dict) -> None:
+        if "_pass1" in state:
+            # Pickled before imbsk had two steps: that object's weights were the 'fast' step's.
+            fresh = AsymmetricSAM(state["class_radii"], state.get("ascent_weights"), "fast")
+            state = fresh.__dict__
+        self.__dict__.update(state)
+
+    def _weights(self, device: torch.device) -> dict[str, tuple[Tensor, float]]:
         if device not in self._device_weights:
-            self._device_weights[device] = tuple(  # type: ignore[assignment]
-                torch.as_tensor(weights, dtype=torch.float32, device=device)
-                for weights in (self.ascent_weights, self._kept, self._perturbed)
-            )
+            parts = {"direction": self._direction, "perturbed": self._perturbed}
+            if self._kept is not None and self._kept is not self._direction:
+                parts["kept"] = self._kept
+            self._device_weights[device] = {
+                name: (torch.as_tensor(weights, dtype=torch.float32, device=device), float(extra))
+                for name, (weights, extra) in parts.items()
+            }
         return self._device_weights[device]
 
     def compute_gradients(self, params: list[Tensor], objective: Objective, module: nn.Module) -> None:
@@ -154,19 +199,18 @@ class AsymmetricSAM:
         module : nn.Module
             The network (to freeze its BatchNorm statistics during pass 2).
         """
-        device = params[0].device
-        ascent, kept, perturbed = self._weights(device)
+        weights = self._weights(params[0].device)
         if self.radius == 0.0:
             # No perturbation: G is the plain gradient at theta (plain SGD). The ascent weights
             # (the 'official' n_max / n_c) only steer a direction, so they must not leak into the step.
-            objective([(perturbed, self._extra_perturbed)])[0].backward()
+            objective([weights["perturbed"]])[0].backward()
             return
 
-        keeps_a_share = not self.uniform
-        losses = objective([(ascent, 1.0)] + ([(kept, self._extra_kept)] if keeps_a_share else []))
-        losses[0].backward(retain_graph=keeps_a_share)
-        direction = [p.grad for p in params]
-        live = [(p, g) for p, g in zip(params, direction) if g is not None]
+        separate_share = "kept" in weights
+        losses = objective([weights["direction"]] + ([weights["kept"]] if separate_share else []))
+        losses[0].backward(retain_graph=separate_share)
+        first = [p.grad for p in params]
+        live = [(p, g) for p, g in zip(params, first) if g is not None]
         if not live:
             return
         live_params = [p for p, _ in live]
@@ -176,16 +220,18 @@ class AsymmetricSAM:
         for p in params:
             p.grad = None
         share_at_theta: list[Tensor | None] = [None] * len(params)
-        if keeps_a_share:
+        if separate_share:
             losses[1].backward()
             share_at_theta = [p.grad for p in params]
             for p in params:
                 p.grad = None
+        elif self._kept is not None:
+            share_at_theta = first
         with torch.no_grad():
             torch._foreach_add_(live_params, step)
         try:
             with frozen_batchnorm_statistics(module):
-                objective([(perturbed, self._extra_perturbed)])[0].backward()
+                objective([weights["perturbed"]])[0].backward()
         finally:
             with torch.no_grad():
                 torch._foreach_sub_(live_params, step)
