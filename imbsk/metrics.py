@@ -474,7 +474,7 @@ class _ImbalanceScorer:
         return self
 
     def get_metadata_routing(self) -> MetadataRequest:
-        """The scorer's metadata request: ``sample_weight`` for its ``score`` step, as set by :meth:`set_score_request`."""
+        """The scorer's metadata request: ``sample_weight`` for its ``score`` step (:meth:`set_score_request`)."""
         request = MetadataRequest(owner=self)
         request.score.add_request(param="sample_weight", alias=getattr(self, "_sample_weight_request", None))
         return request

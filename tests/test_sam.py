@@ -73,7 +73,7 @@ def _sam_a_gradient(model, X, y, radii, ascent_weights=None, step="fast"):
 
 
 def _naive_reference(model, X, y, radii, direction_weights=None):
-    """The per-class contract sum_c grad L_c(theta + rho_c g_hat); g_hat ~ grad L (the paper) unless weights are given."""
+    """The contract sum_c grad L_c(theta + rho_c g_hat), g_hat ~ grad L (the paper) unless weights are given."""
     weights = torch.ones(3, dtype=torch.float64) if direction_weights is None else torch.as_tensor(direction_weights)
     direction = _ascent_direction(model, X, y, weights.to(torch.float64))
     return sum(_perturbed_class_gradient(model, X, y, direction, radii[c], c) for c in range(len(radii)))

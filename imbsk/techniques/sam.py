@@ -158,7 +158,8 @@ class AsymmetricSAM:
         else:
             self.radius = float(radii.max())
             w, w_extra = radii / self.radius, float(radii.min()) / self.radius
-            self._direction, self._kept, self._perturbed = (self.ascent_weights, 1.0), (1.0 - w, 1.0 - w_extra), (w, w_extra)
+            self._direction, self._kept = (self.ascent_weights, 1.0), (1.0 - w, 1.0 - w_extra)
+            self._perturbed = (w, w_extra)
         self._device_weights: dict[torch.device, dict[str, tuple[Tensor, float]]] = {}
 
     def __getstate__(self) -> dict:

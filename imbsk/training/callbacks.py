@@ -224,7 +224,8 @@ class EpochTable(PrintLog):
 
     Printed to a file or a pipe (a log, a notebook's captured output, ``imbsk evaluate > run.log``) the
     escape codes are noise around every best value, so they are left out; ``NO_COLOR`` (no-color.org)
-    leaves them out on a terminal too. The ``best`` column marks each epoch that improved the early-stopping score either way.
+    leaves them out on a terminal too. The ``best`` column marks each epoch that improved the
+    early-stopping score either way.
     """
 
     def format_row(self, row: dict[str, Any], key: str, color: str) -> Any:

@@ -147,7 +147,9 @@ class ImbalanceNet(NeuralNet):
     @property
     def _default_callbacks(self) -> list[tuple[str, Any]]:
         # skorch's defaults, with an epoch table that leaves its colour codes out of logs and pipes.
-        return [(name, EpochTable() if name == "print_log" else callback) for name, callback in super()._default_callbacks]
+        return [
+            (name, EpochTable() if name == "print_log" else callback) for name, callback in super()._default_callbacks
+        ]
 
     def initialize_module(self):
         super().initialize_module()
