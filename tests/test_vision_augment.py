@@ -235,6 +235,17 @@ def test_autoaugment_follows_the_cifar10_policy(monkeypatch):
     assert aug._table[V._OP_ID["posterize"]].tolist() == [8, 8, 7, 7, 6, 6, 5, 5, 4, 4]
 
 
+def test_autoaugment_step_probabilities_are_the_published_cifar10_policy():
+    # Cubuk et al. (2019), as in torchvision's AutoAugmentPolicy.CIFAR10; sub-policy 23 once had 0.2 for 0.8.
+    first = [0.1, 0.7, 0.8, 0.5, 0.5, 0.2, 0.4, 0.3, 0.6, 0.6, 0.7, 0.3, 0.4, 0.9, 0.5, 0.2, 0.2, 0.9, 0.8, 0.1, 0.4,
+             0.9, 0.9, 0.8, 0.7]
+    second = [0.2, 0.3, 0.9, 0.7, 0.9, 0.3, 0.6, 0.7, 0.5, 0.6, 0.5, 0.4, 0.2, 0.2, 0.0, 0.6, 0.6, 0.6, 0.2, 0.7, 0.9,
+              0.7, 0.8, 0.1, 0.9]
+    assert [sub[0][1] for sub in V._CIFAR10_POLICY] == first
+    assert [sub[1][1] for sub in V._CIFAR10_POLICY] == second
+    assert V._CIFAR10_POLICY[22] == (("autocontrast", 0.9, 0), ("solarize", 0.8, 3))
+
+
 # --------------------------------------------------------------------------------------------------------------
 # CutMix / MixUp
 # --------------------------------------------------------------------------------------------------------------

@@ -343,7 +343,7 @@ _CIFAR10_POLICY: tuple[tuple[tuple[str, float, int], tuple[str, float, int]], ..
     (("brightness", 0.1, 3), ("color", 0.7, 0)),
     (("solarize", 0.4, 5), ("autocontrast", 0.9, 0)),
     (("translate_y", 0.9, 9), ("translate_y", 0.7, 9)),
-    (("autocontrast", 0.9, 0), ("solarize", 0.2, 3)),
+    (("autocontrast", 0.9, 0), ("solarize", 0.8, 3)),
     (("equalize", 0.8, 0), ("invert", 0.1, 0)),
     (("translate_y", 0.7, 9), ("autocontrast", 0.9, 0)),
 )
