@@ -212,6 +212,28 @@ def test_quantile_noise_only_affects_fit_and_is_seeded() -> None:
     assert np.max(np.abs(q - np.round(q))) > 0
 
 
+def test_one_outlier_does_not_drown_a_discrete_column() -> None:
+    # Counts 0..4 and a single 1e8: with the std as noise scale (2,235 here) the counts all mapped to about 0.01.
+    rng = np.random.default_rng(0)
+    counts = np.append(rng.integers(0, 5, size=2000), 1e8).astype(float)
+    X = pd.DataFrame({"count": counts})
+    out = TabularPreprocessor(random_state=0).fit(X).transform(X)["x_num"][:, 0]
+    levels = [out[counts == value][0] for value in range(5)]
+    assert np.all(np.diff(levels) > 0.3)  # five well separated levels, as without the outlier
+    assert out[-1] == out.max()
+
+
+def test_noise_scale_is_the_std_where_the_central_spread_exceeds_it() -> None:
+    # The benchmark columns: the robust cap does not bind, so their quantiles are those of the std rule.
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"discrete": rng.integers(0, 5, size=500).astype(float), "cont": rng.normal(size=500)})
+    fitted = TabularPreprocessor(random_state=7).fit(X)
+    noise = np.random.RandomState(7).standard_normal(X.shape) * (1e-3 * X.to_numpy().std(axis=0))
+    reference = QuantileTransformer(output_distribution="normal", n_quantiles=500, subsample=10**9, random_state=7)
+    reference.fit(X.to_numpy() + noise)
+    np.testing.assert_array_equal(fitted.numeric_transformer_.quantiles_, reference.quantiles_)
+
+
 def test_standard_and_passthrough_transforms() -> None:
     X = np.array([[1.0, 10], [2.0, 20], [3.0, 60]])
     out = TabularPreprocessor(numeric_transform="standard").fit_transform(X)

@@ -25,8 +25,11 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 __all__ = ["TabularPreprocessor", "category_codes", "sorted_categories"]
 
 _NUMERIC_TRANSFORMS = ("quantile", "standard", None)
-# Relative std of the tie-breaking noise added before fitting the quantiles (Gorishniy et al. 2022).
+# Relative std of the tie-breaking noise added before fitting the quantiles (after Gorishniy et al. 2022).
 _QUANTILE_NOISE = 1e-3
+# The noise's scale is the column's std, but at most the spread of its central 99% (percentiles 0.5 and 99.5):
+# a few extreme values inflate the std until the noise drowns the ordinary values' differences.
+_ROBUST_SPREAD_PERCENTILES = (0.5, 99.5)
 
 
 def _category_strings(values: Any) -> pd.Series:
@@ -139,8 +142,11 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
     1000 quantiles of the training column and ``Phi`` is the standard normal CDF
     (scikit-learn's :class:`~sklearn.preprocessing.QuantileTransformer` with
     ``output_distribution='normal'``). As in Gorishniy et al. (2022), the quantiles are
-    fitted on ``x + eps`` with ``eps ~ N(0, (1e-3 * std(x))^2)`` so that ties in discrete
-    columns are spread out; the fitted map is then applied to the un-noised data.
+    fitted on ``x + eps`` with ``eps ~ N(0, (1e-3 * s)^2)`` so that ties in discrete
+    columns are spread out; the fitted map is then applied to the un-noised data. The
+    scale is ``s = min(std(x), q_99.5(x) - q_0.5(x))`` (``std(x)`` when that spread is
+    0): with the std alone, one value of 1e8 among counts 0..4 made the noise (2,000)
+    shuffle the counts and map them all to about the same value.
     A column that is constant at fit time carries no information and is mapped to 0.
 
     Parameters
@@ -350,7 +356,10 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             return StandardScaler().fit(x_num)
         n_samples = x_num.shape[0]
         rng = check_random_state(self.random_state)
-        noise_std = _QUANTILE_NOISE * x_num.std(axis=0)
+        std = x_num.std(axis=0)
+        low, high = np.percentile(x_num, _ROBUST_SPREAD_PERCENTILES, axis=0)
+        spread = high - low
+        noise_std = _QUANTILE_NOISE * np.where(spread > 0, np.minimum(std, spread), std)
         noisy = x_num + noise_std * rng.standard_normal(x_num.shape)
         transformer = QuantileTransformer(
             output_distribution="normal",
