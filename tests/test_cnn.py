@@ -71,6 +71,16 @@ def test_uint8_nhwc_float_nchw_and_flat_rows_are_the_same_images(digits):
     np.testing.assert_array_equal(reference.predict_proba(X[:50, :, :, 0]), proba)
 
 
+def test_channel_statistics_come_from_the_training_images_only(digits):
+    _, X, y = digits
+    whole = ImbalancedCNNClassifier(random_state=0, **FAST).fit(X, y)
+    held_out = ImbalancedCNNClassifier(validation_fraction=0.5, random_state=0, **FAST).fit(X, y)
+    np.testing.assert_allclose(whole.channel_mean_, [X.mean() / 255], rtol=1e-6)
+    assert abs(held_out.channel_mean_[0] - whole.channel_mean_[0]) > 1e-4  # half the images only
+    means = [X[rows].mean() / 255 for rows in np.split(np.arange(len(X)), 2)]
+    assert min(means) - 0.05 < held_out.channel_mean_[0] < max(means) + 0.05
+
+
 def test_colour_images_build_a_three_channel_network():
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, size=(40, 8, 10, 3), dtype=np.uint8)

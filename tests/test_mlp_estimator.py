@@ -134,6 +134,21 @@ def test_piecewise_bins_of_constant_varying_and_two_row_columns():
     torch.testing.assert_close(two_rows[1], torch.tensor([1.5, 3.5]))
 
 
+def test_the_preprocessing_learns_from_the_training_rows_only():
+    # 40 rows, 40 categories: the 10 held out for early stopping are unseen categories (code 0), as at predict.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=40), "c": pd.Series([f"c{i}" for i in range(40)], dtype="category")})
+    y = np.arange(40) % 2
+    clf = ImbalancedMLPClassifier(validation_fraction=0.25, max_iter=1, random_state=0, **FAST).fit(X, y)
+    assert list(clf.preprocessor_.cardinalities_) == [31]  # 30 categories + the unseen slot
+    assert clf.preprocessor_.numeric_transformer_.n_quantiles_ == 30
+    train_rows = np.flatnonzero(clf.preprocessor_.transform(X)["x_cat"][:, 0] > 0)
+    assert len(train_rows) == 30
+    # Without a held-out split every row teaches the preprocessing.
+    whole = ImbalancedMLPClassifier(validation_fraction=None, max_iter=1, random_state=0, **FAST).fit(X, y)
+    assert list(whole.preprocessor_.cardinalities_) == [41]
+
+
 def test_a_failed_refit_leaves_the_estimator_unfitted(imbalanced):
     X, y = imbalanced
     clf = ImbalancedMLPClassifier(max_iter=1, random_state=0, **FAST).fit(X, y)

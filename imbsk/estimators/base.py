@@ -23,7 +23,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
@@ -495,20 +495,22 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         if X_val is None and y_val is None:
             train_index, valid_index = self._validation_split(y_encoded, seed, weights)
+            train_inputs, valid_inputs = _take(inputs, train_index), None
+            if valid_index is not None:
+                # The preprocessing (quantiles, category codes, image statistics) is refitted on the training rows
+                # alone, as HistGradientBoostingClassifier bins them: the held-out rows are then new data to it.
+                train_inputs = self._fit_inputs(_rows(X, train_index))
+                valid_inputs = self._transform_inputs(_rows(X, valid_index))
             sampling = self._sampling_probabilities(y_encoded[train_index])
             train_weight = valid_weight = None
             if weights is not None:
                 # Each set normalised over its own rows (both have a positive weight, see _validation_split).
                 train_weight = _normalised_weights(weights[train_index], sampling)
                 valid_weight = None if valid_index is None else _normalised_weights(weights[valid_index])
-            train = TensorData(
-                _take(inputs, train_index), y_encoded[train_index], device=device, sample_weight=train_weight
-            )
+            train = TensorData(train_inputs, y_encoded[train_index], device=device, sample_weight=train_weight)
             valid = None
-            if valid_index is not None:
-                valid = TensorData(
-                    _take(inputs, valid_index), y_encoded[valid_index], device=device, sample_weight=valid_weight
-                )
+            if valid_inputs is not None:
+                valid = TensorData(valid_inputs, y_encoded[valid_index], device=device, sample_weight=valid_weight)
         else:
             sampling = self._sampling_probabilities(y_encoded)
             train_weight = None if weights is None else _normalised_weights(weights, sampling)
@@ -659,6 +661,13 @@ def _n_rows(inputs: Any) -> int:
     if isinstance(inputs, dict):
         return len(next(iter(inputs.values())))
     return len(inputs)
+
+
+def _rows(X: Any, index: np.ndarray) -> Any:
+    """The rows ``index`` of the raw input, of its own kind (a DataFrame stays a DataFrame, a list a list)."""
+    if not (hasattr(X, "__getitem__") and hasattr(X, "__len__")):
+        X = np.asarray(X)  # e.g. an object that only converts itself (__array__)
+    return _safe_indexing(X, index)
 
 
 def _take(inputs: Any, index: np.ndarray) -> Any:

@@ -262,7 +262,8 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         (with ``sample_weight`` in ``fit``, of the rows of positive weight,
         whose weights then weight the validation scores). None, the default,
         trains the full schedule on all data as the paper does: a 10% hold-out
-        would remove 5 of the 50 images of the rarest CIFAR-10-LT class.
+        would remove 5 of the 50 images of the rarest CIFAR-10-LT class. The
+        channel statistics come from the images that train.
     n_iter_no_change : int, default=10
         Epochs without improvement of the validation score before stopping.
     tol : float, default=1e-4

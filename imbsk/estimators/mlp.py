@@ -120,7 +120,9 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         Fraction of the training data held out (stratified) for early stopping;
         None trains on everything for ``max_iter`` epochs. With
         ``sample_weight`` in ``fit``, a fraction of the rows of positive weight,
-        whose weights then weight the validation scores.
+        whose weights then weight the validation scores. The preprocessing
+        (quantiles, category codes) is fitted on the rows that train, so the
+        held-out rows are scored as new data.
     n_iter_no_change : int, default=10
         Epochs without improvement of the validation score before stopping;
         the weights of the best epoch are restored.
