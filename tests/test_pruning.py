@@ -123,6 +123,29 @@ def test_prune_trial_reports_the_running_mean_with_the_best_epoch_so_far(split):
     np.testing.assert_allclose([value for _, value in trial.reports], (1.2 + best) / 3)
 
 
+def test_prune_trial_counts_a_new_best_only_beyond_tol():
+    # As the fit's early stopping: an epoch better by less than tol is not the kept one.
+    class Net:
+        def __init__(self) -> None:
+            self.history = _History()
+
+    class _History(list):
+        def __getitem__(self, key):
+            if isinstance(key, tuple):
+                return list.__getitem__(self, key[0])[key[1]]
+            return list.__getitem__(self, key)
+
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    pruning = tuning.PruneTrial(trial, tol=0.01).initialize()
+    net = Net()
+    for score in (0.80, 0.805, 0.83, 0.835):
+        net.history.append({"valid_acc": score})
+        pruning.on_epoch_end(net)
+    assert [trial.storage.get_trial(trial._trial_id).intermediate_values[step] for step in range(4)] == [
+        0.80, 0.80, 0.83, 0.83]
+
+
 def test_prune_trial_stops_the_fit_when_the_trial_is_pruned(split):
     X, y, X_val, y_val = split
     trial = FakeTrial(prune_at=1)

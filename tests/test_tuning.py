@@ -610,6 +610,19 @@ def test_evaluate_lets_a_configuration_name_its_kept_epoch_score(monkeypatch):
                               {"model": "xgboost", "params": {"max_depth": 3}}, seeds=1)
 
 
+def test_an_enqueued_trial_with_a_name_outside_the_space_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr("imbsk.tuning.study.load_split", _split_reached)  # refused before any data is read
+    with pytest.raises(ValueError, match=r"enqueue_trials\[1\] has names outside the search space: \['depth'\]"):
+        tuning.tune("adult", "xgboost", n_trials=1, storage=f"sqlite:///{tmp_path}/e.db",
+                    enqueue_trials=[{"max_depth": 3}, {"depth": 3}])
+
+
+def test_validation_fraction_is_the_drivers_own():
+    # Every benchmark fit early-stops on X_val, which overrides it: accepted, it would be silently ignored.
+    with pytest.raises(ValueError, match="validation_fraction.*the benchmark's validation split"):
+        tuning.evaluate("adult", "mlp", {"validation_fraction": None}, seeds=1)
+
+
 def test_tune_and_evaluate_refuse_an_unusable_out_before_fitting(tmp_path, capsys, monkeypatch):
     from imbsk.cli import main
 
@@ -1253,3 +1266,18 @@ def test_every_driver_set_argument_says_where_it_comes_from():
     from imbsk.tuning import fitting
 
     assert set(fitting._DRIVER_ARGUMENT_SOURCES) == fitting._DRIVER_ARGUMENTS | fitting._XGB_DRIVER_ARGUMENTS
+
+
+def test_the_caps_note_names_only_the_caps_that_bind_the_model(capsys):
+    from imbsk.tuning.commands import _caps_of_best_trial
+
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    for name, value in {"max_epochs": 50, "xgb_max_estimators": 2000, "max_train_rows": None}.items():
+        trial.set_user_attr(name, value)
+    study.tell(trial, 0.8)
+    given = {"max_epochs": 5, "xgb_max_estimators": 2000, "max_train_rows": None}
+    caps = _caps_of_best_trial(study, "", "xgboost", **given)
+    assert caps["max_epochs"] == 50 and capsys.readouterr().out == ""  # an epoch cap does not bind XGBoost
+    _caps_of_best_trial(study, "", "mlp", **given)
+    assert 'the best trial was scored with {"max_epochs": 50}' in capsys.readouterr().out

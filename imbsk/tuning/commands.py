@@ -40,16 +40,18 @@ WARM_START_RHO = 0.05
 WARM_START_EPS = 0.05
 
 
-def _caps_of_best_trial(study: optuna.Study, prefix: str, **given: Any) -> dict[str, Any]:
+def _caps_of_best_trial(study: optuna.Study, prefix: str, model: str, **given: Any) -> dict[str, Any]:
     """``max_epochs``, ``xgb_max_estimators`` and ``max_train_rows`` of the study's best trial; ``given`` (this
     run's options) stand in for a trial that predates their record.
 
     The best trial may come from an earlier run of the study with other caps (e.g. a report
     with --n-trials 0 and default options): its configuration is the trial's, caps included,
-    and a line (starting with ``prefix``) says so when they differ from this run's.
+    and a line (starting with ``prefix``) says so when the caps that bind ``model`` differ
+    from this run's (an epoch cap does not bind XGBoost, nor a tree cap an MLP).
     """
     caps = _best_caps(study, **given)
-    differ = {name: value for name, value in caps.items() if value != given[name]}
+    unused = "max_epochs" if model == "xgboost" else "xgb_max_estimators"
+    differ = {name: value for name, value in caps.items() if value != given[name] and name != unused}
     if differ:
         print(f"{prefix}the best trial was scored with {json.dumps(differ)}, not this run's options; "
               "its configuration keeps them", flush=True)
@@ -146,7 +148,7 @@ def run_benchmark(
         print(f"[{dataset}/{model}] {len(completed)} trials in the study"
               f"{f' (and {n_pruned} pruned)' if n_pruned else ''} ({tuned:.0f} s this run); "
               f"best val acc {study.best_value:.4f}; params {json.dumps(params)}", flush=True)
-        caps = _caps_of_best_trial(study, f"[{dataset}/{model}] ", max_epochs=max_epochs,
+        caps = _caps_of_best_trial(study, f"[{dataset}/{model}] ", model, max_epochs=max_epochs,
                                    xgb_max_estimators=xgb_max_estimators, max_train_rows=max_train_rows)
         started = time.perf_counter()
         frame = evaluate(dataset, model, params, seeds=seeds, data_home=data_home, device=device,
@@ -180,7 +182,7 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--xgb-trials", type=non_negative_int, default=None,
                         help="trials of XGBoost (default: 2 x --n-trials)")
     parser.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..K-1 of the final evaluation")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="sampler seed of the studies; give a rerun on the same storage, or a parallel copy, its own")
     parser.add_argument("--storage", default=f"sqlite:///imbsk-{dataset}.db",
                         help="Optuna storage URL of the studies ('<dataset>-<model>'); rerunning continues them")
@@ -261,7 +263,7 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", type=device_name, metavar="{auto,cpu,cuda,cuda:N}",
                         help="where the MLPs train (default: cpu; auto picks a visible GPU)")
     parser.add_argument("--max-epochs", type=positive_int, default=DEFAULT_MAX_EPOCHS, help="epoch cap of the MLPs")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="sampler seed (and model seed without --trial-seeds); give each worker its own")
     parser.add_argument("--trial-seeds", type=_seeds_argument("--trial-seeds"), default=None,
                         metavar="K|A-B|A,B",
@@ -351,7 +353,7 @@ def run_tune_command(args: argparse.Namespace) -> int:
     print(f"best params: {json.dumps(params)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    caps = _caps_of_best_trial(study, "", max_epochs=args.max_epochs,
+    caps = _caps_of_best_trial(study, "", args.model, max_epochs=args.max_epochs,
                                xgb_max_estimators=getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
                                max_train_rows=getattr(args, "max_train_rows", None))
     max_epochs, xgb_max_estimators, max_train_rows = (

@@ -32,7 +32,9 @@ MLP_EMA_DECAY = 0.99
 MLP_EARLY_STOPPING_METRIC = "accuracy"
 
 #: Estimator arguments the tuning driver sets itself (see ``_fit_model`` and ``_fit_xgboost``).
-_DRIVER_ARGUMENTS = frozenset({"max_iter", "early_stopping_metric", "device", "random_state", "callbacks"})
+_DRIVER_ARGUMENTS = frozenset(
+    {"max_iter", "early_stopping_metric", "device", "random_state", "callbacks", "validation_fraction"}
+)
 _XGB_DRIVER_ARGUMENTS = frozenset(
     {"n_estimators", "early_stopping_rounds", "tree_method", "enable_categorical", "device", "random_state"}
 )
@@ -46,6 +48,7 @@ _DRIVER_ARGUMENT_SOURCES = {
     "n_estimators": "the tree cap, xgb_max_estimators / --xgb-max-estimators",
     "random_state": "the model seed, seeds / --seeds (imbsk tune: --seed, --trial-seeds)",
     "device": "device / --device",
+    "validation_fraction": "the benchmark's validation split, on which every MLP early-stops (it would be ignored)",
     "callbacks": "the pruner, pruner / --pruner",
     "early_stopping_metric": "a study keeps each trial's epoch of best validation accuracy, the score it ranks and "
                              "prunes trials by; imbsk evaluate takes another",

@@ -40,7 +40,10 @@ class PruneTrial(Callback):
     ``v = (sum(prior_scores) + best_e) / (len(prior_scores) + 1)``,
 
     where ``best_e`` is the best value of ``net.history[:, monitor]`` over
-    epochs ``1..e`` (the largest, or the smallest when ``lower_is_better``).
+    epochs ``1..e`` (the largest, or the smallest when ``lower_is_better``),
+    counting an epoch as better only when it improves on the best so far by more
+    than ``tol``: give the estimator's ``tol`` when early stopping watches the same
+    key, so that ``best_e`` is the score of the epoch the fit keeps.
     With the defaults that is the best validation accuracy so far, at step
     ``e - 1``. ``prior_scores`` and ``step_offset`` let a trial that fits several
     models (one per seed) report their running mean on one scale of steps (see
@@ -76,6 +79,9 @@ class PruneTrial(Callback):
         Step of the first epoch.
     prior_scores : sequence of float, default=()
         Final scores of models the trial fitted before this one.
+    tol : float, default=0.0
+        Least improvement that makes an epoch the new best (as the estimators'
+        ``tol``).
     """
 
     def __init__(
@@ -85,12 +91,14 @@ class PruneTrial(Callback):
         lower_is_better: bool = False,
         step_offset: int = 0,
         prior_scores: Sequence[float] = (),
+        tol: float = 0.0,
     ) -> None:
         self.trial = trial
         self.monitor = monitor
         self.lower_is_better = lower_is_better
         self.step_offset = step_offset
         self.prior_scores = prior_scores
+        self.tol = tol
 
     def initialize(self) -> "PruneTrial":
         self.best_ = math.inf if self.lower_is_better else -math.inf
@@ -105,7 +113,9 @@ class PruneTrial(Callback):
             )
         score = float(net.history[-1, self.monitor])
         if math.isfinite(score):
-            self.best_ = min(self.best_, score) if self.lower_is_better else max(self.best_, score)
+            improved = score < self.best_ - self.tol if self.lower_is_better else score > self.best_ + self.tol
+            if improved or not math.isfinite(self.best_):
+                self.best_ = score
         if not math.isfinite(self.best_):
             return  # nothing finite to report yet
         epoch = len(net.history)

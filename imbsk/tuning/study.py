@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import optuna
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from imbsk.tuning.data import load_split
 from imbsk.tuning.fitting import (
@@ -46,14 +46,14 @@ def _storage(url: str) -> optuna.storages.BaseStorage:
             # Not a URL at all (e.g. a bare file name): a usage error, not a traceback.
             raise ValueError(f"cannot use {url!r} as an Optuna storage URL ({error}); "
                              "give e.g. sqlite:///study.db or postgresql://user@host/db") from None
-        except Exception as error:  # sqlalchemy's OperationalError / IntegrityError, without importing it
+        except Exception as error:  # sqlalchemy's OperationalError / IntegrityError
             # Workers that start together race to create the schema ("table ... already exists") or
             # to stamp its alembic version ("UNIQUE constraint failed"); the loser finds it complete
             # on the next attempt.
             if _is_schema_race(error) and attempt < 4:
                 time.sleep(0.5 * (attempt + 1))
                 continue
-            if type(error).__module__.startswith("sqlalchemy"):
+            if isinstance(error, SQLAlchemyError):
                 # A database that cannot be opened (a missing directory, no permission, no server): a usage
                 # error; the driver's own message (sqlalchemy's ``orig``) says why in one line.
                 reason = getattr(error, "orig", None) or error
@@ -204,12 +204,20 @@ def tune(
         raise ValueError("trial_seeds must name at least one seed")
     drawn = _probe_space(space, choices)
     _check_fixed_params(fixed_params or {}, drawn)
+    for position, enqueued in enumerate(enqueue_trials or ()):
+        # Optuna ignores a name its sampler never asks for: a typo would run a sampled trial in its place.
+        _check_fixed_params(dict(enqueued), drawn, what=f"enqueue_trials[{position}]")
     extra = _check_estimator_params(model, estimator_params or {}, drawn)
     study_pruner = make_pruner(pruner, max_epochs=max_epochs, n_model_seeds=len(model_seeds))
     # MLP trials report whatever the pruner: their learning curves stay in the study (a few
     # milliseconds an epoch), e.g. to see afterwards what a pruner would have stopped.
     reports = model != "xgboost"
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
+    default_tol = None
+    if reports:
+        from imbsk.estimators.mlp import ImbalancedMLPClassifier  # torch only where an MLP trains
+
+        default_tol = ImbalancedMLPClassifier().tol
 
     def objective(trial: optuna.Trial) -> float:
         params = space(trial, batch_sizes=choices) | extra
@@ -217,7 +225,11 @@ def tune(
         member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
         members, accuracies = [], []
         for index, model_seed in enumerate(model_seeds):
-            pruning = PruneTrial(trial, step_offset=index * max_epochs, prior_scores=list(accuracies)) if reports else None
+            pruning = None
+            if reports:
+                # The same tol as the fit's early stopping, so that the best reported is the epoch it keeps.
+                pruning = PruneTrial(trial, step_offset=index * max_epochs, prior_scores=list(accuracies),
+                                     tol=float(params.get("tol", default_tol)))
             member = _evaluated_member(dataset, model, params, data, seed=model_seed, device=device,
                                        max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
                                        predictions_dir=predictions_dir, member_config=member_config,
@@ -347,10 +359,10 @@ def _probe_space(space: Callable[..., dict[str, Any]], batch_sizes: list[int]) -
     return _DrawnNames(frozenset(trial.params), frozenset(params))
 
 
-def _check_fixed_params(fixed: dict[str, Any], drawn: _DrawnNames) -> None:
+def _check_fixed_params(fixed: dict[str, Any], drawn: _DrawnNames, what: str = "fixed_params") -> None:
     unknown = sorted(set(fixed) - drawn.trial_params)
     if unknown:
-        raise ValueError(f"fixed_params has names outside the search space: {unknown}; "
+        raise ValueError(f"{what} has names outside the search space: {unknown}; "
                          f"valid names: {sorted(drawn.trial_params)}")
 
 
