@@ -594,6 +594,7 @@ def test_smote_nc_held_out_rows_are_imputed_but_not_resampled(monkeypatch):
         return original_fit(self, X, y, sample_weight, **kwargs)
 
     monkeypatch.setattr(ImbalancedMLPClassifier, "fit", recording_fit)
+    monkeypatch.setattr("imbsk.compare._warm_up_torch", lambda device: None)  # its fit is not the method's
     results = run_comparison(
         X.iloc[:150], y[:150], X.iloc[150:], y[150:], methods="smote_mlp", seeds=1,
         mlp_params=EARLY_STOPPING_PARAMS, progress=False,
@@ -681,6 +682,7 @@ def test_class_scaling_option_reaches_the_mlps(tmp_path, monkeypatch):
         return original_fit(self, X, y)
 
     monkeypatch.setattr(ImbalancedMLPClassifier, "fit", recording_fit)
+    monkeypatch.setattr("imbsk.compare._warm_up_torch", lambda device: None)  # its fit is not the method's
     code = main(["compare", "--methods", "class_smoothing", "--seeds", "1", "--quick", "--no-progress",
                  "--class-scaling", "uniform", "--out", str(tmp_path)])
     assert code == 0
