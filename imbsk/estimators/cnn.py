@@ -273,12 +273,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     sam_asymmetric_rho : float, default=0.0
         Base ascent radius ``rho`` of SAM-A; 0 disables SAM.
     sam_asymmetric_step : {'fast', 'faithful'}, default='fast'
-        How SAM-A gives each class its radius with one perturbed pass
-        (:mod:`imbsk.techniques.sam`): ``'fast'`` costs what plain SAM costs
-        (two forward/backward passes) and is off the per-class contract at
-        first order; ``'faithful'`` takes the paper's ascent direction and is
-        exact for the largest radius and continuous at balance, at one more
-        backward pass per step. Both are exactly SAM when every radius is equal.
+        SAM-A's step, as in :class:`ImbalancedMLPClassifier`: ``'fast'`` at the
+        cost of SAM, ``'faithful'`` (the paper's ascent direction) at one more
+        backward pass per step; see :mod:`imbsk.techniques.sam`.
     class_smoothing_eps : float, default=0.0
         Base label-smoothing strength ``eps``; 0 disables smoothing.
     joint_ssl_weight : float, default=0.0
