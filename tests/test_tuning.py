@@ -662,8 +662,11 @@ def test_a_training_subsample_that_cannot_be_stratified_is_named():
                                              r"training rows needs at least 2 rows kept and 2 left out .* give 2 to "
                                              r"26046, or 26048 or more"):
             tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=rows)
-    for rows in (2, 26046):
+    for rows in (10, 26046):
         assert len(tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=rows).y_train) == rows
+    # Enough rows for both classes, but proportional allocation gives the minority (24%) none of 2.
+    with pytest.raises(ValueError, match=r"max_train_rows=2 leaves the adult classes \['>50K'\] without a training row"):
+        tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=2)
 
 
 @needs_adult

@@ -37,8 +37,9 @@ def load_split(dataset: str, *, data_home: str | None = None, max_train_rows: in
     FileNotFoundError
         The data files are not under ``data_home``.
     ValueError
-        ``max_train_rows`` below the number of classes, or leaving fewer rows out
-        than there are classes (a stratified subsample needs one of each on both sides).
+        ``max_train_rows`` below the number of classes, leaving fewer rows out than
+        there are classes, or so small that the stratified subsample rounds a rare
+        class to no row.
     """
     name, _ = _check_names(dataset, "mlp")
     bunch = load_dataset(name, data_home=data_home, download=False)
@@ -52,9 +53,17 @@ def load_split(dataset: str, *, data_home: str | None = None, max_train_rows: in
                 f"rows needs at least {n_classes} rows kept and {n_classes} left out (one per class); give "
                 f"{n_classes} to {len(y_train) - n_classes}, or {len(y_train)} or more (every row)"
             )
+        all_labels = np.unique(np.asarray(y_train))
         X_train, _, y_train, _ = train_test_split(
             X_train, y_train, train_size=int(max_train_rows), stratify=y_train, random_state=0
         )
+        lost = np.setdiff1d(all_labels, np.asarray(y_train))
+        if len(lost):
+            # Proportional allocation rounds a rare class to no row in a small subsample.
+            raise ValueError(
+                f"max_train_rows={max_train_rows} leaves the {dataset} classes {lost.tolist()} without a training row "
+                "in the stratified subsample; give more rows"
+            )
     labels, counts = np.unique(np.asarray(y_train), return_counts=True)
     return Bunch(
         X_train=X_train,
