@@ -149,6 +149,29 @@ def test_the_preprocessing_learns_from_the_training_rows_only():
     assert list(whole.preprocessor_.cardinalities_) == [41]
 
 
+def test_deferred_reweighting_keeps_an_epoch_of_the_reweighted_phase():
+    # The unweighted validation loss rises when the weights switch on: early stopping used to keep the last plain
+    # epoch, i.e. train a plain ERM model. It starts afresh at drw_epoch and does not stop before it.
+    X, y = make_classification(n_samples=600, n_features=8, n_informative=4, weights=[0.9, 0.1], flip_y=0.05,
+                               random_state=1)
+    params = dict(hidden_layer_sizes=(32,), max_iter=12, n_iter_no_change=2, device="cpu", random_state=0)
+    drw = ImbalancedMLPClassifier(class_weight="balanced", drw_epoch=8, **params).fit(X, y)
+    events = list(drw.history_[:, "event_best"])
+    assert drw.n_iter_ > 8  # no stop before the switch, though patience 2 would have stopped it
+    assert max(epoch for epoch, best in enumerate(events) if best) >= 8  # the kept epoch is re-weighted
+    assert events[8]  # the first re-weighted epoch is a new best by construction
+
+
+def test_option_combinations_that_do_nothing_or_cannot_train_are_named(imbalanced):
+    X, y = imbalanced
+    with pytest.raises(ValueError, match="joint_ssl_weight=0.1 needs batch_size >= 2"):
+        ImbalancedMLPClassifier(joint_ssl_weight=0.1, batch_size=1, max_iter=1).fit(X, y)
+    with pytest.warns(UserWarning, match="drw_epoch has no effect without class_weight"):
+        ImbalancedMLPClassifier(drw_epoch=1, max_iter=1, random_state=0, **FAST).fit(X, y)
+    with pytest.warns(UserWarning, match="drw_epoch=3 >= max_iter=2: the class weights never switch on"):
+        ImbalancedMLPClassifier(class_weight="balanced", drw_epoch=3, max_iter=2, random_state=0, **FAST).fit(X, y)
+
+
 def test_a_failed_refit_leaves_the_estimator_unfitted(imbalanced):
     X, y = imbalanced
     clf = ImbalancedMLPClassifier(max_iter=1, random_state=0, **FAST).fit(X, y)

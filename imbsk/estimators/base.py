@@ -14,6 +14,7 @@ import numbers
 import re
 import threading
 import time
+import warnings
 from abc import abstractmethod
 from functools import partial
 from typing import Any
@@ -352,7 +353,10 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         callbacks.extend(self.callbacks or ())
         if valid is not None:
             monitor, lower_is_better = _EARLY_STOPPING_MONITORS[self.early_stopping_metric]
-            callbacks.append(("early_stopping", EarlyStoppingBest(monitor, lower_is_better, self.n_iter_no_change, self.tol)))
+            restart = self.drw_epoch if weights is not None and self.drw_epoch else None
+            callbacks.append(("early_stopping", EarlyStoppingBest(
+                monitor, lower_is_better, self.n_iter_no_change, self.tol, restart_epoch=restart
+            )))
 
         if self.optimizer == "sgd":
             optimizer, optimizer_kwargs = torch.optim.SGD, {"momentum": self.momentum, "weight_decay": self.weight_decay}
@@ -381,6 +385,21 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             autocast_dtype=_AUTOCAST_DTYPES[self.precision],
             **{f"optimizer__{key}": value for key, value in optimizer_kwargs.items()},
         )
+
+    def _check_option_combinations(self) -> None:
+        """Options that are valid alone but do nothing, or fail inside training, together."""
+        if self.joint_ssl_weight > 0 and self.batch_size < 2:
+            raise ValueError(
+                f"joint_ssl_weight={self.joint_ssl_weight} needs batch_size >= 2: VICReg compares the samples of a "
+                f"batch with each other; got batch_size={self.batch_size}."
+            )
+        if self.drw_epoch:
+            if self.class_weight is None:
+                warnings.warn("drw_epoch has no effect without class_weight: there are no weights to switch on.",
+                              UserWarning, stacklevel=3)
+            elif self.drw_epoch >= self.max_iter:
+                warnings.warn(f"drw_epoch={self.drw_epoch} >= max_iter={self.max_iter}: the class weights never "
+                              "switch on.", UserWarning, stacklevel=3)
 
     def _check_callbacks(self) -> None:
         """Refuse ``callbacks`` entries that are not skorch callbacks (instances or classes, bare or named)."""
@@ -475,6 +494,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         for name, allow_empty in self._layer_size_parameters.items():
             check_layer_sizes(getattr(self, name), name, allow_empty=allow_empty)
         self._check_callbacks()
+        self._check_option_combinations()
         started = time.perf_counter()
         seed = self._fit_seed()
         if y is None:

@@ -305,7 +305,8 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     effective_number_beta : float, default=0.9999
         ``beta`` of the effective-number weights (Cui et al. 2019).
     drw_epoch : int or None, default=None
-        Deferred re-weighting: apply ``class_weight`` only from this epoch on.
+        Deferred re-weighting: apply ``class_weight`` only from this epoch on
+        (with early stopping, as in :class:`ImbalancedMLPClassifier`).
     resampling : {'balanced'} or None, default=None
         Class-balanced resampling of the training batches.
     ssl_projector_dims : tuple of int, default=(512, 128)

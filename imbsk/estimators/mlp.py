@@ -177,6 +177,8 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         ``beta`` of the effective-number weights.
     drw_epoch : int or None, default=None
         Deferred re-weighting: apply ``class_weight`` only from this epoch (0-based) on.
+        With early stopping, training runs at least to this epoch and the kept
+        epoch is one of the re-weighted phase (early stopping starts afresh there).
     resampling : {'balanced'} or None, default=None
         Class-balanced resampling of the training batches.
     ssl_projector_dims : tuple of int, default=(256, 256)

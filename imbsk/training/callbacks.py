@@ -147,13 +147,23 @@ class EarlyStoppingBest(Callback):
         ``n_iter_no_change`` of the estimator.
     tol : float
         Minimum improvement that counts.
+    restart_epoch : int or None, default=None
+        0-based epoch at which the search starts afresh (the best score, the
+        patience and the kept weights are forgotten): the first epoch of deferred
+        re-weighting, whose loss is not comparable with the plain loss before
+        it. Without the restart the unweighted validation loss, which the switch
+        raises, would keep a pre-switch epoch and train a plain ERM model. No
+        stop happens before it, so the re-weighted phase always runs.
     """
 
-    def __init__(self, monitor: str, lower_is_better: bool, patience: int, tol: float) -> None:
+    def __init__(
+        self, monitor: str, lower_is_better: bool, patience: int, tol: float, restart_epoch: int | None = None
+    ) -> None:
         self.monitor = monitor
         self.lower_is_better = lower_is_better
         self.patience = patience
         self.tol = tol
+        self.restart_epoch = restart_epoch
 
     def initialize(self) -> "EarlyStoppingBest":
         self.best_score_ = math.inf if self.lower_is_better else -math.inf
@@ -161,6 +171,10 @@ class EarlyStoppingBest(Callback):
         self.best_state_ = None
         self.stale_epochs_ = 0
         return self
+
+    def on_epoch_begin(self, net, **kwargs) -> None:
+        if self.restart_epoch is not None and len(net.history) - 1 == self.restart_epoch:
+            self.initialize()
 
     def _improved(self, score: float) -> bool:
         if self.lower_is_better:
@@ -180,7 +194,8 @@ class EarlyStoppingBest(Callback):
             return
         net.history.record("event_best", False)
         self.stale_epochs_ += 1
-        if self.stale_epochs_ >= self.patience:
+        before_restart = self.restart_epoch is not None and len(net.history) - 1 < self.restart_epoch
+        if self.stale_epochs_ >= self.patience and not before_restart:
             # skorch runs its epoch table after every other callback, so the interruption below would
             # leave this last epoch out of it; print its row first.
             table = dict(net.callbacks_).get("print_log")
