@@ -169,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for key in ("accuracy", "minority_accuracy", "majority_accuracy"):
             values = np.array([g[key] for g in group], dtype=float)
-            se = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
-            cells.append(f"{key.split('_')[0]} {values.mean():.3f} ± {se:.3f}")
+            cell = f"{key.split('_')[0]} {values.mean():.3f}"
+            if len(values) > 1:  # one seed has no standard error
+                cell += f" ± {values.std(ddof=1) / math.sqrt(len(values)):.3f}"
+            cells.append(cell)
         print(f"r={ratio:g} {name:<12} " + ", ".join(cells))
     print(f"\nwrote {len(rows)} rows to {output}")
     return 0

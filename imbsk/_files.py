@@ -55,5 +55,9 @@ def check_output_directory(out: str | os.PathLike[str], flag: str = "--out") -> 
         existing = existing.parent
     if not existing.is_dir():
         raise ValueError(f"{flag} {out} cannot be created: {existing} is a file, not a directory.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{flag} {out} is not writable (no write permission on {existing}).")
+    try:
+        # A real attempt: permission bits do not bind root, and some file systems (/proc) refuse anyway.
+        with tempfile.TemporaryDirectory(dir=existing, prefix=".imbsk-write-probe-"):
+            pass
+    except OSError as error:
+        raise ValueError(f"{flag} {out} is not writable: {error.strerror or error} in {existing}.") from None

@@ -6,6 +6,8 @@ import math
 import subprocess
 import sys
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -267,6 +269,17 @@ def test_out_that_cannot_be_a_directory_is_refused_before_any_fit(tmp_path, caps
         assert main(["compare", "--methods", "logreg", "--out", str(out), "--no-progress", "--quick"]) == 2
         error = capsys.readouterr().err
         assert message in error and "Traceback" not in error and len(error.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_out_is_probed_by_a_real_write_not_by_permission_bits(tmp_path):
+    # /proc refuses new directories even to root, whom os.access calls writable everywhere.
+    from imbsk._files import check_output_directory
+
+    with pytest.raises(ValueError, match="--out /proc/imbsk-out is not writable"):
+        check_output_directory("/proc/imbsk-out")
+    check_output_directory(tmp_path / "new" / "dir")
+    assert list(tmp_path.iterdir()) == []  # the probe leaves nothing behind
 
 
 def test_continuous_target_error_is_one_short_line(tmp_path, capsys):
