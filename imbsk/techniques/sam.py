@@ -236,9 +236,14 @@ class AsymmetricSAM:
         finally:
             with torch.no_grad():
                 torch._foreach_sub_(live_params, step)
+        summed, kept = [], []
         for p, g in zip(params, share_at_theta):
-            if g is not None:
-                if p.grad is None:
-                    p.grad = g
-                else:
-                    p.grad.add_(g)
+            if g is None:
+                continue
+            if p.grad is None:
+                p.grad = g
+            else:
+                summed.append(p.grad)
+                kept.append(g)
+        if summed:
+            torch._foreach_add_(summed, kept)
