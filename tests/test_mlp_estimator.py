@@ -342,6 +342,46 @@ def test_model_trained_on_cuda_unpickles_on_cpu(imbalanced, monkeypatch):
     np.testing.assert_array_equal(restored.predict_proba(X), expected)
 
 
+def test_a_model_whose_tensors_are_on_a_gpu_unpickles_without_one(imbalanced, monkeypatch):
+    """Every tensor of the net tagged as a CUDA tensor when pickled (what a GPU-trained model holds) still loads here.
+
+    The net's `module` / `criterion` arguments are the fitted objects themselves; pickled as such, next to the
+    `module_` skorch saves for device mapping, their CUDA storages failed to load on a CPU-only machine.
+    """
+    import torch.serialization as serialization
+
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=2, random_state=0, class_smoothing_eps=0.1, **FAST).fit(X, y)
+    expected = clf.predict_proba(X)
+    net = clf.net_
+    on_gpu = {t.untyped_storage().data_ptr() for m in (net.module_, net.criterion_)
+              for t in [*m.parameters(), *m.buffers()]}
+    cpu_tag = serialization.location_tag
+    monkeypatch.setattr(serialization, "location_tag",
+                        lambda storage: "cuda:0" if storage.data_ptr() in on_gpu else cpu_tag(storage))
+    net.device = "cuda"
+    payload = pickle.dumps(clf)
+    monkeypatch.setattr(serialization, "location_tag", cpu_tag)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # skorch: "... CUDA ... not available, mapping to CPU"
+        restored = pickle.loads(payload)
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+    assert restored.net_.module is restored.net_.module_ and restored.net_.criterion is restored.net_.criterion_
+
+
+@pytest.mark.skipif(torch.cuda.is_available() and torch.cuda.is_initialized(), reason="needs CUDA uninitialised")
+def test_a_cpu_fit_leaves_the_gpus_random_state_alone(imbalanced, monkeypatch):
+    # torch.manual_seed queues a reseed of every GPU until CUDA starts: a CPU fit must not touch their streams.
+    tracker = getattr(torch.cuda, "_lazy_seed_tracker", None)
+    if tracker is None or not hasattr(tracker, "manual_seed_all_cb"):
+        pytest.skip("this torch keeps its queued GPU seeds elsewhere")
+    monkeypatch.setattr(tracker, "manual_seed_all_cb", None)
+    X, y = imbalanced
+    ImbalancedMLPClassifier(max_iter=1, random_state=0, **FAST).fit(X, y)
+    assert tracker.manual_seed_all_cb is None
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_cuda_training_round_trip(imbalanced):
     X, y = imbalanced

@@ -543,10 +543,14 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
                 )
             valid = TensorData(val_inputs, val_labels, device=device, sample_weight=val_weight)
 
-        # The GPU's generator is forked too, so fitting leaves the caller's CUDA random state as it was.
+        # The GPU's generator is forked too, so fitting leaves the caller's CUDA random state as it was. Only the
+        # forked generators are seeded: torch.manual_seed would reseed every GPU (a CPU fit included), unrestored.
         fork_devices = [_cuda_index(device)] if device != "cpu" else []
         with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)
+            for index in fork_devices:
+                with torch.cuda.device(index):
+                    torch.cuda.manual_seed(seed)
             module = self._build_module(train, len(self.classes_), with_projector=self.joint_ssl_weight > 0)
             net = self._make_net(module, train, valid, seed, device, sampling)
             net.fit(train, None)

@@ -47,6 +47,17 @@ from imbsk.training.batching import TensorBatchIterator, TensorData
 from imbsk.training.callbacks import EpochTable
 
 
+#: Constructor arguments of ImbalanceNet that are the fitted objects themselves (see __getstate__).
+_FITTED_ALIASES = ("module", "criterion")
+
+
+class _FittedAlias:
+    """In a pickled ImbalanceNet: this attribute is the fitted attribute ``target`` (e.g. ``module_``)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+
 class BatchTargets:
     """Labels of a training batch after an optional mixing transform.
 
@@ -172,7 +183,20 @@ class ImbalanceNet(NeuralNet):
         state = super().__getstate__()
         state.pop("_class_weight_cache", None)
         state.pop("_mode_trees", None)
+        for name in _FITTED_ALIASES:
+            # The module and loss were handed over as instances, so `module` IS `module_`. skorch saves `module_`
+            # with torch (and loads it onto the CPU where there is no GPU); a plain-pickled second reference would
+            # carry the GPU tensors past that, fail to load on a CPU-only machine, and double the pickle's size.
+            if name + "_" in self.__dict__ and self.__dict__.get(name) is self.__dict__[name + "_"]:
+                state[name] = _FittedAlias(name + "_")
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for name in _FITTED_ALIASES:
+            alias = self.__dict__.get(name)
+            if isinstance(alias, _FittedAlias):
+                self.__dict__[name] = self.__dict__.get(alias.target)
 
     def _set_training(self, training=True):
         """skorch's mode switch, skipping modules already wholly in the requested mode.
