@@ -256,6 +256,23 @@ def test_sam_a_and_joint_ssl_draw_the_views_once_per_step(digits):
     assert len(seen) == 2 * n_steps
 
 
+def test_faithful_sam_a_step_trains_the_image_network_with_mixing_and_joint_ssl(digits):
+    # Unequal radii (an imbalanced subset), CutMix, BatchNorm and Joint-SSL views: the views are still drawn once a
+    # step, and the faithful step trains another model than the fast one.
+    _, X, y = digits
+    keep = np.concatenate([np.flatnonzero(y == c)[: 20 if c < 5 else 4] for c in range(10)])
+    X, y = X[keep], y[keep]
+    params = {**FAST, "augmentation": "flip_crop", "mixing": "cutmix", "ssl_projector_dims": (16, 8)}
+    seen: list[torch.Tensor] = []
+    faithful = _recording_views(seen)(joint_ssl_weight=0.5, sam_asymmetric_rho=0.05, sam_asymmetric_step="faithful",
+                                      random_state=0, **params).fit(X, y)
+    assert faithful.net_.sam.step == "faithful" and not faithful.net_.sam.uniform
+    assert np.isfinite(faithful.history_[-1, "train_loss"])
+    assert len(seen) == 2 * -(-len(X) // 32)
+    fast = ImbalancedCNNClassifier(joint_ssl_weight=0.5, sam_asymmetric_rho=0.05, random_state=0, **params).fit(X, y)
+    assert not np.allclose(fast.predict_proba(X[:20]), faithful.predict_proba(X[:20]))
+
+
 def test_sam_a_is_wired_and_changes_training(digits):
     _, X, y = digits
     erm = ImbalancedCNNClassifier(random_state=0, **FAST).fit(X, y)

@@ -92,6 +92,7 @@ def test_fit_predict_original_labels_and_attributes(imbalanced):
         dict(joint_ssl_weight=0.1),
         dict(sam_asymmetric_rho=0.05, class_smoothing_eps=0.1, joint_ssl_weight=0.1, class_scaling="inverse_frequency"),
         dict(sam_asymmetric_rho=0.05, class_scaling="official"),
+        dict(sam_asymmetric_rho=0.05, sam_asymmetric_step="faithful", joint_ssl_weight=0.1, class_smoothing_eps=0.1),
         dict(num_embedding="piecewise"),
         dict(num_embedding="none", cat_embedding="onehot", optimizer="adamw", learning_rate_init=1e-3),
     ],
