@@ -665,7 +665,7 @@ def test_a_training_subsample_that_cannot_be_stratified_is_named():
     for rows in (10, 26046):
         assert len(tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=rows).y_train) == rows
     # Enough rows for both classes, but proportional allocation gives the minority (24%) none of 2.
-    with pytest.raises(ValueError, match=r"max_train_rows=2 leaves the adult classes \['>50K'\] without a training row"):
+    with pytest.raises(ValueError, match=r"max_train_rows=2 leaves the adult classes \['>50K'\] without a training"):
         tuning.load_split("adult", data_home=DATA_HOME, max_train_rows=2)
 
 
