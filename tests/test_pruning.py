@@ -223,6 +223,21 @@ def test_tune_prunes_trials_that_report_behind_and_keeps_their_models_out_of_the
 
 
 @needs_adult
+def test_a_pruned_study_is_not_resumed_with_steps_that_mean_other_epochs(tmp_path):
+    storage = f"sqlite:///{tmp_path}/r.db"
+    common = dict(data_home=DATA_HOME, max_train_rows=600, batch_sizes=(128,), fixed_params=FIXED, storage=storage)
+    study = tuning.tune("adult", "mlp", n_trials=1, max_epochs=2, pruner="median", **common)
+    assert study.user_attrs["pruning_steps"] == {"max_epochs": 2, "n_model_seeds": 1}
+    with pytest.raises(ValueError, match="steps for max_epochs=2 and 1 seed.*max_epochs=3, 1 seed"):
+        tuning.tune("adult", "mlp", n_trials=0, max_epochs=3, pruner="median", **common)
+    with pytest.raises(ValueError, match="max_epochs=2, 2 seed"):
+        tuning.tune("adult", "mlp", n_trials=0, max_epochs=2, trial_seeds=2, pruner="median", **common)
+    # Without a pruner nothing compares steps across trials; with the recorded caps the pruner may resume.
+    tuning.tune("adult", "mlp", n_trials=0, max_epochs=3, **common)
+    tuning.tune("adult", "mlp", n_trials=0, max_epochs=2, pruner="median", **common)
+
+
+@needs_adult
 def test_without_a_pruner_trials_still_record_their_learning_curves(tmp_path):
     study = tuning.tune("adult", "mlp", n_trials=2, storage=f"sqlite:///{tmp_path}/n.db", data_home=DATA_HOME,
                         max_epochs=2, max_train_rows=600, batch_sizes=(128,), fixed_params=FIXED)

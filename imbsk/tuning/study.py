@@ -265,6 +265,7 @@ def tune(
     if model != "xgboost":
         _pin_study_optimizer(study, optimizer)
         _check_batch_size_choices(study, choices)
+        _check_pruning_steps(study, max_epochs, len(model_seeds), pruned=pruner not in (None, "none"))
     for fixed in enqueue_trials or ():
         study.enqueue_trial(dict(fixed), skip_if_exists=True)
     # A diverging configuration (NaN loss) fails its trial, not the study.
@@ -322,6 +323,28 @@ def _best_caps(study: optuna.Study, **defaults: Any) -> dict[str, Any]:
     """
     attrs = study.best_trial.user_attrs
     return {name: attrs.get(name, value) for name, value in defaults.items()}
+
+
+def _check_pruning_steps(study: optuna.Study, max_epochs: int, n_model_seeds: int, pruned: bool) -> None:
+    """Record what a reported step means; refuse a pruned run whose steps would mean other epochs.
+
+    Trial ``t`` reports epoch ``e`` of its ``i``-th seed at step ``i * E + e - 1``: a pruner compares trials step
+    by step, which is only meaningful when every trial has the same epoch cap ``E`` and number of seeds. Studies
+    created before this record carry none and are not checked.
+    """
+    steps = {"max_epochs": int(max_epochs), "n_model_seeds": int(n_model_seeds)}
+    recorded = study.user_attrs.get("pruning_steps")
+    if recorded is None:
+        if not study.trials:
+            study.set_user_attr("pruning_steps", steps)
+        return
+    if pruned and recorded != steps:
+        raise ValueError(
+            f"Study {study.study_name!r} reports its trials' epochs as steps for max_epochs={recorded['max_epochs']} "
+            f"and {recorded['n_model_seeds']} seed(s) a trial; a pruner would compare this run's trials "
+            f"(max_epochs={max_epochs}, {n_model_seeds} seed(s)) with them at steps that mean other epochs. "
+            "Resume with the recorded caps, run without a pruner, or give the new study its own name."
+        )
 
 
 def _pin_study_optimizer(study: optuna.Study, optimizer: str) -> None:
