@@ -344,8 +344,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             ("finite_loss", FiniteLossGuard()),
         ]
         weights = self._class_weight_vector()
-        if weights is not None and self.drw_epoch:
-            callbacks.append(("drw", DeferredReweighting(weights, self.drw_epoch)))
+        drw_epoch = self.drw_epoch if weights is not None and self.drw_epoch else None
+        if drw_epoch is not None:
+            callbacks.append(("drw", DeferredReweighting(weights, drw_epoch)))
         if valid is not None:
             callbacks.append(("valid_scores", ValidationBalancedAccuracy(n_classes, self._proba_transform())))
         # Before early stopping, which ends the last epoch by raising: the user's callbacks see
@@ -353,9 +354,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         callbacks.extend(self.callbacks or ())
         if valid is not None:
             monitor, lower_is_better = _EARLY_STOPPING_MONITORS[self.early_stopping_metric]
-            restart = self.drw_epoch if weights is not None and self.drw_epoch else None
             callbacks.append(("early_stopping", EarlyStoppingBest(
-                monitor, lower_is_better, self.n_iter_no_change, self.tol, restart_epoch=restart
+                monitor, lower_is_better, self.n_iter_no_change, self.tol, restart_epoch=drw_epoch
             )))
 
         if self.optimizer == "sgd":
@@ -515,8 +515,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         if X_val is None and y_val is None:
             train_index, valid_index = self._validation_split(y_encoded, seed, weights)
-            train_inputs, valid_inputs = _take(inputs, train_index), None
-            if valid_index is not None:
+            if valid_index is None:
+                train_inputs, valid_inputs = inputs, None  # train_index is every row, in order
+            else:
                 # The preprocessing (quantiles, category codes, image statistics) is refitted on the training rows
                 # alone, as HistGradientBoostingClassifier bins them: the held-out rows are then new data to it.
                 train_inputs = self._fit_inputs(_rows(X, train_index))
@@ -692,9 +693,3 @@ def _rows(X: Any, index: np.ndarray) -> Any:
     if not (hasattr(X, "__getitem__") and hasattr(X, "__len__")):
         X = np.asarray(X)  # e.g. an object that only converts itself (__array__)
     return _safe_indexing(X, index)
-
-
-def _take(inputs: Any, index: np.ndarray) -> Any:
-    if isinstance(inputs, dict):
-        return {key: value[index] for key, value in inputs.items()}
-    return inputs[index]
