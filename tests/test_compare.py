@@ -711,3 +711,22 @@ def test_label_counts_are_keyed_by_python_scalars():
     # Printed in error messages: no "np.int64(...)" noise.
     assert str(counts) == "{1: 1, 3: 3}"
     assert label_counts(["b", "a", "b"]) == {"a": 1, "b": 2}
+
+
+def test_methods_without_torch_are_exactly_those_without_a_network():
+    """The warm-up before the timed runs is skipped only for methods that fit no imbsk network."""
+    from imbsk import ImbalancedMLPClassifier
+    from imbsk.compare import _WITHOUT_TORCH
+
+    info = describe_dataset(np.zeros((50, 2)), np.array([0] * 40 + [1] * 10))
+
+    def holds_network(estimator) -> bool:
+        parts = [estimator, *vars(estimator).values()]
+        if hasattr(estimator, "get_params"):
+            parts += list(estimator.get_params(deep=True).values())
+        return any(isinstance(part, ImbalancedMLPClassifier) for part in parts) or any(
+            holds_network(part) for part in parts if part is not estimator and hasattr(part, "steps")
+        )
+
+    without = {name for name in METHODS if not holds_network(METHODS[name](0, info))}
+    assert without == set(_WITHOUT_TORCH)
