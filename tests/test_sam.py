@@ -1,10 +1,13 @@
 """SAM-A against naive references: per-class perturbation loop, plain SAM, the official rule, BatchNorm."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from imbsk.techniques import sam as sam_module
 from imbsk.techniques.sam import FAST_STEP_ANCHOR, AsymmetricSAM, frozen_batchnorm_statistics
 
 
@@ -118,6 +121,36 @@ def test_the_class_of_the_largest_radius_is_exact_in_the_faithful_step():
     _, ours = _sam_a_gradient(model, X, y, radii, step="faithful")
     direction = _ascent_direction(model, X, y, torch.ones(3, dtype=torch.float64))
     torch.testing.assert_close(ours, _perturbed_class_gradient(model, X, y, direction, 0.3, 2), rtol=1e-10, atol=1e-12)
+
+
+def _third_derivative(model, X, y, direction, cls):
+    """``D^3 L_c[d, d]``: the gradient of ``d^T H_c d`` with ``d`` held fixed (class ``cls``'s share of the loss)."""
+    params = list(model.parameters())
+    loss = (_per_sample_loss(model, X, y) * (y == cls).to(torch.float64)).mean()
+    grad = torch.cat([g.flatten() for g in torch.autograd.grad(loss, params, create_graph=True)])
+    hvp = torch.cat([g.flatten() for g in torch.autograd.grad(grad @ direction, params, create_graph=True)])
+    return torch.cat([g.flatten() for g in torch.autograd.grad(hvp @ direction, params)])
+
+
+def test_faithful_step_second_order_term_has_the_documented_sign():
+    # The module docstring and docs/sam_asymmetric.md: G = contract + sum_c w_c (1 - w_c) r^2 / 2 D^3 L_c + O(r^3).
+    # With that term the remainder falls as r^3; with the opposite sign it would be twice the term, O(r^2).
+    model, X, y = _problem()
+    direction = _ascent_direction(model, X, y, torch.ones(3, dtype=torch.float64))
+    third = [_third_derivative(model, X, y, direction, c) for c in range(3)]
+    remainders, flipped = [], []
+    for r in (0.02, 0.01):
+        radii = np.array([r / 4, r / 2, r])
+        _, ours = _sam_a_gradient(model, X, y, radii, step="faithful")
+        contract = _naive_reference(model, X, y, radii)
+        term = sum((rho / r) * (1 - rho / r) * r**2 / 2 * t for rho, t in zip(radii, third))
+        remainders.append((ours - contract - term).norm().item())
+        flipped.append((ours - contract + term).norm().item())
+    assert remainders[1] < remainders[0] / 6  # third order: 8 times smaller at half the radius
+    assert remainders[0] < 0.05 * flipped[0]
+    printed = "sum_c grad L_c(theta + rho_c g_hat) + sum_c w_c (1 - w_c) r^2 / 2 * D^3 L_c[g_hat, g_hat]"
+    assert printed in sam_module.__doc__
+    assert printed in (Path(__file__).parents[1] / "docs" / "sam_asymmetric.md").read_text()
 
 
 def test_nearly_equal_radii_give_nearly_plain_sam_in_the_faithful_step_only():

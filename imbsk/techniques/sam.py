@@ -40,11 +40,12 @@ in ``[0, 1]``:
     pass 1 (at theta):        g_hat = grad L(theta) / ||grad L(theta)||       (the paper's direction)
                               g_1   = grad sum_c (1 - w_c) L_c(theta)
     pass 2 (at theta + r g_hat): g_2 = grad sum_c w_c L_c(theta + r g_hat)
-    G = g_1 + g_2 = sum_c grad L_c(theta + rho_c g_hat) - sum_c w_c (1 - w_c) r^2 / 2 * D^3 L_c[g_hat, g_hat] + O(r^3).
+    G = g_1 + g_2 = sum_c grad L_c(theta + rho_c g_hat) + sum_c w_c (1 - w_c) r^2 / 2 * D^3 L_c[g_hat, g_hat] + O(r^3).
 
-Exact for every class of the largest radius, second order (factor
-``w_c (1 - w_c) <= 1/4``) for the others, and continuous at balance: 0-2.5% of
-the SAM shift on the same MLP. The third backward pass costs time (Adult
+(The interpolation's second-order term is ``w_c r^2 / 2 * D^3 L_c[g_hat, g_hat]``, the exact
+gradient's ``w_c^2 r^2 / 2`` times the same; their difference is the term above.) Exact for every
+class of the largest radius, second order (factor ``w_c (1 - w_c) <= 1/4``) for the others, and
+continuous at balance: 0-2.5% of the SAM shift on the same MLP. The third backward pass costs time (Adult
 benchmark: 31% longer fits, and no better accuracy; docs/benchmarks.md, twenty-first run).
 Both steps lose accuracy as the radii spread: a factor of 100 between them
 (``'inverse_frequency'`` at imbalance 100) interpolates the majority class's
