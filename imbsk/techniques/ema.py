@@ -1,6 +1,6 @@
 """Exponential moving average (EMA) of the network weights.
 
-The paper's training recipe (Section 3.1.2 / Appendix B) predicts with an
+The paper's image recipe (Section 4.1.1 / Appendix B) predicts with an
 exponential moving average of the weights (Polyak & Juditsky 1992; Izmailov
 et al. 2018):
 
