@@ -207,6 +207,12 @@ def test_uniform_radii_is_exactly_plain_sam():
     assert not torch.allclose(ours, g)
 
 
+def test_tiny_radii_are_compared_relatively():
+    # A fourfold spread stays asymmetric however small the base radius (numpy's absolute tolerance would hide it).
+    assert not AsymmetricSAM([1e-9, 4e-9]).uniform
+    assert AsymmetricSAM([1e-9, 1e-9]).uniform and AsymmetricSAM([0.0, 0.0]).uniform
+
+
 def test_official_rule_weights_only_the_ascent():
     model, X, y = _problem(seed=2)
     rho, weights = 0.1, np.array([1.0, 1.5, 3.0])

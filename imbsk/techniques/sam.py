@@ -142,7 +142,8 @@ class AsymmetricSAM:
         self.class_radii = radii
         self.step = step
         self.ascent_weights = np.ones_like(radii) if ascent_weights is None else np.asarray(ascent_weights, dtype=np.float64)
-        self.uniform = bool(np.allclose(radii, radii[0]))
+        # Relative only: numpy's default absolute tolerance (1e-8) would call radii of 1e-9 and 4e-9 equal.
+        self.uniform = bool(np.allclose(radii, radii[0], atol=0.0))
         ones = np.ones_like(radii)
         # (class weights, weight of the extra term) of: the ascent direction, the share of G kept from pass 1
         # (None: nothing kept), and pass 2.
