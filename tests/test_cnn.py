@@ -360,6 +360,30 @@ def test_flat_rows_in_a_pipeline(digits):
     assert model.predict(flat[:7]).shape == (7,)
 
 
+
+def test_flat_rows_as_a_dataframe_keep_their_column_names(digits):
+    """Fitted on a DataFrame of pixel columns (fetch_openml's layout), predict checks the columns as sklearn does.
+
+    The names were not recorded: columns in another order scrambled the images silently.
+    """
+    import pandas as pd
+
+    _, X, y = digits
+    frame = pd.DataFrame(X.reshape(len(X), -1) / 255.0).add_prefix("pixel")
+    model = ImbalancedCNNClassifier(image_shape=(8, 8, 1), random_state=0, **FAST).fit(frame, y)
+    assert model.feature_names_in_.tolist() == frame.columns.tolist()
+    with pytest.raises(ValueError, match="same order"):
+        model.predict(frame[frame.columns[::-1]])
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        np.testing.assert_array_equal(model.predict_proba(frame.to_numpy()), model.predict_proba(frame))
+    # Refitted on an array, the names are gone (and a DataFrame at predict is warned about).
+    model.fit(frame.to_numpy(), y)
+    assert not hasattr(model, "feature_names_in_")
+    with pytest.warns(UserWarning, match="fitted without feature names"):
+        model.predict(frame)
+    # Images (3-D / 4-D arrays) have no feature names.
+    assert not hasattr(ImbalancedCNNClassifier(random_state=0, **FAST).fit(X, y), "feature_names_in_")
+
 def test_tags_allow_2d_input_only_with_image_shape():
     assert not ImbalancedCNNClassifier().__sklearn_tags__().input_tags.two_d_array
     assert ImbalancedCNNClassifier(image_shape=(8, 8, 1)).__sklearn_tags__().input_tags.two_d_array

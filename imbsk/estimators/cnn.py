@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_feature_names
 from torch import Tensor, nn
 
 from imbsk.augment.mixing import mix_batch
@@ -343,6 +344,11 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         ``(height, width, channels)`` of the training images.
     n_features_in_ : int
         ``height * width * channels``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` was a DataFrame of flat rows (with
+        ``image_shape``) whose column names are all strings; ``predict`` then
+        requires the same columns in the same order, as scikit-learn's
+        estimators do.
     channel_mean_, channel_std_ : ndarray of shape (channels,)
         Per-channel statistics of the training images in ``[0, 1]`` scale.
     net_ : ImbalanceNet
@@ -546,6 +552,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
             )
 
     def _fit_inputs(self, X: Any) -> np.ndarray:
+        # Flat rows are pixels by position: a DataFrame's columns in another order at predict would scramble the
+        # images silently. Record the names as scikit-learn does (the pixel count is checked by _as_nchw).
+        _check_feature_names(self, X, reset=True)
         images, taken_as_is = self._as_nchw(X)
         if taken_as_is:
             self._check_pixel_range(images)
@@ -563,6 +572,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         return images
 
     def _transform_inputs(self, X: Any) -> np.ndarray:
+        _check_feature_names(self, X, reset=False)
         images, taken_as_is = self._as_nchw(X)
         if taken_as_is:
             # Unscaled 0..255 floats would otherwise get confident, meaningless predictions.
