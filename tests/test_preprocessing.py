@@ -260,6 +260,16 @@ def test_invalid_parameters_raise(mixed_frame: pd.DataFrame) -> None:
         TabularPreprocessor(categorical_features=["grade", "member"]).fit(mixed_frame)
 
 
+
+def test_column_left_out_of_an_explicit_list_is_told_to_join_it(mixed_frame: pd.DataFrame) -> None:
+    """The category column 'grade' is numeric once a list names the categorical columns without it.
+
+    The error told the user to give it a category dtype, which it already has.
+    """
+    with pytest.raises(ValueError, match=r"'grade'.*categorical_features=\['city', 'member'\] names every") as info:
+        TabularPreprocessor(categorical_features=["city", "member"]).fit(mixed_frame)
+    assert "category dtype" not in str(info.value)
+
 # ----------------------------------------------------------------------------- numpy path
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int32])
 def test_numpy_numeric_arrays_of_any_dtype(dtype: type) -> None:

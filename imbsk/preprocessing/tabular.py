@@ -294,10 +294,21 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                 try:
                     np.asarray(column, dtype=np.float64)
                 except ValueError as exc:
+                    if isinstance(self.categorical_features, str):
+                        hint = (
+                            "Pass a pandas DataFrame with a text or category dtype for it, or list it in "
+                            "categorical_features."
+                        )
+                    else:
+                        # An explicit list replaces the dtype rule: telling the user to give the column
+                        # a category dtype it may already have would not help.
+                        hint = (
+                            f"categorical_features={list(self.categorical_features)!r} names every "
+                            "categorical column (column dtypes are then not used): add this one to it."
+                        )
                     raise ValueError(
                         f"Input column {labels[position]!r} is treated as numeric but cannot be "
-                        f"converted to float ({exc}). Pass a pandas DataFrame with a text or "
-                        "category dtype for it, or list it in categorical_features."
+                        f"converted to float ({exc}). {hint}"
                     ) from exc
             raise
         finite = np.isfinite(block).all(axis=0)
