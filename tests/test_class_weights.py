@@ -69,6 +69,19 @@ def test_dict_errors():
         compute_class_weights({"cat": 1.0}, np.array([3, 4, 5]), classes=classes)
 
 
+
+def test_dict_naming_every_class_may_name_more():
+    """A dict covering every class of the data fits a subset lacking one (as sklearn's compute_class_weight)."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.array(["cat", "dog"])
+    weights = {"cat": 0.5, "dog": 2.0, "eel": 9.0}
+    np.testing.assert_array_equal(compute_class_weights(weights, np.array([3, 4]), classes=classes), [0.5, 2.0])
+    np.testing.assert_array_equal(compute_class_weight(weights, classes=classes, y=np.array(["cat", "dog"])),
+                                  [0.5, 2.0])
+    with pytest.raises(ValueError, match="eel"):  # 'dog' missing: 'eel' is taken for a misspelling
+        compute_class_weights({"cat": 0.5, "eel": 9.0}, np.array([3, 4]), classes=classes)
+
 def test_unknown_values():
     with pytest.raises(ValueError, match="balanced.*effective_number"):
         compute_class_weights("inverse", np.array([3, 4]))

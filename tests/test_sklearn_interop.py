@@ -104,6 +104,26 @@ def test_calibration_cross_validated_and_frozen(frame, method):
     np.testing.assert_array_equal(fitted.predict_proba(X), before)  # calibrated on new rows, not refitted
 
 
+
+def test_class_weight_dict_in_a_fold_that_lacks_a_class():
+    """class_weight names the three classes; a cross-validation fold whose training rows lack the rare one fits.
+
+    The dict's label of the absent class made fit raise, where scikit-learn's estimators (LogisticRegression,
+    HistGradientBoostingClassifier) take the same dict.
+    """
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    y = np.where(np.arange(60) >= 57, 2, y)  # class 2 only in the last fold
+    weights = {0: 1.0, 1: 2.0, 2: 20.0}
+    with pytest.warns(RuntimeWarning, match="Number of classes in training fold"):
+        proba = cross_val_predict(_mlp(class_weight=weights), X, y, cv=KFold(3), method="predict_proba")
+    assert proba.shape == (60, 3) and np.all(proba[-20:, 2] == 0)
+    fitted = _mlp(class_weight=weights).fit(X[:40], y[:40])
+    np.testing.assert_array_equal(fitted._class_weight_vector(), [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"labels \[3\]"):  # a class (1) missing from the dict: a misspelt label
+        _mlp(class_weight={0: 1.0, 3: 2.0}).fit(X[:40], y[:40])
+
 # -- ensembles --------------------------------------------------------------------------------
 def test_soft_voting_with_xgboost_and_logistic_regression(binary):
     from sklearn.ensemble import VotingClassifier

@@ -47,11 +47,15 @@ def _dict_weights(class_weight: Mapping[Any, float], n_classes: int, classes: np
         raise ValueError(f"classes must have shape ({n_classes},) to match class_counts, got {labels.shape}.")
     index = {label: i for i, label in enumerate(labels.tolist())}
     unknown = [label for label in class_weight if label not in index]
-    if unknown:
+    # As scikit-learn's compute_class_weight: labels beyond the classes are refused only when a class is missing
+    # from the dict too (a misspelt label). A dict naming every class of the data is valid for each training
+    # subset of it: a cross-validation fold or bootstrap sample that lacks a rare class must still fit.
+    if unknown and len(class_weight) - len(unknown) < n_classes:
         raise ValueError(f"class_weight has labels {unknown} that are not among the classes {labels.tolist()}.")
     weights = np.ones(n_classes, dtype=np.float64)
     for label, value in class_weight.items():
-        weights[index[label]] = value
+        if label in index:
+            weights[index[label]] = value
     if not np.all(np.isfinite(weights)) or np.any(weights < 0):
         raise ValueError(f"class_weight values must be finite and >= 0, got {dict(class_weight)}.")
     return weights
@@ -83,7 +87,10 @@ def compute_class_weights(
           of a class; ``beta -> 0`` gives equal weights and ``beta -> 1``
           approaches inverse frequency.
         * dict ``{label: weight}``: labels are looked up in ``classes``;
-          classes not in the dict get 1.0.
+          classes not in the dict get 1.0. Labels that are not among
+          ``classes`` are ignored when every class is in the dict (a training
+          subset, e.g. a cross-validation fold, that lacks a class) and refused
+          otherwise, as by :func:`sklearn.utils.class_weight.compute_class_weight`.
     class_counts : ndarray of shape (K,)
         Training samples per class, all positive.
     classes : ndarray of shape (K,), default=None
@@ -100,8 +107,8 @@ def compute_class_weights(
     Raises
     ------
     ValueError
-        Unknown string, labels in a dict that are not in ``classes``, or
-        invalid counts/beta/weights.
+        Unknown string, labels in a dict that are not in ``classes`` while a
+        class is missing from it, or invalid counts/beta/weights.
     TypeError
         ``class_weight`` of another type.
 
