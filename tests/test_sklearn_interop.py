@@ -124,6 +124,25 @@ def test_class_weight_dict_in_a_fold_that_lacks_a_class():
     with pytest.raises(ValueError, match=r"labels \[3\]"):  # a class (1) missing from the dict: a misspelt label
         _mlp(class_weight={0: 1.0, 3: 2.0}).fit(X[:40], y[:40])
 
+
+@pytest.mark.parametrize(
+    "labels",
+    [pd.Series(["neg", "pos", None] * 20), pd.Series(["neg", "pos", None] * 20, dtype="str"),
+     pd.Categorical(["neg", "pos", None] * 20), ["neg", "pos", None] * 20],
+    ids=["object", "str", "categorical", "list"],
+)
+def test_missing_labels_are_called_missing(labels):
+    """A label column with missing entries was reported as an 'unknown' target, 'maybe ... continuous values'.
+
+    scikit-learn's classifiers say that y contains NaN; the message now says the labels are missing.
+    """
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    with pytest.raises(ValueError, match=r"Input y contains missing labels \(None, NaN or pd.NA\)"):
+        _mlp().fit(X, labels)
+    complete = np.array(["neg", "pos", "pos"] * 20)
+    with pytest.raises(ValueError, match="Input y_val contains missing labels"):
+        _mlp().fit(X, complete, X_val=X[:3], y_val=["neg", None, "pos"])
+
 # -- ensembles --------------------------------------------------------------------------------
 def test_soft_voting_with_xgboost_and_logistic_regression(binary):
     from sklearn.ensemble import VotingClassifier

@@ -20,11 +20,12 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import _safe_indexing, assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
@@ -203,6 +204,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         y = column_or_1d(y, warn=True)
+        _check_no_missing_labels(y, "y", type(self).__name__)
         check_classification_targets(y)
         target_type = type_of_target(y, input_name="y")
         if target_type not in ("binary", "multiclass"):
@@ -285,6 +287,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("X_val and y_val must be given together (or neither).")
         inputs = self._transform_inputs(X_val)
         y_val = column_or_1d(y_val, warn=True)
+        _check_no_missing_labels(y_val, "y_val", type(self).__name__)
         if _n_rows(inputs) != len(y_val):
             raise ValueError(f"X_val has {_n_rows(inputs)} samples but y_val has {len(y_val)}.")
         unseen = np.setdiff1d(np.unique(y_val), self.classes_)
@@ -654,6 +657,20 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             self.class_smoothing_eps_ = class_smoothing_values(
                 self.class_smoothing_eps, self.class_counts_, self.class_scaling
             )
+
+
+def _check_no_missing_labels(y: np.ndarray, name: str, owner: str) -> None:
+    """Raise a ``ValueError`` naming ``name`` when the labels hold None, NaN, pd.NA or infinity.
+
+    Missing labels of an object or str column were otherwise reported by scikit-learn's
+    target-type check as an "unknown" target, "maybe ... continuous values", or by a
+    failed sort of None against strings.
+    """
+    if y.dtype == object and pd.isna(y).any():
+        raise ValueError(
+            f"Input {name} contains missing labels (None, NaN or pd.NA); drop those rows or give them a class."
+        )
+    assert_all_finite(y, input_name=name, estimator_name=owner)
 
 
 def _normalised_weights(weights: np.ndarray, probabilities: np.ndarray | None = None) -> np.ndarray | None:
