@@ -384,6 +384,25 @@ def test_flat_rows_as_a_dataframe_keep_their_column_names(digits):
     # Images (3-D / 4-D arrays) have no feature names.
     assert not hasattr(ImbalancedCNNClassifier(random_state=0, **FAST).fit(X, y), "feature_names_in_")
 
+
+def test_flat_rows_of_nullable_dtypes_read_as_their_numpy_dtypes(digits):
+    """A DataFrame of pandas' nullable integers / floats fits as the same NumPy pixels; pd.NA is a missing pixel."""
+    import pandas as pd
+
+    _, X, y = digits
+    pixels = X.reshape(len(X), -1)
+    model = ImbalancedCNNClassifier(image_shape=(8, 8, 1), random_state=0, **FAST).fit(pixels, y)
+    expected = model.predict_proba(pixels)
+    np.testing.assert_array_equal(model.predict_proba(pd.DataFrame(pixels).astype("UInt8")), expected)
+    scaled = pd.DataFrame(pixels / 255.0).astype("Float64")
+    np.testing.assert_allclose(model.predict_proba(scaled), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="must lie in"):  # Int64 0..255 read as unscaled ints, as an int64 array is
+        model.predict(pd.DataFrame(pixels).astype("Int64"))
+    scaled.iloc[0, 0] = pd.NA
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(scaled)
+
+
 def test_tags_allow_2d_input_only_with_image_shape():
     assert not ImbalancedCNNClassifier().__sklearn_tags__().input_tags.two_d_array
     assert ImbalancedCNNClassifier(image_shape=(8, 8, 1)).__sklearn_tags__().input_tags.two_d_array

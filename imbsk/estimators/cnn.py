@@ -138,6 +138,24 @@ def _channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
+
+def _pixel_array(X: Any) -> np.ndarray:
+    """``X`` as a NumPy array; a DataFrame of pandas' nullable numeric dtypes (``UInt8``, ``Int64``, ``Float32``) as
+    its NumPy dtype, pd.NA as NaN (refused later as non-finite).
+
+    ``np.asarray`` would give such a frame an object array, refused as non-numeric.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "to_numpy"):
+        return np.asarray(X)
+    numpy_dtypes = [getattr(dtype, "numpy_dtype", dtype) for dtype in dtypes]
+    if not numpy_dtypes or not all(isinstance(dtype, np.dtype) and dtype.kind in "uif" for dtype in numpy_dtypes):
+        return np.asarray(X)
+    if X.isna().to_numpy().any():
+        return X.to_numpy(dtype=np.float64, na_value=np.nan)
+    return X.to_numpy(dtype=np.result_type(*numpy_dtypes))
+
+
 class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     """Convolutional classifier for class-imbalanced images (Shwartz-Ziv et al., NeurIPS 2023).
 
@@ -476,7 +494,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         name = type(self).__name__
         if sp.issparse(X):
             raise TypeError(f"{name} does not accept sparse input; pass dense images: {_EXPECTED_LAYOUTS}.")
-        X = np.asarray(X)
+        X = _pixel_array(X)
         if X.dtype == np.bool_ or X.dtype.kind not in "uif":
             raise ValueError(f"{name} expects numeric images, {_EXPECTED_LAYOUTS}; got an array of dtype {X.dtype}.")
         if X.ndim == 2:
