@@ -411,10 +411,9 @@ class SmoteMLPPipeline(ClassifierMixin, BaseEstimator):
     not the samplers, and the MLP trains on the resampled rows with them as
     ``X_val``. The sampler's ``k_neighbors`` is set by the rule of
     :func:`_smote_mlp` on the class counts it resamples, so that holding out a row
-    does not exclude the rarest class from oversampling. A class whose rows are all
-    held out (possible only when the split cannot be stratified, e.g. next to a
-    single-sample class) keeps them for training: the MLP could not learn it
-    otherwise. Without ``validation_fraction`` the pipeline is fitted as it is.
+    does not exclude the rarest class from oversampling. As in the MLP's own split, a
+    class whose rows an unstratified split would all hold out (e.g. a single-sample
+    class) keeps them for training. Without ``validation_fraction`` the pipeline is fitted as it is.
 
     Parameters
     ----------
@@ -448,15 +447,9 @@ class SmoteMLPPipeline(ClassifierMixin, BaseEstimator):
         if mlp.validation_fraction is None:
             pipeline.fit(X, y)
         else:
-            # The MLP's own split of these labels with the seed of its fit: the rows it would hold out.
+            # The MLP's own split of these labels with the seed of its fit: the rows it would hold out (never
+            # every row of a class, see _validation_split).
             train, valid = mlp._validation_split(y_encoded, mlp._fit_seed())
-            unlearnable = ~np.isin(y_encoded[valid], y_encoded[train])
-            train, valid = np.concatenate([train, valid[unlearnable]]), valid[~unlearnable]
-            if len(valid) == 0:
-                raise ValueError(
-                    f"validation_fraction={mlp.validation_fraction} holds out only rows of classes that would be "
-                    "left without a training row; set validation_fraction=None."
-                )
             head = pipeline[:-1]  # the same step objects: fitting head fits the pipeline's steps
             train_counts = np.bincount(y_encoded[train])
             if np.any(train_counts >= 2):

@@ -579,13 +579,14 @@ def test_smote_mlp_oversamples_a_class_left_with_k_rows_by_the_held_out_split(mo
 
 
 def test_smote_mlp_trains_a_class_whose_rows_the_unstratified_split_holds_out(monkeypatch):
-    # A single-sample class rules out stratification; with seed 24 the MLP's split holds
-    # out that sample, and an MLP fitted without it could not score it (y_val's label unseen).
+    # A single-sample class rules out stratification; with seed 24 the random split draws
+    # that sample, which then trains (an MLP fitted without it could not score it), in the
+    # plain MLP's split and the SMOTE pipeline's alike.
     X, y = _numeric_classes([50, 8, 1])
     info = describe_dataset(X, y, mlp_params=EARLY_STOPPING_PARAMS)
     seen = _record_early_stopping_sets(monkeypatch)
     METHODS["erm"](24, info).fit(X, y)
-    np.testing.assert_array_equal(np.bincount(seen[0][2].y.cpu().numpy(), minlength=3), [5, 0, 1])
+    np.testing.assert_array_equal(np.bincount(seen[0][2].y.cpu().numpy(), minlength=3), [5, 0, 0])
     with pytest.warns(UserWarning, match=r"classes \[2\] have a single training sample"):
         model = METHODS["smote_mlp"](24, info)
     model.fit(X, y)

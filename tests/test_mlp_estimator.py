@@ -283,6 +283,50 @@ def test_without_validation_runs_all_epochs(imbalanced):
     assert "valid_loss" not in clf.history_[-1]
 
 
+def test_an_unstratified_validation_split_never_holds_out_a_whole_class():
+    # Classes of one row rule out stratification; the random split used to hold out the only row of a class
+    # (here class 0 with seed 2), which then trained with no example at all.
+    counts = [1, 4, 3, 4, 1, 3, 2, 4, 3, 5]
+    y = np.repeat(np.arange(len(counts)), counts)
+    for seed in range(20):
+        for fraction in (0.1, 0.3, 0.5):
+            train, valid = ImbalancedMLPClassifier(validation_fraction=fraction)._validation_split(y, seed)
+            assert set(y[train]) == set(y), (seed, fraction)
+            assert len(valid) > 0 and len(np.intersect1d(train, valid)) == 0
+            assert sorted(np.concatenate([train, valid])) == list(range(len(y)))
+    # A split that could be stratified is the one drawn before.
+    y_ok = np.repeat([0, 1, 2], [20, 5, 2])
+    clf = ImbalancedMLPClassifier(validation_fraction=0.2)
+    from sklearn.model_selection import train_test_split
+
+    expected = train_test_split(np.arange(len(y_ok)), test_size=5, random_state=3, stratify=y_ok)
+    for got, want in zip(clf._validation_split(y_ok, 3), expected):
+        np.testing.assert_array_equal(got, want)
+    # Nothing left to hold out: said, not trained without a validation set.
+    with pytest.raises(ValueError, match="holds out only rows of classes that would be left without a training row"):
+        ImbalancedMLPClassifier(validation_fraction=0.3)._validation_split(np.array([0, 1, 2]), 0)
+
+
+def test_a_single_row_class_trains_under_validation_fraction():
+    from skorch.callbacks import Callback
+
+    class TrainingLabels(Callback):
+        def __init__(self):
+            self.labels = set()
+
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            if training:
+                self.labels.update(batch[1].tolist())
+
+    X, y = make_classification(n_samples=41, n_features=4, n_informative=2, n_redundant=0, random_state=0)
+    y = np.r_[y[:40], 2]
+    for seed in range(8):
+        seen = TrainingLabels()
+        ImbalancedMLPClassifier(
+            max_iter=1, validation_fraction=0.5, random_state=seed, callbacks=[seen], **FAST
+        ).fit(X, y)
+        assert seen.labels == {0, 1, 2}, seed
+
 def test_verbose_prints_epoch_table(imbalanced, capsys):
     X, y = imbalanced
     ImbalancedMLPClassifier(max_iter=2, verbose=1, random_state=0, **FAST).fit(X, y)

@@ -234,6 +234,12 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         row would count for nothing in the weighted early-stopping score, and held-out rows
         that all weigh 0 would leave that score undefined. With every weight positive the
         split is the one drawn without weights.
+
+        When the split cannot be stratified (a class of one row, or fewer held-out rows than
+        classes), the random split may hold out every row of a class; those rows train instead,
+        so that no class is left without a training row (the network could not learn it, and
+        ``class_counts_`` would count it). If that leaves nothing held out, a ``ValueError``
+        says so.
         """
         indices = np.arange(len(y))
         if self.validation_fraction is None:
@@ -254,6 +260,16 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         train, valid = train_test_split(
             candidates, test_size=n_valid, random_state=seed, stratify=labels if can_stratify else None
         )
+        # Only an unstratified split can hold out a whole class; moving its rows back keeps every other
+        # split (each stratified one included) as drawn.
+        unlearnable = ~np.isin(y[valid], y[train])
+        if unlearnable.any():
+            train, valid = np.concatenate([train, valid[unlearnable]]), valid[~unlearnable]
+            if len(valid) == 0:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} holds out only rows of classes that would be "
+                    "left without a training row; set validation_fraction=None or pass X_val and y_val."
+                )
         if len(candidates) < len(y):
             train = np.concatenate([train, indices[sample_weight <= 0]])
         return train, valid

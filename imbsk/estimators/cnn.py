@@ -279,7 +279,8 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     validation_fraction : float or None, default=None
         Fraction of the training data held out (stratified) for early stopping
         (with ``sample_weight`` in ``fit``, of the rows of positive weight,
-        whose weights then weight the validation scores). None, the default,
+        whose weights then weight the validation scores; a class an unstratified
+        split would hold out whole trains instead). None, the default,
         trains the full schedule on all data as the paper does: a 10% hold-out
         would remove 5 of the 50 images of the rarest CIFAR-10-LT class. The
         channel statistics come from the images that train.

@@ -118,7 +118,9 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         ``ema_decay``, so on shorter runs larger decays give the same model.
     validation_fraction : float or None, default=0.1
         Fraction of the training data held out (stratified) for early stopping;
-        None trains on everything for ``max_iter`` epochs. With
+        None trains on everything for ``max_iter`` epochs. Where stratifying is
+        impossible (a class of one row), the split is random, but a class it
+        would hold out whole trains instead. With
         ``sample_weight`` in ``fit``, a fraction of the rows of positive weight,
         whose weights then weight the validation scores. The preprocessing
         (quantiles, category codes) is fitted on the rows that train, so the
