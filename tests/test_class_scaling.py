@@ -75,3 +75,28 @@ def test_errors():
         class_multipliers(COUNTS, "bogus")
     with pytest.raises(ValueError, match="positive"):
         class_multipliers(np.array([3, 0]))
+
+
+def test_fit_warns_when_the_smoothing_cap_leaves_a_class_no_label():
+    import warnings
+
+    from imbsk import ImbalancedMLPClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(202, 3), np.r_[np.zeros(200), np.ones(2)]
+    params = dict(hidden_layer_sizes=(4,), max_iter=1, batch_size=64, validation_fraction=None, random_state=0)
+    # Imbalance 1:100: eps_c = min(0.1 * 100, 1) = 1 for class 1, whose target is then uniform.
+    with pytest.warns(UserWarning, match=r"class_scaling='inverse_frequency' gives classes \[1\.0\] the capped "
+                                         r"smoothing eps_c = 1: their targets are uniform"):
+        clf = ImbalancedMLPClassifier(class_smoothing_eps=0.1, class_scaling="inverse_frequency", **params).fit(X, y)
+    np.testing.assert_allclose(clf.class_smoothing_eps_, [0.1, 1.0])
+    # The printed rule saturates the majority instead; eps = 1 saturates every class under any rule.
+    with pytest.warns(UserWarning, match=r"classes \[0\.0\] the capped"):
+        ImbalancedMLPClassifier(class_smoothing_eps=0.1, class_scaling="paper", **params).fit(X, y)
+    with pytest.warns(UserWarning, match=r"classes \[0\.0, 1\.0\] the capped"):
+        ImbalancedMLPClassifier(class_smoothing_eps=1.0, class_scaling="uniform", **params).fit(X, y)
+    # Below the cap (sqrt rule: 0.1 * 10 = 1.0 binds, 0.05 * 10 does not) and without smoothing: silent.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ImbalancedMLPClassifier(class_smoothing_eps=0.05, **params).fit(X, y)
+        ImbalancedMLPClassifier(class_scaling="inverse_frequency", **params).fit(X, y)

@@ -528,6 +528,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X has {_n_rows(inputs)} samples but y has {len(y_encoded)}.")
         self.class_smoothing_eps_ = class_smoothing_values(self.class_smoothing_eps, self.class_counts_, self.class_scaling)
         self._check_smoothing_inversion()
+        self._warn_saturated_smoothing()
         weights = None if sample_weight is None else self._validated_sample_weight(sample_weight, y_encoded)
         if sample_weight_val is not None and X_val is None and y_val is None:
             raise ValueError("sample_weight_val weights the rows of X_val: give X_val and y_val with it.")
@@ -606,6 +607,26 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
                 "their targets are uniform, so nothing of their probability can be recovered. Lower "
                 "class_smoothing_eps or choose a gentler class_scaling."
             )
+
+    def _warn_saturated_smoothing(self) -> None:
+        """Warn at fit when the cap ``eps_c = min(eps * m_c, 1)`` binds: such a class trains on no label.
+
+        At ``eps_c = 1`` the smoothed target is the uniform distribution whatever the row's class, so
+        the true class is no longer the largest target and the class's rows carry no label at all
+        (at imbalance 1:100, ``'inverse_frequency'`` saturates the rarest class from ``eps = 0.01``).
+        """
+        saturated = self.classes_[self.class_smoothing_eps_ >= 1]
+        if self.class_smoothing_eps == 0 or saturated.size == 0:
+            return
+        shown = saturated[:10].tolist()
+        more = f" and {saturated.size - 10} more" if saturated.size > 10 else ""
+        warnings.warn(
+            f"class_smoothing_eps={self.class_smoothing_eps} with class_scaling={self.class_scaling!r} gives "
+            f"classes {shown}{more} the capped smoothing eps_c = 1: their targets are uniform, so their rows train "
+            "with no label. Lower class_smoothing_eps or choose a gentler class_scaling.",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def _proba_transform(self):
         """Map from the network's softmax to the probabilities that predict (None: the identity)."""
