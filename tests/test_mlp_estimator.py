@@ -580,8 +580,22 @@ def test_fits_in_parallel_threads_are_the_models_of_their_seeds(imbalanced):
 
 def test_diverging_training_names_the_epoch(imbalanced):
     X, y = imbalanced
-    with pytest.raises(FloatingPointError, match="epoch 1"):
+    with pytest.raises(FloatingPointError, match="epoch 1") as error:
         ImbalancedMLPClassifier(max_iter=3, learning_rate_init=1e30, ema_decay=None, random_state=0, **FAST).fit(X, y)
+    assert "Lower learning_rate_init, or check" in str(error.value)
+
+
+def test_diverging_joint_ssl_with_tiny_batches_names_joint_ssl_weight():
+    # VICReg on batches of 2 rows diverges at the default learning rate; the error used to name only
+    # learning_rate_init and sam_asymmetric_rho (which this fit does not use).
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(40, 4), np.r_[np.zeros(30), np.ones(10)]
+    clf = ImbalancedMLPClassifier(hidden_layer_sizes=(16,), ssl_projector_dims=(8,), joint_ssl_weight=1.0, batch_size=2,
+                                  max_iter=2, validation_fraction=None, random_state=0)
+    with pytest.raises(FloatingPointError, match=r"Lower learning_rate_init or joint_ssl_weight \(or raise batch_size\)"):
+        clf.fit(X, y)
+    with pytest.raises(FloatingPointError, match="learning_rate_init or sam_asymmetric_rho or joint_ssl_weight"):
+        clf.set_params(sam_asymmetric_rho=0.05).fit(X, y)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")

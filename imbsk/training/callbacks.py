@@ -124,9 +124,16 @@ class FiniteLossGuard(Callback):
     def on_epoch_end(self, net, **kwargs) -> None:
         loss = net.history[-1, "train_loss"]
         if not math.isfinite(loss):
+            # Name what can make a step too large in this fit: the Joint-SSL term (VICReg, about 25 at
+            # the start) diverges at the default learning rate with batches of a few rows.
+            causes = ["learning_rate_init"]
+            if getattr(net, "sam", None) is not None:
+                causes.append("sam_asymmetric_rho")
+            if getattr(net, "ssl_weight", 0) > 0:
+                causes.append("joint_ssl_weight (or raise batch_size)")
             raise FloatingPointError(
                 f"The training loss became {loss} in epoch {len(net.history)}; the model diverged. "
-                "Lower learning_rate_init or sam_asymmetric_rho, or check the input for extreme values."
+                f"Lower {' or '.join(causes)}, or check the input for extreme values."
             )
 
 
