@@ -234,6 +234,21 @@ def test_noise_scale_is_the_std_where_the_central_spread_exceeds_it() -> None:
     np.testing.assert_array_equal(fitted.numeric_transformer_.quantiles_, reference.quantiles_)
 
 
+@pytest.mark.parametrize("scale", [1e200, 1e307])
+def test_quantile_transform_of_huge_magnitudes_is_that_of_the_column_at_an_ordinary_scale(scale: float) -> None:
+    # The std of such a column overflows float64: the noise fell back on the central spread (about 5x the
+    # std), so the same column at another scale was encoded differently, with numpy's overflow warning.
+    X = np.random.RandomState(0).randn(200, 2)
+    ordinary = TabularPreprocessor(random_state=0).fit_transform(X)["x_num"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        huge = TabularPreprocessor(random_state=0).fit_transform(X * scale)["x_num"]
+    np.testing.assert_allclose(huge, ordinary, atol=1e-5)
+    # StandardScaler cannot take them: said in its own terms, not as values too large for float32.
+    with pytest.raises(ValueError, match="too large for numeric_transform='standard'.*use numeric_transform='quantile'"):
+        TabularPreprocessor(numeric_transform="standard").fit_transform(X * scale)
+
+
 def test_standard_and_passthrough_transforms() -> None:
     X = np.array([[1.0, 10], [2.0, 20], [3.0, 60]])
     out = TabularPreprocessor(numeric_transform="standard").fit_transform(X)

@@ -128,6 +128,28 @@ def is_categorical_dtype(dtype: Any) -> bool:
     )
 
 
+def _quantile_noise_std(x_num: np.ndarray) -> np.ndarray:
+    """Per-column std of the tie-breaking noise: ``_QUANTILE_NOISE`` times min(std, central 99% spread).
+
+    Columns whose std or spread overflows float64 (magnitudes beyond about 1e154 square past it) are
+    measured in units of their largest magnitude instead, so the noise stays relative to the column as
+    at any other scale (an infinite std used to fall back on the spread: 5x the noise of the same
+    column at an ordinary scale).
+    """
+    def scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        std = values.std(axis=0)
+        low, high = np.percentile(values, _ROBUST_SPREAD_PERCENTILES, axis=0)
+        spread = high - low
+        return _QUANTILE_NOISE * np.where(spread > 0, np.minimum(std, spread), std), np.isfinite(std + spread)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        noise_std, finite = scale(x_num)
+    if not finite.all():
+        magnitude = np.abs(x_num[:, ~finite]).max(axis=0)
+        noise_std[~finite] = scale(x_num[:, ~finite] / magnitude)[0] * magnitude
+    return noise_std
+
+
 class TabularPreprocessor(TransformerMixin, BaseEstimator):
     """Split a table into a normalised numeric block and a block of categorical codes.
 
@@ -367,10 +389,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             return StandardScaler().fit(x_num)
         n_samples = x_num.shape[0]
         rng = check_random_state(self.random_state)
-        std = x_num.std(axis=0)
-        low, high = np.percentile(x_num, _ROBUST_SPREAD_PERCENTILES, axis=0)
-        spread = high - low
-        noise_std = _QUANTILE_NOISE * np.where(spread > 0, np.minimum(std, spread), std)
+        noise_std = _quantile_noise_std(x_num)
         noisy = x_num + noise_std * rng.standard_normal(x_num.shape)
         transformer = QuantileTransformer(
             output_distribution="normal",
@@ -408,6 +427,13 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                 # A constant training column maps every value to the same CDF end point
                 # (+-5.2 after Phi^{-1}); 0 is the neutral value.
                 x_num[:, self.constant_numeric_] = 0.0
+        if self.numeric_transform == "standard" and not np.isfinite(x_num).all():
+            # StandardScaler's variance overflows float64 for magnitudes beyond about 1e154.
+            bad = labels[self._num_positions[int(np.argmin(np.isfinite(x_num).all(axis=0)))]]
+            raise ValueError(
+                f"Input column {bad!r} is too large for numeric_transform='standard' (its variance overflows); "
+                "rescale it or use numeric_transform='quantile'."
+            )
         x_num = x_num.astype(np.float32)
         if not np.isfinite(x_num).all():
             bad = labels[self._num_positions[int(np.argmin(np.isfinite(x_num).all(axis=0)))]]
