@@ -15,6 +15,7 @@ import doctest
 import importlib
 import inspect
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from sklearn.utils import Bunch
 
 import imbsk.datasets
 from imbsk import ImbalancedMLPClassifier
+from imbsk.cli import build_parser
 from imbsk.estimators.base import BaseImbalancedClassifier, check_device_form
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,3 +197,57 @@ def test_docstring_examples_print_what_they_say(short_fits):
     for name in DOCTEST_MODULES:
         result = doctest.testmod(importlib.import_module(name), optionflags=flags)
         assert result.attempted > 0 and result.failed == 0, name
+
+
+def _shell_commands(text: str) -> list[list[str]]:
+    """The commands of a page's ```bash blocks as argument lists: continuation lines joined, comments dropped, a
+    quoted argument spanning lines kept whole, split at ``&&``, ``;`` and ``|``."""
+    commands = []
+    for block in re.findall(r"^```bash[ \t]*\n(.*?)^```[ \t]*$", text, flags=re.S | re.M):
+        pending = ""
+        for line in block.replace("\\\n", " ").splitlines():
+            pending = f"{pending}\n{line}" if pending else line
+            lexer = shlex.shlex(pending, posix=True, punctuation_chars=True)
+            lexer.whitespace_split = True
+            try:
+                tokens = list(lexer)
+            except ValueError:  # an open quote: the argument goes on on the next line
+                continue
+            pending = ""
+            command: list[str] = []
+            for token in tokens + [";"]:
+                if token in ("&&", ";", "|", "||"):
+                    if command:
+                        commands.append(command)
+                    command = []
+                else:
+                    command.append(token)
+    return commands
+
+
+def _imbsk_arguments(tokens: list[str]) -> list[str] | None:
+    """The arguments after ``imbsk`` (or ``python -m imbsk``), past environment settings and ``nice -n N``."""
+    while tokens and (re.fullmatch(r"[A-Z_]+=\S*", tokens[0]) or tokens[0] == "nice"):
+        tokens = tokens[3:] if tokens[0] == "nice" else tokens[1:]
+    if tokens[:3] == ["python", "-m", "imbsk"]:
+        tokens = tokens[2:]
+    return tokens[1:] if tokens[:1] == ["imbsk"] else None
+
+
+def test_doc_commands_parse():
+    """Every complete ``imbsk`` command of the pages' shell blocks parses (options renamed or dropped fail)."""
+    parsed = 0
+    for path in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for command in _shell_commands(path.read_text(encoding="utf-8")):
+            arguments = _imbsk_arguments(command)
+            # A template (``--seeds K``, ``CONFIG.json``, ``...``) or a help request is not a command to parse.
+            if arguments is None or "--help" in arguments or any(
+                "..." in token or re.search(r"\b[A-Z]{1,6}\b", token) for token in arguments
+            ):
+                continue
+            try:
+                build_parser(arguments).parse_args(arguments)
+            except SystemExit as error:
+                raise AssertionError(f"{path.name}: `{shlex.join(command)}` does not parse") from error
+            parsed += 1
+    assert parsed >= 40
