@@ -289,3 +289,59 @@ def test_pickle_drops_device_tensors():
     restored = pickle.loads(pickle.dumps(sam))
     assert restored._device_weights == {}
     np.testing.assert_allclose(restored.class_radii, [0.1, 0.2])
+
+
+def _objective_with_extra_term(model, X, y, extra_class):
+    """Class ``extra_class``'s share of the loss passed as the class-independent extra term (as Joint-SSL's)."""
+
+    def objective(weightings):
+        losses = _per_sample_loss(model, X, y)
+        extra = (losses * (y == extra_class).to(torch.float64)).mean()
+        supervised = (y != extra_class).to(torch.float64)
+        return [(losses * supervised * torch.cat([w, w.new_zeros(1)]).to(torch.float64)[y]).mean() + e * extra
+                for w, e in weightings]
+
+    return objective
+
+
+@pytest.mark.parametrize("step", ["fast", "faithful"])
+@pytest.mark.parametrize("radii, ascent_weights", [([0.1, 0.1], None), ([0.1, 0.1], [1.0, 4.0]), ([0.05, 0.2], None)])
+def test_extra_term_is_one_more_class_of_the_smallest_radius(step, radii, ascent_weights):
+    # The documented contract: the extra term is stepped exactly like a class whose radius is the smallest
+    # class radius (and whose ascent weight is 1), in the ascent direction and in the descent gradient.
+    model, X, y = _problem(seed=10)
+    sam = AsymmetricSAM(radii, ascent_weights, step)
+    model.zero_grad(set_to_none=True)
+    sam.compute_gradients(list(model.parameters()), _objective_with_extra_term(model, X, y, 2), model)
+    with_extra = _grads(model)
+    class_weights = None if ascent_weights is None else list(ascent_weights) + [1.0]
+    as_class = AsymmetricSAM(list(radii) + [min(radii)], class_weights, step)
+    model.zero_grad(set_to_none=True)
+    as_class.compute_gradients(list(model.parameters()), _objective(model, X, y), model)
+    torch.testing.assert_close(with_extra, _grads(model), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("radii", [[0.1, 0.1, 0.1], [0.1, 0.2, 0.4]])
+def test_a_zero_gradient_gives_a_zero_step_not_nan(radii):
+    # A batch whose loss has no gradient (e.g. every sample weight 0): g_hat is undefined, the step must be 0.
+    model, X, y = _problem(seed=11)
+
+    def zero_objective(weightings):
+        losses = _per_sample_loss(model, X, y)
+        return [(losses * 0.0 * w.to(torch.float64)[y]).mean() for w, _ in weightings]
+
+    model.zero_grad(set_to_none=True)
+    AsymmetricSAM(radii).compute_gradients(list(model.parameters()), zero_objective, model)
+    assert torch.equal(_grads(model), torch.zeros_like(_grads(model)))
+
+
+def test_frozen_batchnorm_covers_convolutional_batchnorm():
+    # The CNN's layers are BatchNorm2d: their running statistics must be frozen in pass 2 as well.
+    bn = nn.BatchNorm2d(3)
+    bn(torch.randn(4, 3, 5, 5))
+    mean, var = bn.running_mean.clone(), bn.running_var.clone()
+    with frozen_batchnorm_statistics(nn.Sequential(nn.Conv2d(3, 3, 1), bn)):
+        bn(torch.randn(4, 3, 5, 5) + 3.0)
+    torch.testing.assert_close(bn.running_mean, mean, rtol=0, atol=0)
+    torch.testing.assert_close(bn.running_var, var, rtol=0, atol=0)
+    assert int(bn.num_batches_tracked) == 1
