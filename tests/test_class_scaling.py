@@ -100,3 +100,11 @@ def test_fit_warns_when_the_smoothing_cap_leaves_a_class_no_label():
         warnings.simplefilter("error")
         ImbalancedMLPClassifier(class_smoothing_eps=0.05, **params).fit(X, y)
         ImbalancedMLPClassifier(class_scaling="inverse_frequency", **params).fit(X, y)
+
+
+@pytest.mark.parametrize("rule", ["sqrt_inverse_frequency", "inverse_frequency", "paper", "uniform"])
+def test_per_class_rules_leave_the_ascent_loss_unweighted(rule):
+    # Only 'official' weights the ascent loss; the per-class rules put the class dependence in the radii alone.
+    radii, weights = sam_class_radii(0.1, COUNTS, rule)
+    np.testing.assert_allclose(radii, 0.1 * class_multipliers(COUNTS, rule))
+    np.testing.assert_array_equal(weights, 1.0)
