@@ -32,6 +32,13 @@ def test_step_counts_by_hand():
     assert long_tailed_counts(100, 4, 0.25, profile="step").tolist() == [100, 100, 25, 25]
 
 
+@pytest.mark.parametrize("profile", ["exponential", "step"])
+def test_integer_targets_survive_rounding_error(profile):
+    # 100 * 0.29 is 28.999999999999996 in floating point: the rarest class must still get 29, not 28.
+    assert long_tailed_counts(100, 2, 0.29, profile=profile).tolist() == [100, 29]
+    assert long_tailed_counts(1000, 3, 0.57, profile=profile)[-1] == 570
+
+
 def test_ratio_one_is_balanced_and_single_class():
     assert long_tailed_counts(37, 5, 1.0).tolist() == [37] * 5
     assert long_tailed_counts(37, 5, 1.0, profile="step").tolist() == [37] * 5
