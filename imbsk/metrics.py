@@ -167,7 +167,7 @@ def _extreme_classes(class_counts: Any, fraction: float, *, fewest: bool) -> tup
     if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}.")
     labels, counts = _count_table(class_counts)
-    # round() keeps products such as 0.7 * 10 = 7.000000000000001 from rounding up.
+    # round() keeps products such as 0.07 * 100 = 7.000000000000001 from rounding up.
     k = max(1, math.ceil(round(fraction * len(labels), 9)))
     # Labels are sorted, so their position breaks ties in label order.
     key = counts if fewest else -counts

@@ -73,6 +73,11 @@ def test_fraction_edge_cases():
     assert minority_accuracy(y, pred, class_counts=counts15, fraction=4 / 15) == 1.0
     assert minority_accuracy(y, pred, class_counts=counts15, fraction=5 / 15) == 0.8
     assert majority_accuracy(y, pred, class_counts=counts15, fraction=1.0) == 4 / 15
+    # 0.07 * 100 is 7.000000000000001 in floating point (as 0.14 * 50): the group must still be 7 classes.
+    counts100 = {k: 1000 - k for k in range(100)}
+    y100 = np.arange(100)
+    assert majority_accuracy(y100, np.where(y100 < 7, y100, -1), class_counts=counts100, fraction=0.07) == 1.0
+    assert minority_accuracy(y100, np.where(y100 >= 93, y100, -1), class_counts=counts100, fraction=0.07) == 1.0
     with pytest.raises(ValueError, match="fraction"):
         minority_accuracy(y, pred, class_counts=counts15, fraction=0)
 
@@ -147,6 +152,9 @@ def test_shot_custom_thresholds_and_errors():
     assert shot_accuracy(Y_TRUE, Y_PRED, shot="many", **kw) == 1.0  # class 0
     with pytest.raises(ValueError, match="few_threshold"):
         shot_accuracy(Y_TRUE, Y_PRED, class_counts=COUNTS, few_threshold=200)
+    # Equal thresholds are allowed ("must not exceed"): medium-shot is then exactly that count.
+    equal = dict(class_counts=COUNTS, few_threshold=20, many_threshold=20)
+    assert shot_accuracy(Y_TRUE, Y_PRED, shot="medium", **equal) == 0.25  # class 3 alone
     with pytest.raises(ValueError, match="many.*medium.*few"):
         shot_accuracy(Y_TRUE, Y_PRED, class_counts=COUNTS, shot="tail")
 
