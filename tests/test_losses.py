@@ -270,6 +270,12 @@ def test_build_loss_names_and_params(batch):
     ldam = build_loss("ldam", n_classes=K, class_counts=COUNTS, eps_per_class=None, ldam_max_margin=0.3, ldam_scale=2.0)
     assert isinstance(ldam, LDAMLoss) and ldam.scale == 2.0
     assert float(ldam.margins.max()) == pytest.approx(0.3)
+    # The smoothing reaches every loss, LDAM's included.
+    for name, cls in (("focal", FocalLoss), ("ldam", LDAMLoss)):
+        smoothed = build_loss(name, n_classes=K, class_counts=COUNTS, eps_per_class=EPS)
+        assert torch.equal(smoothed.eps_per_class, torch.as_tensor(EPS, dtype=torch.float32))
+        plain = build_loss(name, n_classes=K, class_counts=COUNTS, eps_per_class=None)
+        assert not torch.allclose(smoothed(logits, y), plain(logits, y))
     assert set(LOSS_NAMES) == {"cross_entropy", "focal", "ldam"}
 
 
