@@ -27,6 +27,14 @@ def test_batches_cover_every_row_once_per_epoch():
     assert len(iterator) == 3
 
 
+def test_labels_of_any_integer_dtype_become_int64():
+    # Losses index with the labels and cross_entropy needs int64: int32 / uint8 labels must be converted.
+    for dtype in (np.int32, np.uint8):
+        data = TensorData(np.zeros((3, 2)), np.array([0, 2, 1], dtype=dtype))
+        assert data.y.dtype == torch.int64
+        assert data.take(slice(0, 2))[1].dtype == torch.int64
+
+
 def test_singleton_last_batch_is_merged():
     data = TensorData(np.zeros((9, 2)), np.zeros(9))
     sizes = [len(y) for _, y in TensorBatchIterator(data, 4, merge_singleton=True)]
