@@ -145,6 +145,8 @@ def test_images_and_lists():
     assert X_lt.shape == (30, 4, 4, 3) and X_lt.dtype == np.uint8
     assert isinstance(y_lt, list) and y_lt == [y[i] for i in idx]
     assert np.array_equal(X_lt, X[idx])
+    _, y_tuple = make_long_tailed(X, tuple(y), 0.5, random_state=0)
+    assert isinstance(y_tuple, tuple) and list(y_tuple) == y_lt
 
 
 def test_error_class_too_small_reports_counts():

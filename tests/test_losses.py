@@ -208,6 +208,8 @@ def test_ldam_validation():
         LDAMLoss([10, 1], scale=0.0)
     with pytest.raises(ValueError, match="classes"):
         LDAMLoss([10, 1])(torch.zeros(2, 3), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="max_margin"):  # a negative margin would favour the rare classes' rivals
+        LDAMLoss([10, 1], max_margin=-0.5)
 
 
 # --- common contract ------------------------------------------------------------------------

@@ -235,6 +235,10 @@ def test_scorer_requires_class_counts():
     est = DummyClassifier(strategy="most_frequent").fit(X, y)
     with pytest.raises(AttributeError, match="class_counts_"):
         SCORERS["minority_accuracy"](est, X, y)
+    # Counts that do not line up with the classes would be silently truncated by zip: refused.
+    est.class_counts_ = np.array([3, 2])
+    with pytest.raises(ValueError, match="aligned"):
+        SCORERS["minority_accuracy"](est, X, y)
     # Metrics that do not need counts work on any classifier.
     assert SCORERS["geometric_mean"](est, X, y) == imb_gmean(y, est.predict(X))
 
