@@ -231,6 +231,16 @@ def test_zero_radius_is_the_plain_gradient_even_with_ascent_weights():
         torch.testing.assert_close(ours, plain, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("step", ["fast", "faithful"])
+def test_ascent_weights_with_unequal_radii_only_steer_the_direction(step):
+    # G = sum_c [(1 - w_c) grad L_c(theta) + w_c grad L_c(theta + s g_hat)]: the ascent weights shape g_hat
+    # alone, so as the radii vanish G tends to the plain gradient whatever the weights.
+    model, X, y = _problem(seed=12)
+    plain = _flat_grad(_per_sample_loss(model, X, y).mean(), model)
+    _, ours = _sam_a_gradient(model, X, y, 1e-7 * np.array([1.0, 2.0, 4.0]), np.array([1.0, 2.0, 3.0]), step)
+    assert ((ours - plain).norm() / plain.norm()).item() < 1e-4
+
+
 def test_parameters_are_restored_after_the_step():
     model, X, y = _problem(seed=3)
     before = [p.detach().clone() for p in model.parameters()]

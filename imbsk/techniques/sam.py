@@ -119,7 +119,8 @@ class AsymmetricSAM:
         ``rho_c`` for each encoded class.
     ascent_weights : array-like of shape (n_classes,), default=None
         Extra per-class weights of the ascent loss (the ``'official'`` rule);
-        None means ones.
+        None means ones. They shape the ascent direction only, never ``G``'s share
+        at ``theta`` (with unequal radii the ``'fast'`` step then takes one more backward pass).
     step : {'fast', 'faithful'}, default='fast'
         How unequal radii are handled (module docstring): two forward/backward
         passes with an anchor at twice the largest radius, or the paper's ascent
@@ -155,7 +156,10 @@ class AsymmetricSAM:
             self.radius = FAST_STEP_ANCHOR * float(radii.max())
             w, w_extra = radii / self.radius, float(radii.min()) / self.radius
             self._direction = ((1.0 - w) * self.ascent_weights, 1.0 - w_extra)
-            self._kept = self._direction  # the direction's gradient is also G's share at theta
+            # The direction's gradient is also G's share at theta, unless ascent weights (which only steer the
+            # direction) make the two differ: then the share takes its own backward pass, as in 'faithful'.
+            unit_ascent = bool(np.all(self.ascent_weights == 1.0))
+            self._kept = self._direction if unit_ascent else (1.0 - w, 1.0 - w_extra)
             self._perturbed = (w, w_extra)
         else:
             self.radius = float(radii.max())
