@@ -199,6 +199,28 @@ class DatasetInfo:
         return int(min(self.class_counts.values()))
 
 
+#: ImbalancedMLPClassifier arguments that every comparison run sets itself, and what sets them.
+_RUN_MLP_ARGUMENTS = {"random_state": "the run's seed (seeds / --seeds)", "device": "device / --device"}
+
+
+def _checked_mlp_params(mlp_params: dict[str, Any] | None) -> dict[str, Any]:
+    """``mlp_params`` if every name is an ImbalancedMLPClassifier argument that the runs leave free; else a ValueError.
+
+    The factories pass ``random_state`` and ``device`` themselves: the same name in ``mlp_params``
+    made every MLP run fail with a TypeError ("got multiple values"), recorded as a failed run
+    under ``errors='warn'``, and a misspelt name failed the same way, after the runs had started.
+    """
+    params = dict(mlp_params or {})
+    reserved = sorted(set(params) & set(_RUN_MLP_ARGUMENTS))
+    if reserved:
+        hints = "; ".join(f"{name}: {_RUN_MLP_ARGUMENTS[name]}" for name in reserved)
+        raise ValueError(f"mlp_params sets {reserved}, which each run sets itself ({hints}).")
+    unknown = sorted(set(params) - set(ImbalancedMLPClassifier().get_params(deep=False)))
+    if unknown:
+        raise ValueError(f"mlp_params has names that are not ImbalancedMLPClassifier arguments: {unknown}.")
+    return params
+
+
 def describe_dataset(
     X: Any, y: Any, *, mlp_params: dict[str, Any] | None = None, device: str = "cpu"
 ) -> DatasetInfo:
@@ -209,7 +231,9 @@ def describe_dataset(
     X : array-like or DataFrame of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
     mlp_params : dict, default=None
-        Overrides of :func:`mlp_defaults` for every MLP.
+        Overrides of :func:`mlp_defaults` for every MLP: ImbalancedMLPClassifier
+        arguments, except ``random_state`` and ``device`` (a ValueError), which each
+        run sets itself.
     device : {'cpu', 'cuda', 'cuda:N', 'auto'}, default='cpu'
 
     Returns
@@ -233,7 +257,7 @@ def describe_dataset(
         categorical, numeric = (), tuple(range(X_arr.shape[1]))
         n_features, is_frame = X_arr.shape[1], False
     params = mlp_defaults(len(y_arr))
-    params.update(mlp_params or {})
+    params.update(_checked_mlp_params(mlp_params))
     check_device_form(device, "imbsk.compare")
     return DatasetInfo(
         n_train=len(y_arr),
@@ -808,7 +832,9 @@ def run_comparison(
     progress : bool, default=True
         Show a tqdm bar over the ``len(methods) * len(seeds)`` runs on stderr.
     mlp_params : dict, default=None
-        Overrides of :func:`mlp_defaults` for every MLP (e.g. :data:`QUICK_MLP_PARAMS`).
+        Overrides of :func:`mlp_defaults` for every MLP (e.g. :data:`QUICK_MLP_PARAMS`):
+        ImbalancedMLPClassifier arguments, except ``random_state`` (the seed of the run)
+        and ``device``, which each run sets itself; either raises a ValueError.
     errors : {'raise', 'warn'}, default='raise'
         On a failing run (e.g. a diverging network), raise, or warn and record the
         error in the ``error`` column with NaN scores.

@@ -731,3 +731,21 @@ def test_methods_without_torch_are_exactly_those_without_a_network():
 
     without = {name for name in METHODS if not holds_network(METHODS[name](0, info))}
     assert without == set(_WITHOUT_TORCH)
+
+
+@pytest.mark.parametrize(
+    "mlp_params, message",
+    [
+        ({"random_state": 3}, r"sets \['random_state'\], which each run sets itself \(random_state: the run's seed"),
+        ({"device": "cpu"}, r"sets \['device'\], which each run sets itself \(device: device / --device\)"),
+        ({"max_iters": 2}, r"not ImbalancedMLPClassifier arguments: \['max_iters'\]"),
+    ],
+)
+def test_mlp_params_that_no_run_can_take_are_refused_before_any_fit(mlp_params, message):
+    # They used to reach every MLP factory: TypeError "got multiple values for keyword argument
+    # 'random_state'" (or "unexpected keyword"), or under errors='warn' a table of failed MLP runs.
+    X, y = _numeric_classes([40, 10])
+    with pytest.raises(ValueError, match=message):
+        describe_dataset(X, y, mlp_params=mlp_params)
+    with pytest.raises(ValueError, match=message):
+        run_comparison(X, y, X, y, methods="erm,logreg", seeds=1, mlp_params=mlp_params, errors="warn", progress=False)
