@@ -67,8 +67,8 @@ class _UsageError(ValueError):
 def _parse_seeds(text: str) -> list[int]:
     """``'3'`` -> seeds 0, 1, 2; ``'0,1,5'`` -> those seeds (``'7,'`` is the single seed 7).
 
-    A repeated seed is kept once, as the comparison runs it once; negative seeds are
-    refused, since the MLPs' ``random_state`` (numpy) would fail on every one of them.
+    A repeated seed is kept once, as the comparison runs it once; negative seeds and seeds above
+    2**32 - 1 are refused, since the MLPs' ``random_state`` (numpy) would fail on every one of them.
     """
     try:
         if "," in text:
@@ -85,6 +85,11 @@ def _parse_seeds(text: str) -> list[int]:
     negative = [seed for seed in seeds if seed < 0]
     if negative:
         raise argparse.ArgumentTypeError(f"seeds must be non-negative, got {', '.join(map(str, negative))}")
+    from imbsk.compare import MAX_SEED
+
+    too_large = [seed for seed in seeds if seed > MAX_SEED]
+    if too_large:
+        raise argparse.ArgumentTypeError(f"seeds must be at most 2**32 - 1, got {', '.join(map(str, too_large))}")
     return list(dict.fromkeys(seeds))
 
 

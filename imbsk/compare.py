@@ -757,6 +757,10 @@ def validate_methods(methods: Iterable[str] | str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+#: The largest seed: ``random_state`` takes the seeds of numpy's RandomState, 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         if seeds < 1:
@@ -765,6 +769,11 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
     seed_list = [int(seed) for seed in seeds]
     if not seed_list:
         raise ValueError("seeds is empty.")
+    # Checked before any run: the estimators' random_state (numpy's, 0 to 2**32 - 1) refuses
+    # the others, so every MLP and SVM run of such a seed failed (recorded, under errors='warn').
+    invalid = [seed for seed in seed_list if not 0 <= seed <= MAX_SEED]
+    if invalid:
+        raise ValueError(f"seeds must be integers from 0 to 2**32 - 1 (the estimators' random_state); got {invalid}.")
     return list(dict.fromkeys(seed_list))
 
 
@@ -825,7 +834,8 @@ def run_comparison(
     methods : iterable of str or str, default=all of METHODS
         Method names (a string is split on commas).
     seeds : int or sequence of int, default=3
-        An int ``n`` means seeds ``0..n-1``. The seed is the ``random_state`` of the
+        An int ``n`` means seeds ``0..n-1``; a listed seed must lie in ``0..2**32 - 1``
+        (a ValueError before any run), a repeated one runs once. The seed is the ``random_state`` of the
         estimator (initialisation, batches, resampling); the data split stays fixed.
     device : {'cpu', 'cuda', 'cuda:N', 'auto'}, default='cpu'
         Where the MLPs (and XGBoost) train.

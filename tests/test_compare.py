@@ -749,3 +749,19 @@ def test_mlp_params_that_no_run_can_take_are_refused_before_any_fit(mlp_params, 
         describe_dataset(X, y, mlp_params=mlp_params)
     with pytest.raises(ValueError, match=message):
         run_comparison(X, y, X, y, methods="erm,logreg", seeds=1, mlp_params=mlp_params, errors="warn", progress=False)
+
+
+@pytest.mark.parametrize("seeds", [[-1], [0, 2**32]])
+def test_seeds_outside_the_random_state_range_are_refused_before_any_run(seeds):
+    # They used to run: logreg and XGBoost scored, every MLP and SVM run failed on its random_state.
+    X, y = _numeric_classes([40, 10])
+    with pytest.raises(ValueError, match=r"seeds must be integers from 0 to 2\*\*32 - 1 .* got \[(-1|4294967296)\]"):
+        run_comparison(X, y, X, y, methods="logreg,erm", seeds=seeds, errors="warn", progress=False,
+                       mlp_params=QUICK_MLP_PARAMS)
+
+
+def test_seeds_option_refuses_seeds_above_the_random_state_range(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--seeds", "0,4294967296", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "seeds must be at most 2**32 - 1, got 4294967296" in capsys.readouterr().err
