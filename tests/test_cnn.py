@@ -596,3 +596,23 @@ def test_given_validation_images_drive_early_stopping(digits):
     assert np.mean(clf.predict(data.X_test[:50]) == data.y_test[:50]) == pytest.approx(max(valid_acc), abs=1e-12)
     with pytest.raises(ValueError, match="expected"):
         clf.fit(X, y, X_val=data.X_test[:50, :4], y_val=data.y_test[:50])
+
+
+@pytest.mark.parametrize("mixing", ["cutmix", "mixup"])
+def test_int_random_state_leaves_global_generators_untouched_and_covers_every_draw(digits, mixing):
+    # The augmentation, the mixing (its Beta draw goes through a numpy generator seeded from torch's),
+    # the Joint-SSL views, the weights, the batches and the validation split: all drawn from the seed.
+    _, X, y = digits
+    params = dict(FAST, augmentation="trivialaugment", mixing=mixing, joint_ssl_weight=0.1, ssl_projector_dims=(8,),
+                  validation_fraction=0.25)
+    np.random.seed(11)
+    torch.manual_seed(11)
+    numpy_state, torch_state = np.random.get_state()[1].copy(), torch.random.get_rng_state()
+    clf = ImbalancedCNNClassifier(random_state=0, **params).fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.predict(X), clf.score(X, y)
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)
+    np.testing.assert_array_equal(ImbalancedCNNClassifier(random_state=0, **params).fit(X, y).predict_proba(X), proba)
+    assert not np.array_equal(ImbalancedCNNClassifier(random_state=1, **params).fit(X, y).predict_proba(X), proba)

@@ -227,6 +227,45 @@ def test_reproducible_with_random_state(imbalanced):
     assert not np.allclose(p1, p3)
 
 
+def _global_rng_states() -> tuple[np.ndarray, torch.Tensor]:
+    return np.random.get_state()[1].copy(), torch.random.get_rng_state()
+
+
+@pytest.mark.parametrize("extra", [{}, dict(dropout=0.2, joint_ssl_weight=0.1, n_ensemble_members=2)])
+def test_random_state_semantics_follow_scikit_learn(imbalanced, extra):
+    """int: the caller's numpy and torch generators untouched by fit and predict; None: a seed from
+    numpy's global generator (as scikit-learn's None), torch's untouched; a RandomState: advanced
+    by each fit, so successive fits differ, and kept as the parameter."""
+    X, y = imbalanced
+    params = dict(max_iter=2, **FAST, **extra)
+    np.random.seed(11)
+    torch.manual_seed(11)
+    before = _global_rng_states()
+    clf = ImbalancedMLPClassifier(random_state=0, **params).fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.predict(X), clf.predict_log_proba(X), clf.score(X, y)
+    after = _global_rng_states()
+    np.testing.assert_array_equal(before[0], after[0])
+    assert torch.equal(before[1], after[1])
+    np.testing.assert_array_equal(clf.predict_proba(X), proba)  # predicting changed nothing
+
+    torch_state = torch.random.get_rng_state()
+    np.random.seed(5)
+    first = ImbalancedMLPClassifier(random_state=None, **params).fit(X, y).predict_proba(X)
+    second = ImbalancedMLPClassifier(random_state=None, **params).fit(X, y).predict_proba(X)
+    np.random.seed(5)
+    again = ImbalancedMLPClassifier(random_state=None, **params).fit(X, y).predict_proba(X)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(first, again)
+    assert torch.equal(torch_state, torch.random.get_rng_state())
+
+    rng = np.random.RandomState(3)
+    clf = ImbalancedMLPClassifier(random_state=rng, **params)
+    first, second = clf.fit(X, y).predict_proba(X), clf.fit(X, y).predict_proba(X)
+    assert not np.array_equal(first, second)
+    assert clf.get_params()["random_state"] is rng
+
+
 def test_early_stopping_restores_best_weights(imbalanced):
     X, y = imbalanced
     clf = ImbalancedMLPClassifier(
