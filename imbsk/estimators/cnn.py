@@ -341,8 +341,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         full Otto fit ran 1.76x faster on a CPU with AVX512-BF16 (see
         docs/performance.md); slow on CPUs without bfloat16 instructions.
     random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling, augmentation and mixing; an int makes
-        CPU runs reproducible.
+        Seeds initialisation, shuffling, the validation split, augmentation and
+        mixing, as for :class:`ImbalancedMLPClassifier`: an int makes CPU runs
+        reproducible, None draws each fit's seed from numpy's global generator.
     verbose : int, default=0
         Print the epoch table when > 0 (as :class:`ImbalancedMLPClassifier`).
     callbacks : list of skorch callbacks, default=None

@@ -199,8 +199,12 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         full Otto fit ran 1.76x faster on a CPU with AVX512-BF16 (see
         docs/performance.md); slow on CPUs without bfloat16 instructions.
     random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling, the validation split and augmentation;
-        an int makes CPU runs reproducible.
+        Seeds initialisation, shuffling, the validation split, the quantile
+        noise and augmentation; an int makes CPU runs reproducible and leaves
+        numpy's and torch's global generators untouched. None draws each fit's
+        seed from numpy's global generator, as scikit-learn does
+        (``np.random.seed`` repeats it, ``torch.manual_seed`` does not); a
+        RandomState instance is advanced by each fit, so successive fits differ.
     verbose : int, default=0
         Print the epoch table (training loss, validation loss, accuracy and
         balanced accuracy, duration) when > 0; ``best`` marks each epoch that
