@@ -29,7 +29,7 @@ from sklearn.utils import _safe_indexing, assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, Checkpoint, EarlyStopping, LRScheduler
 from torch import nn
 
 from imbsk.techniques.class_scaling import CLASS_SCALING_RULES, class_smoothing_values, sam_class_radii
@@ -434,6 +434,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             if name in _OWN_CALLBACK_NAMES:
                 raise ValueError(f"callbacks names a callback {name!r}, a name the fit uses itself "
                                  f"({sorted(_OWN_CALLBACK_NAMES)}); give it another name")
+            _check_not_overridden(callback)
 
     # -- public API ------------------------------------------------------------------
     def fit(
@@ -694,6 +695,30 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             self.class_smoothing_eps_ = class_smoothing_values(
                 self.class_smoothing_eps, self.class_counts_, self.class_scaling
             )
+
+
+def _check_not_overridden(callback: Any) -> None:
+    """Refuse a skorch callback whose effect the fit would undo without a word.
+
+    imbsk's warm-up + cosine schedule sets every parameter group's learning rate before each
+    training batch, so an ``LRScheduler`` would only change what ``event_lr`` records. The weights
+    a fit keeps are imbsk's (the best epoch of its early stopping, then the EMA copy): a skorch
+    ``load_best=True`` would load into ``module_`` before they overwrite it.
+    """
+    is_class = isinstance(callback, type)
+    if (issubclass(callback, LRScheduler) if is_class else isinstance(callback, LRScheduler)):
+        raise ValueError(
+            "callbacks holds a skorch LRScheduler, which would be overridden: the fit sets the learning rate "
+            "before every batch (linear warm-up, then cosine decay to 0). Tune it with learning_rate_init and "
+            "lr_warmup_fraction."
+        )
+    if not is_class and isinstance(callback, (Checkpoint, EarlyStopping)) and callback.load_best:
+        raise ValueError(
+            f"callbacks holds a skorch {type(callback).__name__} with load_best=True, which would be overridden: "
+            "the fit keeps the weights of the best epoch of its own early stopping (validation_fraction, "
+            "early_stopping_metric), averaged with ema_decay, or else of the last epoch. Use load_best=False; "
+            "a Checkpoint's files can be loaded after fit with clf.net_.load_params(checkpoint=...)."
+        )
 
 
 def _check_no_missing_labels(y: np.ndarray, name: str, owner: str) -> None:
