@@ -38,3 +38,38 @@ def test_early_stopping_and_checkpoint_without_load_best_still_run(data, tmp_pat
     checkpoint = Checkpoint(dirname=str(tmp_path), f_optimizer=None, f_criterion=None, f_history=None)
     clf = ImbalancedMLPClassifier(max_iter=3, callbacks=[EarlyStopping(patience=5), checkpoint], **FAST).fit(X, y)
     assert clf.n_iter_ == 3 and (tmp_path / "params.pt").is_file()
+
+
+# -- skorch's scoring callbacks ----------------------------------------------------------
+@pytest.mark.parametrize("params", [{}, dict(class_smoothing_eps=0.2, invert_smoothing=True), dict(ema_decay=0.9)])
+def test_epoch_scoring_scores_the_estimators_predictions(data, params):
+    # The net in a callback predicts as the estimator does: encoded labels (positions in classes_) and the
+    # probabilities of predict_proba, so skorch's named scorers work and agree with imbsk's own valid_bacc.
+    X, y = data
+    scorings = [EpochScoring("balanced_accuracy", lower_is_better=False, name="sk_bacc"),
+                EpochScoring("roc_auc", lower_is_better=False, name="sk_auc"),
+                BatchScoring("accuracy", lower_is_better=False, name="sk_acc")]
+    clf = ImbalancedMLPClassifier(max_iter=2, callbacks=scorings, **FAST, **params).fit(np.asarray(X), y)
+    assert clf.history_[:, "sk_bacc"] == pytest.approx(clf.history_[:, "valid_bacc"])
+    assert all(0.0 <= score <= 1.0 for score in clf.history_[:, "sk_auc"])
+    net = clf.net_
+    assert list(net.classes_) == [0, 1]
+    inputs = clf._transform_inputs(X)
+    np.testing.assert_allclose(net.predict_proba(inputs), clf.predict_proba(X))
+    np.testing.assert_array_equal(clf.classes_[net.predict(inputs)], clf.predict(X))
+
+
+def test_a_custom_scorer_gets_the_encoded_labels_and_their_predictions(data):
+    X, y = data
+    seen = []
+
+    def scorer(net, X_valid, y_valid):
+        predicted = net.predict(X_valid)  # once: skorch hands the cached predictions of the epoch out once
+        seen.append((np.unique(y_valid), np.unique(predicted)))
+        return float(np.mean(predicted == y_valid))
+
+    labels = np.where(y == 1, "rare", "common")
+    clf = ImbalancedMLPClassifier(max_iter=1, callbacks=[EpochScoring(scorer, lower_is_better=False, name="mine")],
+                                  **FAST).fit(X, labels)
+    assert set(seen[0][0]) == {0, 1} and set(seen[0][1]) <= {0, 1}
+    assert clf.history_[-1, "mine"] == pytest.approx(clf.history_[-1, "valid_acc"])

@@ -366,8 +366,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         drw_epoch = self.drw_epoch if weights is not None and self.drw_epoch else None
         if drw_epoch is not None:
             callbacks.append(("drw", DeferredReweighting(weights, drw_epoch)))
+        proba_transform = self._proba_transform()
         if valid is not None:
-            callbacks.append(("valid_scores", ValidationBalancedAccuracy(n_classes, self._proba_transform())))
+            callbacks.append(("valid_scores", ValidationBalancedAccuracy(n_classes, proba_transform)))
         # Before early stopping, which ends the last epoch by raising: the user's callbacks see
         # every epoch's validation scores, that one included. (Checked in fit.)
         callbacks.extend(self.callbacks or ())
@@ -402,6 +403,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             iterator_seed=seed,
             sample_probabilities=sampling,
             autocast_dtype=_AUTOCAST_DTYPES[self.precision],
+            n_classes=n_classes,
+            proba_transform=proba_transform,
             **{f"optimizer__{key}": value for key, value in optimizer_kwargs.items()},
         )
 

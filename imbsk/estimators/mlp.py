@@ -222,6 +222,14 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         learning rate before every batch and keeps its own choice of weights,
         so skorch's ``LRScheduler`` and ``load_best=True`` of ``Checkpoint`` /
         ``EarlyStopping`` are refused (``ValueError``).
+        A callback's ``net`` is the skorch net, which predicts as the estimator
+        with the encoded labels ``0 .. K-1`` (positions in ``classes_``):
+        ``net.predict`` / ``net.predict_proba``, so ``EpochScoring`` and
+        ``BatchScoring`` take scikit-learn's scorer names
+        (``EpochScoring('f1_macro', lower_is_better=False)``) or
+        ``scorer(net, X, y)`` with the encoded ``y``; their scores are
+        unweighted. With ``use_caching=False`` the scorer gets ``y=None`` (the
+        held-out labels are ``X.y``).
 
     Attributes
     ----------

@@ -35,11 +35,13 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import ClassifierMixin
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 from torch import Tensor, nn
 
+from imbsk.models.ensemble import mean_member_log_proba
 from imbsk.techniques.ema import update_ema
 from imbsk.techniques.sam import AsymmetricSAM
 from imbsk.techniques.vicreg import vicreg_loss
@@ -98,8 +100,13 @@ class BatchTargets:
         return fn(self.y_a), (None if self.y_b is None else fn(self.y_b))
 
 
-class ImbalanceNet(NeuralNet):
+class ImbalanceNet(ClassifierMixin, NeuralNet):
     """skorch net with the paper's training step.
+
+    It predicts as the estimator does, with the encoded labels ``0 .. K-1`` (positions in
+    the estimator's ``classes_``) for classes: :meth:`predict_proba` and :meth:`predict`
+    are what skorch's scoring callbacks (``EpochScoring``, ``BatchScoring``) and their
+    scikit-learn scorers call.
 
     Parameters (beyond :class:`skorch.NeuralNet`'s)
     -------------------------------------------------
@@ -125,6 +132,11 @@ class ImbalanceNet(NeuralNet):
     autocast_dtype : torch.dtype or None
         Run forward passes under ``torch.autocast`` with this dtype (e.g.
         ``torch.bfloat16``); None runs them in float32.
+    n_classes : int or None
+        Number of classes ``K``; ``classes_`` is ``0 .. K-1``.
+    proba_transform : callable or None
+        Map from the softmax of the outputs to the probabilities that predict (the
+        smoothing inversion); None: the softmax.
     """
 
     def __init__(
@@ -140,6 +152,8 @@ class ImbalanceNet(NeuralNet):
         iterator_seed: int = 0,
         sample_probabilities: np.ndarray | None = None,
         autocast_dtype: torch.dtype | None = None,
+        n_classes: int | None = None,
+        proba_transform: Callable[[Tensor], Tensor] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(module, *args, **kwargs)
@@ -152,6 +166,8 @@ class ImbalanceNet(NeuralNet):
         self.iterator_seed = iterator_seed
         self.sample_probabilities = sample_probabilities
         self.autocast_dtype = autocast_dtype
+        self.n_classes = n_classes
+        self.proba_transform = proba_transform
 
     # -- initialisation -------------------------------------------------------------
 
@@ -192,6 +208,9 @@ class ImbalanceNet(NeuralNet):
         return state
 
     def __setstate__(self, state):
+        # A net pickled before these parameters existed predicts as one given None.
+        state.setdefault("n_classes", None)
+        state.setdefault("proba_transform", None)
         super().__setstate__(state)
         for name in _FITTED_ALIASES:
             alias = self.__dict__.get(name)
@@ -230,6 +249,36 @@ class ImbalanceNet(NeuralNet):
     def prediction_module(self) -> nn.Module:
         """The weights that predict: the EMA copy when weight averaging is on."""
         return getattr(self, "ema_module_", None) or self.module_
+
+    # -- prediction -------------------------------------------------------------------
+    @property
+    def classes_(self) -> np.ndarray:
+        """The encoded labels ``0 .. K-1`` the net predicts."""
+        if self.n_classes is None:
+            raise AttributeError(f"{type(self).__name__} has no attribute 'classes_' without n_classes")
+        return np.arange(self.n_classes)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities of the predicting weights, one column per encoded label, as the estimator's.
+
+        The softmax of the outputs in float64, mapped by ``proba_transform`` when given. Members' logits
+        ``(N, k, C)`` (an ensemble's training outputs, cached by a scoring callback with ``on_train=True``)
+        are first averaged as the ensemble averages them when it predicts.
+        """
+        probas = []
+        for logits in self.forward_iter(X, training=False):
+            logits = logits[0] if isinstance(logits, tuple) else logits
+            if logits.ndim == 3:
+                logits = mean_member_log_proba(logits)
+            proba = torch.softmax(logits.double(), dim=1)
+            if self.proba_transform is not None:
+                proba = self.proba_transform(proba)
+            probas.append((proba / proba.sum(dim=1, keepdim=True)).cpu().numpy())
+        return np.concatenate(probas)
+
+    def predict(self, X) -> np.ndarray:
+        """Encoded labels ``0 .. K-1``: the argmax of :meth:`predict_proba`."""
+        return self.predict_proba(X).argmax(axis=1)
 
     # -- data -----------------------------------------------------------------------
     def get_dataset(self, X, y=None):
