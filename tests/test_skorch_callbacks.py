@@ -73,3 +73,19 @@ def test_a_custom_scorer_gets_the_encoded_labels_and_their_predictions(data):
                                   **FAST).fit(X, labels)
     assert set(seen[0][0]) == {0, 1} and set(seen[0][1]) <= {0, 1}
     assert clf.history_[-1, "mine"] == pytest.approx(clf.history_[-1, "valid_acc"])
+
+
+def test_scoring_callbacks_take_the_batches_of_a_weighted_fit(data):
+    # A weighted batch unpacks as skorch's (X, y); skorch's unpack_data refused the former (X, y, w).
+    X, y = data
+    weights = np.linspace(0.5, 2.0, len(y))
+    scorings = [EpochScoring("accuracy", lower_is_better=False, name="sk_acc"),
+                EpochScoring(lambda net, X, y: float(len(net.predict(X))), name="n_valid", use_caching=False),
+                BatchScoring("accuracy", lower_is_better=False, name="batch_acc", on_train=True)]
+    clf = ImbalancedMLPClassifier(max_iter=2, callbacks=scorings, **FAST).fit(X, y, sample_weight=weights)
+    plain = ImbalancedMLPClassifier(max_iter=2, **FAST).fit(X, y, sample_weight=weights)
+    assert clf.history_[-1, "n_valid"] == 30
+    assert all(0.0 <= score <= 1.0 for score in clf.history_[:, "sk_acc"] + clf.history_[:, "batch_acc"])
+    # The weights still train and score: the callbacks change nothing of the fit.
+    assert clf.history_[:, "valid_bacc"] == plain.history_[:, "valid_bacc"]
+    np.testing.assert_array_equal(clf.predict_proba(X), plain.predict_proba(X))

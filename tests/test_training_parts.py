@@ -223,8 +223,9 @@ def test_unit_sample_weights_give_the_unweighted_gradient(sam):
 
 def test_weighted_batches_carry_the_weights_of_their_rows():
     data = TensorData(np.arange(10.0)[:, None], np.arange(10), sample_weight=np.arange(10.0) / 10)
-    for X, y, w in TensorBatchIterator(data, 4, shuffle=True, generator=torch.Generator().manual_seed(0)):
-        torch.testing.assert_close(w, X[:, 0] / 10)
+    for batch in TensorBatchIterator(data, 4, shuffle=True, generator=torch.Generator().manual_seed(0)):
+        X, y = batch  # the pair skorch unpacks
+        torch.testing.assert_close(batch.sample_weight, X[:, 0] / 10)
     with pytest.raises(ValueError, match="sample_weight must have shape"):
         TensorData(np.zeros((3, 1)), np.zeros(3), sample_weight=np.ones(4))
 

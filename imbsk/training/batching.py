@@ -6,8 +6,10 @@ kernel per input tensor. This replaces skorch's default ``DataLoader`` whose
 per-item Python calls and collation dominate the cost of small tabular models.
 
 Per-sample weights (``fit(..., sample_weight=)``) are one more tensor on the
-device, gathered with the same index: a weighted batch is ``(X, y, w)``, an
-unweighted one stays ``(X, y)``, so the unweighted step does no extra work.
+device, gathered with the same index. A weighted batch is a :class:`WeightedBatch`,
+still the pair ``(X, y)`` skorch unpacks (its scoring callbacks, ``evaluation_step``),
+with the weights ``w`` as its ``sample_weight``; an unweighted one is a plain
+``(X, y)``, so the unweighted step does no extra work.
 """
 
 from __future__ import annotations
@@ -29,6 +31,30 @@ def _as_tensor(value: Any, device: torch.device | str) -> Tensor:
     return torch.as_tensor(array, device=device)
 
 
+class WeightedBatch(tuple):
+    """The batch ``(X, y)`` of weighted rows, their weights as ``sample_weight``.
+
+    A pair, because skorch's ``unpack_data`` (used by its scoring callbacks and its
+    prediction step) refuses batches of three items.
+    """
+
+    def __new__(cls, X: Any, y: Any, sample_weight: Tensor) -> "WeightedBatch":
+        batch = super().__new__(cls, (X, y))
+        batch.sample_weight = sample_weight
+        return batch
+
+    def __getnewargs__(self) -> tuple[Any, Any, Tensor]:
+        return (self[0], self[1], self.sample_weight)
+
+
+def batch_sample_weight(batch: Any) -> Tensor | None:
+    """The rows' weights of a batch: a :class:`WeightedBatch`'s, the third item of ``(X, y, w)``, else None."""
+    weights = getattr(batch, "sample_weight", None)
+    if weights is None and isinstance(batch, (tuple, list)) and len(batch) == 3:
+        weights = batch[2]
+    return weights
+
+
 class TensorData:
     """Inputs (a tensor or a dict of tensors) and optional labels, on one device.
 
@@ -41,8 +67,8 @@ class TensorData:
     device : str or torch.device
         Where the tensors live.
     sample_weight : array-like or Tensor of shape (n_samples,), optional
-        Per-sample loss weights (float32 on the device); batches then carry
-        them as a third element.
+        Per-sample loss weights (float32 on the device); batches are then
+        :class:`WeightedBatch` pairs carrying them.
     """
 
     def __init__(
@@ -64,7 +90,7 @@ class TensorData:
         return self._length
 
     def take(self, index: Tensor | slice) -> tuple[Any, ...]:
-        """The batch ``(X[index], y[index])``, or ``(X[index], y[index], w[index])`` with sample weights."""
+        """The batch ``(X[index], y[index])``, with sample weights a :class:`WeightedBatch` of ``w[index]``."""
         if isinstance(self.X, dict):
             Xi: Any = {key: value[index] for key, value in self.X.items()}
         else:
@@ -72,7 +98,7 @@ class TensorData:
         yi = None if self.y is None else self.y[index]
         if self.sample_weight is None:
             return Xi, yi
-        return Xi, yi, self.sample_weight[index]
+        return WeightedBatch(Xi, yi, self.sample_weight[index])
 
 
 class TensorBatchIterator:

@@ -14,6 +14,7 @@ import torch
 from skorch.callbacks import Callback, PrintLog
 
 from imbsk.techniques.class_weights import drw_weights
+from imbsk.training.batching import batch_sample_weight
 
 
 def warmup_cosine_factor(step: int, total_steps: int, warmup_steps: int) -> float:
@@ -62,7 +63,7 @@ class ValidationBalancedAccuracy(Callback):
 
     The confusion counts are accumulated on the device with ``bincount``; one
     host synchronisation per epoch. When the validation batches carry sample
-    weights (``(X, y, w)``) the confusion matrix is weighted, as sklearn's
+    weights (:func:`~imbsk.training.batching.batch_sample_weight`) the confusion matrix is weighted, as sklearn's
     ``accuracy_score`` / ``balanced_accuracy_score`` with ``sample_weight``.
 
     ``proba_transform``, when given, maps the softmax of the network's outputs to the
@@ -86,8 +87,9 @@ class ValidationBalancedAccuracy(Callback):
         else:
             # double, as the estimator's predict_proba, so that near-ties resolve alike
             predicted = self.proba_transform(torch.softmax(y_pred.double(), dim=1)).argmax(dim=1)
-        if len(batch) > 2 and batch[2] is not None:
-            counts = _weighted_confusion(y_true, predicted, batch[2], self.n_classes)
+        weights = batch_sample_weight(batch)
+        if weights is not None:
+            counts = _weighted_confusion(y_true, predicted, weights, self.n_classes)
         else:
             pairs = y_true * self.n_classes + predicted
             counts = torch.bincount(pairs, minlength=self.n_classes**2)

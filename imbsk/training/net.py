@@ -21,7 +21,8 @@ what the paper's algorithm needs:
 The criterion returns one loss per sample, ``criterion(logits, y) -> (N,)``; a
 network that returns its ensemble members' logits ``(N, k, C)`` in training
 (:mod:`imbsk.models.ensemble`) is trained on the mean of the members' losses.
-A training batch is ``(X, y)`` or, with sample weights, ``(X, y, s)``; the
+A training batch is ``(X, y)`` or, with sample weights ``s``, a :class:`~imbsk.training.batching.WeightedBatch`
+(``(X, y)`` carrying ``s``; a plain ``(X, y, s)`` is taken too); the
 supervised loss of a step is ``mean_i s_i * w[y_i] * l_i`` over the batch's
 ``N`` rows (``s_i = 1`` without sample weights, ``w`` the class weights).
 """
@@ -45,7 +46,7 @@ from imbsk.models.ensemble import mean_member_log_proba
 from imbsk.techniques.ema import update_ema
 from imbsk.techniques.sam import AsymmetricSAM
 from imbsk.techniques.vicreg import vicreg_loss
-from imbsk.training.batching import TensorBatchIterator, TensorData
+from imbsk.training.batching import TensorBatchIterator, TensorData, batch_sample_weight
 from imbsk.training.callbacks import EpochTable
 
 
@@ -454,10 +455,10 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
 
 
 def unpack_batch(batch: Any) -> tuple[Any, Any, Tensor | None]:
-    """``(X, y, sample_weight)`` of a batch ``(X, y)`` (weight None) or ``(X, y, w)``."""
-    if isinstance(batch, (tuple, list)) and len(batch) == 3:
-        Xi, yi, wi = batch
-        return Xi, yi, wi
+    """``(X, y, sample_weight)`` of a batch ``(X, y)`` (weight None), a ``WeightedBatch`` or ``(X, y, w)``."""
+    weights = batch_sample_weight(batch)
+    if weights is not None:
+        return batch[0], batch[1], weights
     Xi, yi = unpack_data(batch)
     return Xi, yi, None
 
