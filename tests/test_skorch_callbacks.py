@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_classification
-from skorch.callbacks import BatchScoring, Checkpoint, EarlyStopping, EpochScoring, LRScheduler
+from skorch.callbacks import BatchScoring, Callback, Checkpoint, EarlyStopping, EpochScoring, LRScheduler
 
 from imbsk import ImbalancedMLPClassifier
 
@@ -89,3 +89,36 @@ def test_scoring_callbacks_take_the_batches_of_a_weighted_fit(data):
     # The weights still train and score: the callbacks change nothing of the fit.
     assert clf.history_[:, "valid_bacc"] == plain.history_[:, "valid_bacc"]
     np.testing.assert_array_equal(clf.predict_proba(X), plain.predict_proba(X))
+
+
+class StopAt(Callback):
+    """Stop the fit at the end of epoch ``epoch`` as skorch's EarlyStopping does; keep that epoch's weights."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            self.weights_ = {key: value.clone() for key, value in net.prediction_module.state_dict().items()}
+            raise KeyboardInterrupt
+
+
+def test_a_callback_stopping_the_fit_leaves_its_epoch_to_early_stopping_and_the_table(data, capsys):
+    X, y = data
+    clf = ImbalancedMLPClassifier(max_iter=6, early_stopping_metric="loss", tol=0.0, verbose=1,
+                                  callbacks=[("stop", StopAt(2))], **FAST).fit(X, y)
+    assert clf.n_iter_ == 2
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+    assert rows == ["1", "2"]
+    # The last epoch improved the validation loss, so its weights are the ones kept.
+    assert clf.history_[:, "valid_loss"][1] < clf.history_[:, "valid_loss"][0]
+    assert clf.history_[:, "event_best"] == [True, True]
+    kept = clf.net_.module_.state_dict()
+    assert all(torch.equal(kept[key], value) for key, value in clf.callbacks[0][1].weights_.items())
+
+
+def test_skorch_early_stopping_stops_the_fit(data):
+    X, y = data
+    stop = EarlyStopping(monitor="train_loss", patience=1, lower_is_better=False)
+    clf = ImbalancedMLPClassifier(max_iter=6, callbacks=[stop], **FAST).fit(X, y)
+    assert clf.n_iter_ == 2 and "event_best" in clf.history_[-1]

@@ -50,6 +50,10 @@ from imbsk.training.batching import TensorBatchIterator, TensorData, batch_sampl
 from imbsk.training.callbacks import EpochTable
 
 
+#: The fit's own callbacks that record and print an epoch, run after the user's: they still see an epoch at
+#: whose end a user's callback stopped the fit.
+_EPOCH_BOOKKEEPING = frozenset({"early_stopping", "print_log"})
+
 #: Constructor arguments of ImbalanceNet that are the fitted objects themselves (see __getstate__).
 _FITTED_ALIASES = ("module", "criterion")
 
@@ -240,6 +244,32 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
                 if submodule.training != training:
                     module.train(training)
                     break
+
+    def notify(self, method_name, **cb_kwargs):
+        """skorch's dispatch, except that a callback stopping the fit at the end of an epoch still lets
+        imbsk's early stopping and epoch table see that epoch.
+
+        A callback stops a fit by raising ``KeyboardInterrupt`` (skorch's ``EarlyStopping``). The user's
+        callbacks run before early stopping and the table, which then missed the last epoch: were it
+        the best, an earlier epoch's weights were restored, and its row was never printed.
+        """
+        if method_name != "on_epoch_end":
+            return super().notify(method_name, **cb_kwargs)
+        getattr(self, method_name)(self, **cb_kwargs)
+        stop = None
+        for name, callback in self.callbacks_:
+            if stop is not None and name not in _EPOCH_BOOKKEEPING:
+                continue
+            try:
+                callback.on_epoch_end(self, **cb_kwargs)
+            except KeyboardInterrupt as interruption:
+                if stop is not None or name in _EPOCH_BOOKKEEPING:
+                    # imbsk's early stopping prints the table's row before it stops the fit.
+                    raise
+                stop = interruption
+        if stop is not None:
+            raise stop
+        return None
 
     def get_all_learnable_params(self):
         for name, parameter in self.module_.named_parameters():
