@@ -122,3 +122,39 @@ def test_skorch_early_stopping_stops_the_fit(data):
     stop = EarlyStopping(monitor="train_loss", patience=1, lower_is_better=False)
     clf = ImbalancedMLPClassifier(max_iter=6, callbacks=[stop], **FAST).fit(X, y)
     assert clf.n_iter_ == 2 and "event_best" in clf.history_[-1]
+
+
+class RecordStep(Callback):
+    """The weights and gradient handed to ``on_grad_computed`` in the first step, and its learning rate."""
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        if not hasattr(self, "grads_"):
+            named = list(named_parameters)
+            self.weights_ = {name: p.detach().clone() for name, p in named}
+            self.grads_ = {name: p.grad.clone() for name, p in named}
+            self.lr_ = net.optimizer_.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("params", [{}, dict(sam_asymmetric_rho=0.5), dict(sam_asymmetric_rho=0.5, joint_ssl_weight=0.1)])
+def test_on_grad_computed_sees_the_gradient_the_step_takes(data, params):
+    # Under SAM-A (two or three backward passes) the callback sees the final descent gradient: the one the
+    # optimiser applies, so GradientNormClipping clips what steps.
+    X, y = data
+    record = RecordStep()
+    clf = ImbalancedMLPClassifier(max_iter=1, validation_fraction=None, momentum=0.0,
+                                  weight_decay=0.0, dropout=0.0, ema_decay=None, callbacks=[record],
+                                  **{**FAST, "batch_size": len(y)}, **params).fit(X, y)
+    for name, p in clf.net_.module_.named_parameters():
+        torch.testing.assert_close(p.detach(), record.weights_[name] - record.lr_ * record.grads_[name])
+
+
+def test_a_checkpoint_of_the_averaged_weights_holds_the_kept_model(data, tmp_path):
+    # With EMA the weights scored (and kept by early stopping on the loss) are ema_module_'s, not module_'s.
+    X, y = data
+    checkpoint = Checkpoint(dirname=str(tmp_path), f_params=None, f_ema_module="ema.pt", f_optimizer=None,
+                            f_criterion=None, f_history=None)
+    clf = ImbalancedMLPClassifier(max_iter=3, ema_decay=0.9, early_stopping_metric="loss", tol=0.0,
+                                  callbacks=[checkpoint], **FAST).fit(X, y)
+    assert clf.history_[:, "event_cp"] == clf.history_[:, "event_best"]
+    saved = torch.load(tmp_path / "ema.pt")
+    assert all(torch.equal(saved[key], value) for key, value in clf.net_.module_.state_dict().items())
