@@ -245,7 +245,9 @@ def test_quantile_transform_of_huge_magnitudes_is_that_of_the_column_at_an_ordin
         huge = TabularPreprocessor(random_state=0).fit_transform(X * scale)["x_num"]
     np.testing.assert_allclose(huge, ordinary, atol=1e-5)
     # StandardScaler cannot take them: said in its own terms, not as values too large for float32.
-    with pytest.raises(ValueError, match="too large for numeric_transform='standard'.*use numeric_transform='quantile'"):
+    with warnings.catch_warnings(), pytest.raises(ValueError, match="too large for numeric_transform='standard'.*use "
+                                                  "numeric_transform='quantile'"):
+        warnings.simplefilter("error")  # the error, without numpy's overflow warnings before it
         TabularPreprocessor(numeric_transform="standard").fit_transform(X * scale)
 
 

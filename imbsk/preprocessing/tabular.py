@@ -386,7 +386,9 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         if x_num.shape[1] == 0 or self.numeric_transform is None:
             return None
         if self.numeric_transform == "standard":
-            return StandardScaler().fit(x_num)
+            # A variance beyond float64 is reported by transform as a ValueError naming the column.
+            with np.errstate(over="ignore", invalid="ignore"):
+                return StandardScaler().fit(x_num)
         n_samples = x_num.shape[0]
         rng = check_random_state(self.random_state)
         noise_std = _quantile_noise_std(x_num)
