@@ -173,6 +173,35 @@ def test_option_combinations_that_do_nothing_or_cannot_train_are_named(imbalance
         ImbalancedMLPClassifier(class_weight="balanced", drw_epoch=3, max_iter=2, random_state=0, **FAST).fit(X, y)
 
 
+def test_a_holdout_fit_does_not_hold_the_encoding_of_every_row_while_training(monkeypatch):
+    # The first encoding (all rows) only validates X once the preprocessing is refitted on the training rows;
+    # kept alive it was a second copy of the training data through the whole fit (77 MiB at Covertype's size).
+    import gc
+    import weakref
+
+    from skorch.callbacks import Callback
+
+    encodings = []
+    fit_inputs = ImbalancedMLPClassifier._fit_inputs
+
+    def recording(self, X):
+        inputs = fit_inputs(self, X)
+        encodings.append(weakref.ref(inputs["x_num"]))
+        return inputs
+
+    class Probe(Callback):
+        def on_train_begin(self, net, **kwargs):
+            gc.collect()
+            self.alive_ = [encoding() is not None for encoding in encodings]
+
+    monkeypatch.setattr(ImbalancedMLPClassifier, "_fit_inputs", recording)
+    probe = Probe()
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    ImbalancedMLPClassifier(validation_fraction=0.2, max_iter=1, random_state=0, callbacks=[probe], **FAST).fit(X, y)
+    # every row's encoding released; the training rows' encoding is the training tensor's memory
+    assert probe.alive_ == [False, True]
+
+
 def test_a_failed_refit_leaves_the_estimator_unfitted(imbalanced):
     X, y = imbalanced
     clf = ImbalancedMLPClassifier(max_iter=1, random_state=0, **FAST).fit(X, y)

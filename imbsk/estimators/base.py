@@ -544,6 +544,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             else:
                 # The preprocessing (quantiles, category codes, image statistics) is refitted on the training rows
                 # alone, as HistGradientBoostingClassifier bins them: the held-out rows are then new data to it.
+                # The encoding of every row is not used past this point: released, it is not held (a second copy
+                # of the training data) through the refit and the whole training.
+                inputs = None
                 train_inputs = self._fit_inputs(_rows(X, train_index))
                 valid_inputs = self._transform_inputs(_rows(X, valid_index))
             sampling = self._sampling_probabilities(y_encoded[train_index])
