@@ -274,6 +274,74 @@ def test_train_step_weights_each_mixed_label_by_its_own_class(use_sam):
     torch.testing.assert_close(step["loss"], expected)
 
 
+@pytest.mark.parametrize(
+    "sam",
+    [
+        AsymmetricSAM([0.05, 0.1, 0.2]),
+        AsymmetricSAM([0.05, 0.1, 0.2], step="faithful"),
+        AsymmetricSAM([0.1] * 3, ascent_weights=[1.0, 2.0, 5.0]),
+        AsymmetricSAM([0.05, 0.1, 0.2], ascent_weights=[1.0, 2.0, 5.0]),
+    ],
+    ids=["fast", "faithful", "official", "fast_ascent_weights"],
+)
+def test_sam_a_splits_each_mixed_label_into_its_own_class_share(sam):
+    """SAM-A on a mixed batch: a row's ``lam`` part is class ``y_a``'s loss, its ``1 - lam`` part class ``y_b``'s.
+
+    With ``L_c = mean_i s_i (lam w[y_a] l(y_a) 1[y_a = c] + (1 - lam) w[y_b] l(y_b) 1[y_b = c])`` (smoothed with each
+    label's own ``eps``), the step's gradient is the module docstring's ``G`` built from these ``L_c``, computed
+    here by hand in float64 with :func:`torch.func.functional_call`.
+    """
+    from torch.func import functional_call
+
+    X, y = _batch()
+    y_b = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(3))]
+    lam, s = 0.37, torch.linspace(0.2, 2.0, len(y))
+    class_weights = np.array([1.0, 3.0, 8.0])
+    net = _tiny_net(None, sam=sam, class_weights=class_weights)
+    net.ssl_weight = 0.0
+    net.batch_transform = lambda Xb, yb: (Xb, BatchTargets(yb, y_b, torch.tensor(lam)))
+    module = _TinyNet().double()
+    module.load_state_dict(net.module_.state_dict())
+    criterion = SmoothedCrossEntropy(net.criterion_.eps_per_class).double()
+    w = torch.as_tensor(class_weights)
+
+    def class_gradient(params, class_factors):
+        # gradient of sum_c class_factors[c] * L_c at params
+        logits = functional_call(module, params, (X.double(),))
+        parts = lam * (w * class_factors)[y] * criterion(logits, y)
+        parts = parts + (1 - lam) * (w * class_factors)[y_b] * criterion(logits, y_b)
+        grads = torch.autograd.grad((parts * s.double()).mean(), list(params.values()))
+        return dict(zip(params, grads))
+
+    radii, ascent = torch.as_tensor(sam.class_radii), torch.as_tensor(sam.ascent_weights)
+    if sam.uniform:
+        radius, direction, kept, perturbed = radii[0], ascent, None, torch.ones(3, dtype=torch.float64)
+    else:
+        radius = 2 * radii.max() if sam.step == "fast" else radii.max()
+        share = radii / radius
+        direction = (1 - share) * ascent if sam.step == "fast" else ascent
+        kept, perturbed = 1 - share, share
+    theta = {
+        name: p.detach().clone().requires_grad_(True)
+        for name, p in module.named_parameters()
+        if not name.startswith("projector")  # unused without Joint-SSL
+    }
+    ascent_gradient = class_gradient(theta, direction)
+    norm = torch.sqrt(sum((g**2).sum() for g in ascent_gradient.values()))
+    moved = {name: (p + radius * g / norm).detach().requires_grad_(True) for (name, p), g in
+             zip(theta.items(), ascent_gradient.values())}
+    expected = class_gradient(moved, perturbed)
+    if kept is not None:
+        expected = {name: g + class_gradient(theta, kept)[name] for name, g in expected.items()}
+
+    net.train_step((X, y, s))
+    for name, p in net.module_.named_parameters():
+        if name in expected:
+            torch.testing.assert_close(p.grad.double(), expected[name], rtol=2e-5, atol=1e-6)
+        else:
+            assert p.grad is None
+
+
 class _Terminal:
     """A stdout that says it is a terminal and keeps what is printed."""
 
