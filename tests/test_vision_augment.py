@@ -309,8 +309,9 @@ def test_alpha_handling():
     for method in ("mixup", "cutmix"):
         x_mixed, _, _, lam = mix_batch(x, y, method, alpha=0.0)
         assert torch.equal(x_mixed, x) and torch.all(lam == 1)
-        with pytest.raises(ValueError, match="alpha"):
-            mix_batch(x, y, method, alpha=-0.5)
+        for bad in (-0.5, float("nan"), float("inf")):
+            with pytest.raises(ValueError, match="alpha"):
+                mix_batch(x, y, method, alpha=bad)
     g = torch.Generator().manual_seed(0)
     # Beta(a, a) concentrates at 1/2 for large a and at {0, 1} for small a.
     big = mix_batch(x, y, "mixup", alpha=500.0, generator=g, per_sample=True)[3]

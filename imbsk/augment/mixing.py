@@ -108,13 +108,15 @@ def mix_batch(
     Raises
     ------
     ValueError
-        For an unknown method, a negative ``alpha``, mismatched batch sizes, a non-image CutMix input or a
-        non-floating MixUp input.
+        For an unknown method, a negative or non-finite ``alpha``, mismatched batch sizes, a non-image CutMix
+        input or a non-floating MixUp input.
     """
     if method not in ("cutmix", "mixup"):
         raise ValueError(f"method must be 'cutmix' or 'mixup'; got {method!r}.")
-    if not alpha >= 0.0:
-        raise ValueError(f"alpha must be >= 0; got {alpha}.")
+    if not 0.0 <= alpha < float("inf"):
+        # Beta(inf, inf) is no distribution numpy can draw from: it returns NaN, which MixUp would pass on to
+        # the images and the loss (and CutMix turn into an arbitrary box).
+        raise ValueError(f"alpha must be a finite number >= 0; got {alpha}.")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same batch size; got {x.shape[0]} and {y.shape[0]}.")
     if method == "cutmix" and x.ndim != 4:
