@@ -320,6 +320,20 @@ def test_alpha_handling():
     assert (torch.minimum(small, 1 - small) < 0.01).float().mean() > 0.8
 
 
+@pytest.mark.parametrize("method", ["cutmix", "mixup"])
+def test_a_sample_paired_with_itself_is_left_unmixed(method):
+    """A fixed point of the permutation (always, in a batch of one) pairs a sample with itself, as documented."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 6, 6, generator=g)
+    x_mixed, y_a, y_b, lam = mix_batch(x, torch.tensor([2]), method, generator=g)
+    torch.testing.assert_close(x_mixed, x)
+    assert y_a.tolist() == y_b.tolist() == [2] and lam.shape == (1,)
+    logits = torch.randn(1, 4, generator=g)
+    plain = F.cross_entropy(logits, y_a, reduction="none")
+    torch.testing.assert_close(mixed_loss(lambda z, t: F.cross_entropy(z, t, reduction="none"), logits, y_a, y_b, lam),
+                               plain)
+
+
 def test_mix_batch_reproducible_and_validated():
     x, y = torch.rand(8, 3, 8, 8), torch.arange(8)
     a = mix_batch(x, y, "cutmix", generator=torch.Generator().manual_seed(5))

@@ -71,7 +71,10 @@ def mix_batch(
     """Mix a batch with CutMix [1] or MixUp [2].
 
     A random permutation ``perm`` of the batch pairs sample ``i`` with ``perm[i]`` and a mixing ratio is
-    drawn as ``lam ~ Beta(alpha, alpha)``:
+    drawn as ``lam ~ Beta(alpha, alpha)``. As in the reference code of [1] and [2], ``perm`` may have fixed
+    points (on average one per batch, and always in a batch of one): such a sample is paired with itself, its
+    input comes back unchanged (up to rounding for MixUp) and, with ``y_b[i] = y_a[i]``, its mixed loss is its
+    plain loss whatever ``lam``.
 
     - MixUp: ``x_mixed = lam * x + (1 - lam) * x[perm]``.
     - CutMix: a box of area about ``(1 - lam) * H * W`` with a uniformly drawn centre (clipped to the
