@@ -379,3 +379,13 @@ def test_epoch_table_colours_only_a_terminal(monkeypatch, capsys):
     terminal.text = ""
     _verbose_fit_output()
     assert "valid_loss" in terminal.text and "\x1b[" not in terminal.text
+
+
+def test_class_weights_reassigned_twice_between_steps_are_not_served_stale():
+    # The device copy was keyed on id(): an array freed by one reassignment could pass its id to the next one.
+    net = _tiny_net(None, class_weights=np.array([1.0, 1.0, 1.0]))
+    for step in range(50):
+        np.testing.assert_array_equal(net._device_class_weights(torch.device("cpu")).numpy(), net.class_weights)
+        value = 2.0 * step + 2.0
+        net.class_weights = np.array([value, value, value])  # CPython tends to reuse the freed array's address
+        net.class_weights = np.array([value + 1, value + 1, value + 1])

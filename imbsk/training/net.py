@@ -196,7 +196,7 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
     def initialize(self):
         super().initialize()
         self.shuffle_generator_ = torch.Generator().manual_seed(int(self.iterator_seed))
-        self._class_weight_cache: tuple[int, Tensor] | None = None
+        self._class_weight_cache: tuple[Any, Tensor] | None = None
         self._mode_trees = {}
         return self
 
@@ -381,10 +381,11 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
     def _device_class_weights(self, device: torch.device) -> Tensor | None:
         if self.class_weights is None:
             return None
-        key = id(self.class_weights)
+        # Keyed on the array object itself (held, so its id cannot pass to a new array): DRW assigns a new one.
+        source = self.class_weights
         cached = getattr(self, "_class_weight_cache", None)
-        if cached is None or cached[0] != key or cached[1].device != device:
-            cached = (key, torch.as_tensor(np.asarray(self.class_weights), dtype=torch.float32, device=device))
+        if cached is None or cached[0] is not source or cached[1].device != device:
+            cached = (source, torch.as_tensor(np.asarray(source), dtype=torch.float32, device=device))
             self._class_weight_cache = cached
         return cached[1]
 
