@@ -209,3 +209,33 @@ def test_ensemble_on_cuda(imbalanced):
     proba = gpu.predict_proba(X)
     assert proba.shape == (len(X), 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_joint_ssl_term_is_the_mean_of_the_members_vicreg_losses():
+    """Joint-SSL applies per member, as the supervised loss does: member m's VICReg loss on its own pairs of
+    views, averaged over the members. Pooled, the spread between members counted as variance, so that
+    features constant within every member (each member collapsed) escaped most of the variance penalty."""
+    from imbsk.techniques.vicreg import vicreg_loss
+
+    torch.manual_seed(0)
+    model = TabularMLP(4, CARDS, 3, hidden_layer_sizes=(16,), dropout=0.0, projector_dims=(12, 6),
+                       n_ensemble_members=4)
+    net = ImbalanceNet(model, criterion=build_loss("cross_entropy", n_classes=3, class_counts=np.array([5, 4, 3])),
+                       device="cpu", ssl_weight=1.0)
+    net.initialize()
+    x_num, x_cat = _inputs(n=16)
+    both = {"x_num": x_num, "x_cat": x_cat}  # rows 0-7 view 1, rows 8-15 view 2 of the same 8 rows
+    loss = net._ssl_loss(both)
+    with torch.no_grad():
+        _, features = net.module_(x_num, x_cat, return_features=True)
+        z = net.module_.project(features.flatten(0, 1)).view(16, 4, -1)
+    expected = torch.stack([vicreg_loss(z[:8, m], z[8:, m]) for m in range(4)]).mean()
+    torch.testing.assert_close(loss.detach(), expected)
+
+    # every member collapsed to its own constant: the full variance penalty of each member
+    from imbsk.techniques.vicreg import mean_member_vicreg_loss
+
+    collapsed = torch.randn(1, 8, 6).expand(16, 8, 6)
+    penalty = mean_member_vicreg_loss(collapsed, collapsed)
+    torch.testing.assert_close(penalty, vicreg_loss(collapsed[:, 0], collapsed[:, 0]))
+    torch.testing.assert_close(penalty, torch.tensor(25.0 * (1 - 1e-2)))

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from imbsk.models.ensemble import mean_member_log_proba
 from imbsk.techniques.ema import update_ema
 from imbsk.techniques.sam import AsymmetricSAM
-from imbsk.techniques.vicreg import vicreg_loss
+from imbsk.techniques.vicreg import mean_member_vicreg_loss, vicreg_loss
 from imbsk.training.batching import TensorBatchIterator, TensorData, batch_sample_weight
 from imbsk.training.callbacks import EpochTable
 
@@ -399,10 +399,15 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
     def _ssl_loss(self, both: Any) -> Tensor:
         """VICReg loss of the projected features of two views stacked by :meth:`_ssl_views`."""
         _, features = self._call(self.module_, both, return_features=True)
-        # An ensemble's features (2N, k, d): each member's pair of views is one more pair of rows.
         projections = self.module_.project(features.flatten(0, -2))
-        z_1, z_2 = projections.chunk(2)
-        return vicreg_loss(z_1, z_2)
+        if features.ndim == 2:
+            z_1, z_2 = projections.chunk(2)
+            return vicreg_loss(z_1, z_2)
+        # An ensemble's features (2N, k, d): the mean of the members' VICReg losses, each on its own rows, as
+        # the supervised loss is the mean of theirs. (Pooled, the spread between the members would count as
+        # variance, and a member whose features collapsed would pass the variance term.)
+        z_1, z_2 = projections.view(*features.shape[:2], -1).chunk(2)
+        return mean_member_vicreg_loss(z_1, z_2)
 
     # -- the training step ------------------------------------------------------------
     def train_step(self, batch, **fit_params):
