@@ -88,18 +88,15 @@ def test_rejects_bad_shapes():
         vicreg_loss(torch.zeros(1, 3), torch.zeros(1, 3))
 
 
-def test_mean_member_vicreg_loss_is_the_mean_of_the_members_losses():
-    from imbsk.techniques.vicreg import mean_member_vicreg_loss
-
+def test_members_projections_give_the_mean_of_the_members_losses():
+    # (N, m, K): each member's loss over its own rows, averaged (an ensemble's Joint-SSL term).
     g = torch.Generator().manual_seed(3)
-    z1, z2 = torch.randn(10, 5, 7, generator=g, dtype=torch.float64), torch.randn(10, 5, 7, generator=g,
-                                                                                   dtype=torch.float64)
+    z1, z2 = (torch.randn(10, 5, 7, generator=g, dtype=torch.float64) for _ in range(2))
     coeffs = dict(sim_coeff=2.0, std_coeff=3.0, cov_coeff=0.5)
     expected = torch.stack([vicreg_loss(z1[:, m], z2[:, m], **coeffs) for m in range(5)]).mean()
-    torch.testing.assert_close(mean_member_vicreg_loss(z1, z2, **coeffs), expected)
-    # one member is vicreg_loss itself
-    torch.testing.assert_close(mean_member_vicreg_loss(z1[:, :1], z2[:, :1]), vicreg_loss(z1[:, 0], z2[:, 0]))
-    with pytest.raises(ValueError, match="3-D"):
-        mean_member_vicreg_loss(z1[:, 0], z2[:, 0])
+    torch.testing.assert_close(vicreg_loss(z1, z2, **coeffs), expected)
+    torch.testing.assert_close(vicreg_loss(z1[:, :1], z2[:, :1]), vicreg_loss(z1[:, 0], z2[:, 0]))
+    with pytest.raises(ValueError, match=r"\(N, K\) or \(N, m, K\)"):
+        vicreg_loss(z1[..., None], z2[..., None])
     with pytest.raises(ValueError, match="at least 2"):
-        mean_member_vicreg_loss(z1[:1], z2[:1])
+        vicreg_loss(z1[:1], z2[:1])

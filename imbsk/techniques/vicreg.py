@@ -8,14 +8,16 @@ from torch.nn import functional as F
 
 
 def _off_diagonal_sq_sum(z: Tensor) -> Tensor:
-    """Sum of squared off-diagonal entries of the (unbiased) covariance matrix of ``z``."""
+    """Sum of squared off-diagonal entries of the (unbiased) covariance matrix of ``z`` of shape ``(N, K)``;
+    for ``(N, m, K)``, the mean over the ``m`` members of each one's sum."""
     n = z.shape[0]
     zc = z - z.mean(dim=0)
-    cov = zc.T @ zc / (n - 1)
+    # (K, N) @ (N, K), or batched over the members: (m, K, N) @ (m, N, K).
+    cov = zc.movedim(0, -1) @ zc.movedim(0, -2) / (n - 1)
     # Zero the diagonal exactly instead of subtracting its squares afterwards, which would
     # cancel catastrophically when variances dwarf the covariances.
-    off_diag = cov - torch.diag_embed(torch.diagonal(cov))
-    return off_diag.pow(2).sum()
+    off_diag = cov - torch.diag_embed(torch.diagonal(cov, dim1=-2, dim2=-1))
+    return off_diag.pow(2).sum(dim=(-2, -1)).mean()
 
 
 def _variance_hinge(z: Tensor, eps: float) -> Tensor:
@@ -54,9 +56,14 @@ def vicreg_loss(
     :math:`\gamma` both as the variance target and as a coefficient); we follow Bardes
     et al. (2022), where each branch is regularised separately and the target is 1.
 
+    An ensemble's projections ``(N, m, K)`` (member ``j``'s are ``z[:, j]``) give the mean over the
+    ``m`` members of each one's loss, its variance and covariance over its own ``N`` rows: pooled over
+    the members, the spread between them would count as variance, and a member whose features
+    collapsed would pass the variance term.
+
     Parameters
     ----------
-    z1, z2 : Tensor of shape (N, K)
+    z1, z2 : Tensor of shape (N, K) or (N, m, K)
         Projected embeddings of the two views; ``N >= 2``.
     sim_coeff : float, default=25.0
         Weight of the invariance term.
@@ -79,52 +86,15 @@ def vicreg_loss(
     R. Shwartz-Ziv, M. Goldblum, Y. L. Li, C. B. Bruss, A. G. Wilson. "Simplifying
     Neural Network Training Under Class Imbalance". NeurIPS 2023, Appendix A.5.
     """
-    if z1.ndim != 2 or z1.shape != z2.shape:
-        raise ValueError(f"z1 and z2 must be 2-D with equal shapes, got {z1.shape}, {z2.shape}")
-    n, k = z1.shape
+    if z1.ndim not in (2, 3) or z1.shape != z2.shape:
+        raise ValueError(f"z1 and z2 must be (N, K) or (N, m, K) with equal shapes, got {z1.shape}, {z2.shape}")
+    n, k = z1.shape[0], z1.shape[-1]
     if n < 2:
         raise ValueError(f"VICReg needs at least 2 samples per batch, got {n}")
     invariance = F.mse_loss(z1, z2)
     variance = 0.5 * (_variance_hinge(z1, eps) + _variance_hinge(z2, eps))
     covariance = (_off_diagonal_sq_sum(z1) + _off_diagonal_sq_sum(z2)) / k
     return sim_coeff * invariance + std_coeff * variance + cov_coeff * covariance
-
-
-def mean_member_vicreg_loss(
-    z1: Tensor,
-    z2: Tensor,
-    *,
-    sim_coeff: float = 25.0,
-    std_coeff: float = 25.0,
-    cov_coeff: float = 1.0,
-    eps: float = 1e-4,
-) -> Tensor:
-    """Mean over the ``k`` members of an ensemble of :func:`vicreg_loss` ``(z1[:, m], z2[:, m])``.
-
-    ``z1``, ``z2``: shape ``(N, k, K)``, member ``m``'s projections of the two views of ``N`` rows.
-    Each member's variance and covariance are taken over its own ``N`` rows: pooled over the members,
-    the spread between them would count as variance, and a member whose features collapsed would
-    still pass. One batched computation instead of ``k`` calls.
-    """
-    if z1.ndim != 3 or z1.shape != z2.shape:
-        raise ValueError(f"z1 and z2 must be 3-D (N, k, K) with equal shapes, got {z1.shape}, {z2.shape}")
-    n, _, dims = z1.shape
-    if n < 2:
-        raise ValueError(f"VICReg needs at least 2 samples per batch, got {n}")
-
-    def variance(z: Tensor) -> Tensor:
-        # (k members, K dims): the mean over both is the mean over members of each member's mean
-        return F.relu(1.0 - torch.sqrt(z.var(dim=0) + eps)).mean()
-
-    def covariance(z: Tensor) -> Tensor:
-        zc = z - z.mean(dim=0)
-        cov = torch.einsum("nmi,nmj->mij", zc, zc) / (n - 1)
-        off_diag = cov - torch.diag_embed(torch.diagonal(cov, dim1=-2, dim2=-1))
-        return off_diag.pow(2).sum(dim=(-2, -1)).mean()
-
-    invariance = F.mse_loss(z1, z2)
-    return (sim_coeff * invariance + std_coeff * 0.5 * (variance(z1) + variance(z2))
-            + cov_coeff * (covariance(z1) + covariance(z2)) / dims)
 
 
 class VICRegLoss(nn.Module):
@@ -167,4 +137,4 @@ class VICRegLoss(nn.Module):
         )
 
 
-__all__ = ["VICRegLoss", "mean_member_vicreg_loss", "vicreg_loss"]
+__all__ = ["VICRegLoss", "vicreg_loss"]

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from imbsk.models.ensemble import mean_member_log_proba
 from imbsk.techniques.ema import update_ema
 from imbsk.techniques.sam import AsymmetricSAM
-from imbsk.techniques.vicreg import mean_member_vicreg_loss, vicreg_loss
+from imbsk.techniques.vicreg import vicreg_loss
 from imbsk.training.batching import TensorBatchIterator, TensorData, batch_sample_weight
 from imbsk.training.callbacks import EpochTable
 
@@ -400,14 +400,10 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
         """VICReg loss of the projected features of two views stacked by :meth:`_ssl_views`."""
         _, features = self._call(self.module_, both, return_features=True)
         projections = self.module_.project(features.flatten(0, -2))
-        if features.ndim == 2:
-            z_1, z_2 = projections.chunk(2)
-            return vicreg_loss(z_1, z_2)
-        # An ensemble's features (2N, k, d): the mean of the members' VICReg losses, each on its own rows, as
-        # the supervised loss is the mean of theirs. (Pooled, the spread between the members would count as
-        # variance, and a member whose features collapsed would pass the variance term.)
-        z_1, z_2 = projections.view(*features.shape[:2], -1).chunk(2)
-        return mean_member_vicreg_loss(z_1, z_2)
+        # An ensemble's features (2N, k, d) give projections (2N, k, K): the mean of the members' VICReg losses,
+        # each on its own rows, as the supervised loss is the mean of theirs.
+        z_1, z_2 = projections.view(*features.shape[:-1], -1).chunk(2)
+        return vicreg_loss(z_1, z_2)
 
     # -- the training step ------------------------------------------------------------
     def train_step(self, batch, **fit_params):
