@@ -193,6 +193,19 @@ def test_estimator_ensemble_is_reproducible_and_pickles(imbalanced):
     np.testing.assert_array_equal(restored.predict_proba(X), a.predict_proba(X))
 
 
+def test_a_model_pickled_before_ensembles_existed_predicts_as_one_network(imbalanced):
+    """An older imbsk's TabularMLP had no n_ensemble_members: read back, it is one plain MLP (forward read the
+    missing attribute and raised AttributeError at the first prediction)."""
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=2, random_state=0, **FAST).fit(X, y)
+    expected = clf.predict_proba(X)
+    old = pickle.loads(pickle.dumps(clf))
+    del old.n_ensemble_members, old.net_.module_.n_ensemble_members  # what the older imbsk pickled
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.n_ensemble_members == restored.net_.module_.n_ensemble_members == 1
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+
+
 def test_estimator_rejects_bad_member_counts(imbalanced):
     X, y = imbalanced
     for bad in (0, 2.5, -1):

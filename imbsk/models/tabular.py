@@ -312,6 +312,11 @@ class TabularMLP(nn.Module):
             )
         return self.projector(features)
 
+    def __setstate__(self, state: dict) -> None:
+        # A module pickled (inside a fitted estimator) before imbsk had member ensembles is one plain MLP.
+        state.setdefault("n_ensemble_members", 1)
+        super().__setstate__(state)
+
 
 
 @contextlib.contextmanager
