@@ -441,6 +441,26 @@ def test_pickle_and_joblib_round_trips(imbalanced, tmp_path):
     np.testing.assert_array_equal(joblib.load(tmp_path / "model.joblib").predict_proba(X), expected)
 
 
+def test_a_net_pickled_before_its_parameters_existed_unpickles_with_their_defaults(imbalanced):
+    """A model pickled by an older imbsk: its ImbalanceNet lacks the parameters added since (autocast_dtype came
+    with `precision`; n_classes and proba_transform later) and predicts as one given their defaults."""
+    from imbsk.training.net import _OWN_PARAMETERS
+
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=2, random_state=0, **FAST).fit(X, y)
+    expected = clf.predict_proba(X)
+    old = pickle.loads(pickle.dumps(clf))
+    for name in ("autocast_dtype", "n_classes", "proba_transform", "sample_probabilities"):
+        delattr(old.net_, name)  # what the older imbsk pickled
+    restored = pickle.loads(pickle.dumps(old))
+    for name in ("autocast_dtype", "n_classes", "proba_transform", "sample_probabilities"):
+        assert getattr(restored.net_, name) is _OWN_PARAMETERS[name].default is None
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+    refitted = restored.set_params(max_iter=1).fit(X, y)  # and it refits, and pickles again
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(refitted)).predict_proba(X), refitted.predict_proba(X))
+
+
 def test_model_trained_on_cuda_unpickles_on_cpu(imbalanced, monkeypatch):
     """A net pickled with device='cuda' loads on a CPU-only machine (skorch maps the tensors to CPU)."""
     X, y = imbalanced

@@ -30,6 +30,7 @@ supervised loss of a step is ``mean_i s_i * w[y_i] * l_i`` over the batch's
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -213,9 +214,10 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
         return state
 
     def __setstate__(self, state):
-        # A net pickled before these parameters existed predicts as one given None.
-        state.setdefault("n_classes", None)
-        state.setdefault("proba_transform", None)
+        # A net pickled before one of imbsk's parameters existed (n_classes, proba_transform, autocast_dtype, ...)
+        # trained and predicts as one given the parameter's default (None, 0: the feature off).
+        for name, parameter in _OWN_PARAMETERS.items():
+            state.setdefault(name, parameter.default)
         super().__setstate__(state)
         for name in _FITTED_ALIASES:
             alias = self.__dict__.get(name)
@@ -484,6 +486,14 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
         self.sample_probabilities = None
         self.train_split = None
         self._class_weight_cache = None
+
+
+#: ImbalanceNet's own parameters (those beyond skorch's) and their defaults, for __setstate__.
+_OWN_PARAMETERS = {
+    name: parameter
+    for name, parameter in inspect.signature(ImbalanceNet.__init__).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+}
 
 
 def unpack_batch(batch: Any) -> tuple[Any, Any, Tensor | None]:
