@@ -764,6 +764,43 @@ def test_evaluate_command_retrains_the_configuration_tune_stored(tmp_path, capsy
     assert len(list((tmp_path / "p").glob("*.npz"))) == 2
 
 
+def test_evaluate_command_says_which_caps_an_old_tune_file_does_not_record(tmp_path, capsys, monkeypatch):
+    """A <study>-best.json of an imbsk tune that predates its caps record (no max_epochs, max_train_rows): the
+    evaluation runs under the defaults, which it says, as they need not be the study's; a given option is no news."""
+    from imbsk.cli import main
+    from imbsk.tuning import commands
+
+    class Evaluated(Exception):
+        pass
+
+    def fake_evaluate(*args, **kwargs):
+        raise Evaluated(kwargs)
+
+    monkeypatch.setattr(commands, "evaluate", fake_evaluate)
+    config = tmp_path / "adult-mlp-best.json"
+    config.write_text(json.dumps({"study": "adult-mlp", "dataset": "adult", "model": "mlp", "n_trials": 3,
+                                  "val_accuracy": 0.8, "params": {"dropout": 0.1}}))
+    common = ["evaluate", "--config", str(config), "--seeds", "0-0", "--out", str(tmp_path / "out")]
+    with pytest.raises(Evaluated) as raised:
+        main(common)
+    assert (raised.value.args[0]["max_epochs"], raised.value.args[0]["max_train_rows"]) == (50, None)
+    printed = capsys.readouterr().out
+    assert f"note: {config} records no max_epochs or max_train_rows" in printed
+    assert '{"max_epochs": 50, "max_train_rows": null}' in printed and "--max-epochs / --max-train-rows" in printed
+    with pytest.raises(Evaluated):
+        main([*common, "--max-epochs", "2"])
+    assert "records no max_train_rows (" in capsys.readouterr().out
+    recorded = json.loads(config.read_text()) | {"max_epochs": 2, "xgb_max_estimators": 9, "max_train_rows": None}
+    config.write_text(json.dumps(recorded))  # what tune writes now: no note
+    with pytest.raises(Evaluated):
+        main(common)
+    assert "note:" not in capsys.readouterr().out
+    examples = Path(__file__).parents[1] / "examples" / "configs" / "otto-mlp.json"
+    with pytest.raises(Evaluated):  # nor for a hand-written configuration without caps
+        main(["evaluate", "--config", str(examples), "--seeds", "0-0", "--out", str(tmp_path / "out")])
+    assert "note:" not in capsys.readouterr().out
+
+
 @needs_adult
 def test_evaluate_command_overrides_params_and_writes_a_config_that_reruns_it(tmp_path, capsys):
     from imbsk.cli import main

@@ -582,6 +582,16 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
         "xgb_max_estimators": option("xgb_max_estimators", XGB_MAX_ESTIMATORS),
         "max_train_rows": option("max_train_rows", None), "params": params,
     }
+    if "study" in config:
+        # An imbsk tune file written before tune recorded its caps holds none; evaluated under the defaults
+        # (50 epochs, every training row), it need not be the configuration its study trained and ranked.
+        binding = ("xgb_max_estimators" if model == "xgboost" else "max_epochs", "max_train_rows")
+        unrecorded = {name: evaluated[name] for name in binding if name not in config and getattr(args, name) is None}
+        if unrecorded:
+            flags = " / ".join("--" + name.replace("_", "-") for name in unrecorded)
+            print(f"note: {args.config} records no {' or '.join(unrecorded)} (an imbsk tune file written before "
+                  f"they were recorded): evaluating with {json.dumps(unrecorded)}, which need not be what its study "
+                  f"trained with; pass {flags} to match the study", flush=True)
     if overrides:
         evaluated["note"] = f"{args.config} with --estimator-params {json.dumps(overrides, sort_keys=True)}"
     blend_path = getattr(args, "blend_config", None)
