@@ -23,6 +23,8 @@ from torch import nn
 import imbsk.estimators.cnn as cnn_module
 from imbsk import ImbalancedCNNClassifier
 from imbsk.augment.vision import default_crop_padding
+
+from _doc_tables import assert_shown_default
 from imbsk.datasets import long_tailed_counts
 from imbsk.estimators.base import BaseImbalancedClassifier, check_device_form
 from imbsk.models.projector import Projector
@@ -183,18 +185,7 @@ def test_doc_defaults_table_matches_the_signature():
         assert len(names) == len(values), (names, values)
         for name, value in zip(names, values):
             assert name in defaults, name
-            expected = defaults[name]
-            shown = value.strip("`")
-            if shown.startswith("("):
-                assert tuple(int(v) for v in re.findall(r"\d+", shown)) == tuple(expected), name
-            elif shown == "None":
-                assert expected is None, name
-            elif shown in ("True", "False"):
-                assert expected is (shown == "True"), name
-            elif shown.startswith("'"):
-                assert expected == shown.strip("'"), name
-            else:
-                assert float(shown) == expected, name
+            assert_shown_default(name, value, defaults[name])
             checked.add(name)
     assert checked == set(defaults)  # every parameter is in the table
 

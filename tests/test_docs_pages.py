@@ -29,6 +29,8 @@ from imbsk import ImbalancedMLPClassifier
 from imbsk.cli import build_parser
 from imbsk.estimators.base import BaseImbalancedClassifier, check_device_form
 
+from _doc_tables import assert_shown_default
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 TEST_EPOCHS = 2
@@ -157,19 +159,7 @@ def test_mlp_doc_defaults_table_matches_the_signature():
         assert len(names) == len(values), (names, values)
         for name, shown in zip(names, values):
             assert name in defaults, name
-            expected, shown = defaults[name], shown.strip("`")
-            if shown.startswith("("):
-                assert tuple(int(v) for v in re.findall(r"\d+", shown)) == tuple(expected), name
-            elif shown == "None":
-                assert expected is None, name
-            elif shown in ("True", "False"):
-                assert expected is (shown == "True"), name
-            elif shown == "CE":
-                assert expected == "cross_entropy", name
-            elif shown.startswith("'"):
-                assert expected == shown.strip("'"), name
-            else:
-                assert float(shown) == expected, name
+            assert_shown_default(name, shown, defaults[name])
             checked.add(name)
     # The rows the page has: every parameter of the training routine and of the techniques.
     assert len(checked) >= 30 and {"n_bins", "hidden_layer_sizes", "loss", "precision"} <= checked
