@@ -158,3 +158,30 @@ def test_a_checkpoint_of_the_averaged_weights_holds_the_kept_model(data, tmp_pat
     assert clf.history_[:, "event_cp"] == clf.history_[:, "event_best"]
     saved = torch.load(tmp_path / "ema.pt")
     assert all(torch.equal(saved[key], value) for key, value in clf.net_.module_.state_dict().items())
+
+
+def test_the_users_ctrl_c_during_a_fit_stops_it_and_reaches_the_caller(data, monkeypatch):
+    # skorch ends a fit quietly on any KeyboardInterrupt, its callbacks' way to stop training; Ctrl-C in a training
+    # step returned a half-trained model as fitted: `imbsk tune` recorded it as a complete trial (and
+    # --predictions-dir stored its probabilities for good), compare went on to the next run, a script carried on.
+    from imbsk.training.net import ImbalanceNet
+
+    X, y = data
+    train_step = ImbalanceNet.train_step
+    steps = []
+
+    def interrupted_step(self, batch, **fit_params):
+        steps.append(1)
+        if len(steps) == 3:
+            raise KeyboardInterrupt  # where SIGINT lands: in the step, not in a callback
+        return train_step(self, batch, **fit_params)
+
+    monkeypatch.setattr(ImbalanceNet, "train_step", interrupted_step)
+    clf = ImbalancedMLPClassifier(max_iter=5, **FAST)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    assert len(steps) == 3 and not hasattr(clf, "net_")
+    # A callback's KeyboardInterrupt still only stops the fit (skorch's EarlyStopping, StopAt above), and the
+    # interruption left nothing behind that would stop the next fit.
+    monkeypatch.setattr(ImbalanceNet, "train_step", train_step)
+    assert ImbalancedMLPClassifier(max_iter=5, callbacks=[("stop", StopAt(2))], **FAST).fit(X, y).n_iter_ == 2

@@ -1321,3 +1321,22 @@ def test_the_caps_note_names_only_the_caps_that_bind_the_model(capsys):
     assert caps["max_epochs"] == 50 and capsys.readouterr().out == ""  # an epoch cap does not bind XGBoost
     _caps_of_best_trial(study, "", "mlp", **given)
     assert 'the best trial was scored with {"max_epochs": 50}' in capsys.readouterr().out
+
+
+@needs_adult
+def test_ctrl_c_in_a_trial_stops_the_study_and_records_no_score(tmp_path, monkeypatch):
+    # The fit used to swallow the KeyboardInterrupt (skorch's stop signal for callbacks): the half-trained trial
+    # completed with its score, its probabilities were stored for reuse, and the study went on.
+    from imbsk.training.net import ImbalanceNet
+
+    def interrupted_step(self, batch, **fit_params):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ImbalanceNet, "train_step", interrupted_step)
+    storage = f"sqlite:///{tmp_path}/study.db"
+    with pytest.raises(KeyboardInterrupt):
+        tuning.tune("adult", "mlp", n_trials=2, storage=storage, data_home=DATA_HOME, max_epochs=1,
+                    max_train_rows=600, batch_sizes=(256,), predictions_dir=tmp_path / "p")
+    study = optuna.load_study(study_name="adult-mlp", storage=storage)
+    assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.FAIL]
+    assert not any(path.is_file() for path in (tmp_path / "p").rglob("*"))

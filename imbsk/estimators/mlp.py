@@ -218,7 +218,10 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         ``'valid_loss'``) and before early stopping, so ``on_epoch_end`` sees
         every epoch, the last one included; e.g.
         :class:`imbsk.tuning.PruneTrial` stops an Optuna trial's fit early. An
-        exception a callback raises ends ``fit`` with it. The fit sets the
+        exception a callback raises ends ``fit`` with it, but for
+        ``KeyboardInterrupt``, skorch's request to stop training: the fit ends
+        there and keeps its model (Ctrl-C elsewhere in the fit ends ``fit``
+        with the ``KeyboardInterrupt``). The fit sets the
         learning rate before every batch and keeps its own choice of weights,
         so skorch's ``LRScheduler`` and ``load_best=True`` of ``Checkpoint`` /
         ``EarlyStopping`` are refused (``ValueError``).

@@ -205,6 +205,7 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
         state = super().__getstate__()
         state.pop("_class_weight_cache", None)
         state.pop("_mode_trees", None)
+        state.pop("_user_interruption", None)  # set only during a fit (a checkpoint pickles the net then)
         for name in _FITTED_ALIASES:
             # The module and loss were handed over as instances, so `module` IS `module_`. skorch saves `module_`
             # with torch (and loads it onto the CPU where there is no GPU); a plain-pickled second reference would
@@ -255,23 +256,54 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
         callbacks run before early stopping and the table, which then missed the last epoch: were it
         the best, an earlier epoch's weights were restored, and its row was never printed.
         """
-        if method_name != "on_epoch_end":
-            return super().notify(method_name, **cb_kwargs)
-        getattr(self, method_name)(self, **cb_kwargs)
-        stop = None
-        for name, callback in self.callbacks_:
-            if stop is not None and name not in _EPOCH_BOOKKEEPING:
-                continue
-            try:
-                callback.on_epoch_end(self, **cb_kwargs)
-            except KeyboardInterrupt as interruption:
-                if stop is not None or name in _EPOCH_BOOKKEEPING:
-                    # imbsk's early stopping prints the table's row before it stops the fit.
-                    raise
-                stop = interruption
-        if stop is not None:
-            raise stop
-        return None
+        try:
+            if method_name != "on_epoch_end":
+                return super().notify(method_name, **cb_kwargs)
+            getattr(self, method_name)(self, **cb_kwargs)
+            stop = None
+            for name, callback in self.callbacks_:
+                if stop is not None and name not in _EPOCH_BOOKKEEPING:
+                    continue
+                try:
+                    callback.on_epoch_end(self, **cb_kwargs)
+                except KeyboardInterrupt as interruption:
+                    if stop is not None or name in _EPOCH_BOOKKEEPING:
+                        # imbsk's early stopping prints the table's row before it stops the fit.
+                        raise
+                    stop = interruption
+            if stop is not None:
+                raise stop
+            return None
+        except KeyboardInterrupt as request:
+            # A callback's request to stop, which ends the fit quietly (fit_loop below).
+            request.imbsk_callback_stop = True
+            raise
+
+    def fit_loop(self, *args, **kwargs):
+        """skorch's loop; a KeyboardInterrupt that no callback raised (the user's Ctrl-C) is kept for partial_fit.
+
+        skorch's ``partial_fit`` takes every KeyboardInterrupt out of the loop for a callback stopping the
+        fit and returns the net as trained. The user's Ctrl-C, which lands in a training step, then gave
+        back a half-trained model as fitted: a tuning trial completed with its score, a script went on.
+        """
+        try:
+            return super().fit_loop(*args, **kwargs)
+        except KeyboardInterrupt as interruption:
+            if not getattr(interruption, "imbsk_callback_stop", False):
+                self._user_interruption = interruption
+            raise
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """skorch's ``partial_fit``, then the user's KeyboardInterrupt, if one ended the loop, raised again."""
+        self._user_interruption = None
+        try:
+            super().partial_fit(X, y, classes, **fit_params)
+            interruption = self._user_interruption
+        finally:
+            del self._user_interruption
+        if interruption is not None:
+            raise interruption
+        return self
 
     def get_all_learnable_params(self):
         for name, parameter in self.module_.named_parameters():
