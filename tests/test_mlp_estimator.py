@@ -610,6 +610,26 @@ def test_feature_name_mismatch_warns_once_naming_the_estimator(fit_on_frame):
     assert len(messages) == 1 and "ImbalancedMLPClassifier" in messages[0]
 
 
+def test_predictions_in_parallel_threads_leave_the_warning_filters_as_they_were(imbalanced):
+    # Hiding the preprocessor's feature-name warning with warnings.catch_warnings, which swaps the process-wide
+    # filter list unlocked: two threads' blocks interleaved and one restored the list with the other's filter
+    # in it, so `imbsk tune --n-jobs 2` and threaded predictions left an "ignore" filter in the process for good.
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=1, random_state=0, **FAST).fit(X, y)
+    before = list(warnings.filters)
+
+    def predict_many() -> None:
+        for _ in range(200):
+            clf.predict_proba(X[:8])
+
+    threads = [threading.Thread(target=predict_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert warnings.filters == before
+
+
 def test_wrong_number_of_columns_at_predict(imbalanced):
     X, y = imbalanced
     clf = ImbalancedMLPClassifier(max_iter=1, random_state=0, **FAST).fit(X, y)

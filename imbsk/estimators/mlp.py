@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 from typing import Any
 
 import numpy as np
@@ -432,11 +431,11 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
 
     def _transform_inputs(self, X: Any) -> dict[str, np.ndarray]:
         X = self._check_table(X, reset=False)
-        # _check_table has warned about feature names already; the preprocessor's second copy
-        # would name TabularPreprocessor, an internal object the user never created.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="X (does not have valid|has) feature names, but TabularPreprocessor")
-            return self.preprocessor_.transform(X)
+        # _check_table has checked the columns (and warned about feature names) already: the preprocessor's
+        # second warning would name TabularPreprocessor, an internal object the user never created. Not
+        # hidden with warnings.catch_warnings, which swaps the process-wide filters unlocked: threads
+        # predicting at once restored each other's and left a filter behind.
+        return self.preprocessor_._transform(X, check_columns=False)
 
     # -- network -----------------------------------------------------------------------
     def _build_module(self, train: TensorData, n_classes: int, with_projector: bool) -> nn.Module:

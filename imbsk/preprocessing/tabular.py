@@ -233,8 +233,12 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ input handling
-    def _validate_input(self, X: Any, reset: bool) -> pd.DataFrame | np.ndarray:
-        """Check shape and feature names; DataFrames are returned as is, the rest as 2-D arrays."""
+    def _validate_input(self, X: Any, reset: bool, check_columns: bool = True) -> pd.DataFrame | np.ndarray:
+        """Check shape and feature names; DataFrames are returned as is, the rest as 2-D arrays.
+
+        ``check_columns=False`` leaves out the check of the names and number of the columns against
+        those seen at fit, for a caller that made it already.
+        """
         if isinstance(X, pd.DataFrame):
             n_samples, n_columns = X.shape
             if n_samples == 0:
@@ -249,7 +253,8 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             # dtype=None keeps object/str arrays intact: their columns may be categorical.
             # Finiteness is checked per column later so the error can name the column.
             X = check_array(X, dtype=None, ensure_all_finite=False, estimator=self)
-        validate_data(self, X, reset=reset, skip_check_array=True)
+        if check_columns or reset:
+            validate_data(self, X, reset=reset, skip_check_array=True)
         return X
 
     def _column_labels(self, X: pd.DataFrame | np.ndarray) -> list[Any]:
@@ -420,8 +425,12 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
             ``'x_cat'``: int64 array of shape (n_samples, n_categorical) with codes in
             ``0..cardinalities_[j] - 1`` (0 = missing or unseen at fit).
         """
+        return self._transform(X, check_columns=True)
+
+    def _transform(self, X: Any, check_columns: bool) -> dict[str, np.ndarray]:
+        """``transform``; ``check_columns=False`` for an estimator that checked X's columns against its own."""
         check_is_fitted(self, "cardinalities_")
-        X = self._validate_input(X, reset=False)
+        X = self._validate_input(X, reset=False, check_columns=check_columns)
         labels = self._column_labels(X)
         x_num = self._numeric_block(X, labels)
         if self.numeric_transformer_ is not None:
