@@ -433,6 +433,10 @@ def _run_compare(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``imbsk`` command.
 
+    Like the command, a call sets glibc's malloc thresholds for the whole process, for good
+    (:func:`imbsk.training.allocator.retain_freed_cpu_memory`: the same results, freed memory kept
+    for reuse); it changes no other process-wide setting.
+
     Parameters
     ----------
     argv : sequence of str, default=None

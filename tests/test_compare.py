@@ -765,3 +765,46 @@ def test_seeds_option_refuses_seeds_above_the_random_state_range(tmp_path, capsy
         main(["compare", "--seeds", "0,4294967296", "--out", str(tmp_path)])
     assert exit_info.value.code == 2
     assert "seeds must be at most 2**32 - 1, got 4294967296" in capsys.readouterr().err
+
+
+def _process_settings() -> dict:
+    import os
+    import signal
+    import warnings
+
+    import sklearn
+    import torch
+
+    return {
+        "torch": (torch.get_num_threads(), torch.is_grad_enabled(), torch.get_default_dtype(),
+                  torch.are_deterministic_algorithms_enabled(), torch.is_autocast_enabled("cpu")),
+        "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state()[1].copy(),
+        "numpy_errors": np.geterr(), "warning_filters": list(warnings.filters), "sklearn": sklearn.get_config(),
+        "environment": dict(os.environ), "cwd": os.getcwd(), "sigint": signal.getsignal(signal.SIGINT),
+        "streams": (sys.stdout, sys.stderr),
+    }
+
+
+@pytest.mark.parametrize("threads", [None, "2"])
+def test_the_command_in_process_leaves_the_process_settings_as_it_found_them(tmp_path, threads, capsys):
+    # cli.main is called in-process (these tests, notebooks): past glibc's malloc thresholds (documented there),
+    # what a compare run sets for itself (torch's threads, warning capture, sklearn's output) is restored.
+    import torch
+
+    from imbsk import ImbalancedMLPClassifier
+
+    # torch's lazy imports at a process's first training step set TORCHINDUCTOR_CACHE_DIR: torch's, not the command's.
+    ImbalancedMLPClassifier(hidden_layer_sizes=(4,), max_iter=1, validation_fraction=None).fit([[0.0], [1.0]], [0, 1])
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        before = _process_settings()
+        assert main(["compare", "--methods", "logreg,erm", "--seeds", "1", "--quick", "--max-train-rows", "200",
+                     "--out", str(tmp_path / "out")]) == 0
+        after = _process_settings()
+    finally:
+        torch.set_num_threads(previous)
+    for name in ("torch_rng", "numpy_rng"):
+        assert np.array_equal(np.asarray(before.pop(name)), np.asarray(after.pop(name))), name
+    assert after == before
