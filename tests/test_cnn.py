@@ -616,3 +616,14 @@ def test_int_random_state_leaves_global_generators_untouched_and_covers_every_dr
     np.testing.assert_array_equal(clf.predict_proba(X), proba)
     np.testing.assert_array_equal(ImbalancedCNNClassifier(random_state=0, **params).fit(X, y).predict_proba(X), proba)
     assert not np.array_equal(ImbalancedCNNClassifier(random_state=1, **params).fit(X, y).predict_proba(X), proba)
+
+
+def test_divergence_in_the_last_epoch_is_an_error_not_a_nan_model():
+    # The last epoch's steps left weights whose outputs are NaN behind a finite training loss: fit used to
+    # return a model whose predict_proba was all NaN without a word.
+    rng = np.random.RandomState(0)
+    X, y = rng.randint(0, 256, (24, 8, 8, 3)).astype(np.uint8), np.r_[np.zeros(16), np.ones(8)]
+    clf = ImbalancedCNNClassifier(**{**FAST, "batch_size": 8}, learning_rate_init=1e5, random_state=0)
+    with pytest.raises(FloatingPointError, match="model diverged in the last epoch"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "net_")

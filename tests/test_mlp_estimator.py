@@ -706,6 +706,21 @@ def test_diverging_joint_ssl_with_tiny_batches_names_joint_ssl_weight():
         clf.set_params(sam_asymmetric_rho=0.05).fit(X, y)
 
 
+@pytest.mark.parametrize("validation_fraction", [0.1, None])
+def test_divergence_in_the_last_epoch_is_an_error_not_a_nan_model(validation_fraction):
+    # The steps of the last epoch made the weights NaN behind a finite training loss: fit used to return a
+    # model whose predict_proba was all NaN (and predict the first class) without a word.
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(40, 3), np.r_[np.zeros(30), np.ones(10)]
+    clf = ImbalancedMLPClassifier(hidden_layer_sizes=(8,), d_embedding=4, n_frequencies=4, learning_rate_init=1e6,
+                                  batch_size=16, max_iter=1, validation_fraction=validation_fraction, device="cpu",
+                                  random_state=0)
+    with pytest.raises(FloatingPointError, match="model diverged") as error:
+        clf.fit(X, y)
+    assert "Lower learning_rate_init, or check" in str(error.value)
+    assert not hasattr(clf, "net_")
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
 @pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1"])
 def test_cuda_requested_without_gpu(imbalanced, device):

@@ -44,6 +44,7 @@ from imbsk.training.callbacks import (
     FiniteLossGuard,
     ValidationBalancedAccuracy,
     WarmupCosineLR,
+    check_finite_model,
 )
 from imbsk.training.net import ImbalanceNet
 from imbsk.training.optimizers import fused_optimizer_kwargs
@@ -583,6 +584,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             net = self._make_net(module, train, valid, seed, device, sampling)
             net.fit(train, None)
         net.finalize()
+        check_finite_model(net, train)
         self.net_ = net
         self.n_iter_ = len(net.history)
         self.fit_time_ = time.perf_counter() - started

@@ -126,17 +126,47 @@ class FiniteLossGuard(Callback):
     def on_epoch_end(self, net, **kwargs) -> None:
         loss = net.history[-1, "train_loss"]
         if not math.isfinite(loss):
-            # Name what can make a step too large in this fit: the Joint-SSL term (VICReg, about 25 at
-            # the start) diverges at the default learning rate with batches of a few rows.
-            causes = ["learning_rate_init"]
-            if getattr(net, "sam", None) is not None:
-                causes.append("sam_asymmetric_rho")
-            if getattr(net, "ssl_weight", 0) > 0:
-                causes.append("joint_ssl_weight (or raise batch_size)")
             raise FloatingPointError(
                 f"The training loss became {loss} in epoch {len(net.history)}; the model diverged. "
-                f"Lower {' or '.join(causes)}, or check the input for extreme values."
+                + divergence_hint(net)
             )
+
+
+def divergence_hint(net: Any) -> str:
+    """What to change when the fit of ``net`` diverged: the parameters that can make a step too large in it."""
+    # The Joint-SSL term (VICReg, about 25 at the start) diverges at the default learning rate with
+    # batches of a few rows.
+    causes = ["learning_rate_init"]
+    if getattr(net, "sam", None) is not None:
+        causes.append("sam_asymmetric_rho")
+    if getattr(net, "ssl_weight", 0) > 0:
+        causes.append("joint_ssl_weight (or raise batch_size)")
+    return f"Lower {' or '.join(causes)}, or check the input for extreme values."
+
+
+def check_finite_model(net: Any, data: Any) -> None:
+    """Raise ``FloatingPointError`` when the trained ``net`` (after ``finalize``) is not finite.
+
+    :class:`FiniteLossGuard` sees a diverged step only in the next epoch's training loss: the
+    steps of the last epoch can leave weights behind a finite loss that are NaN, or so large
+    that the logits overflow, and the fit would return a model whose probabilities are all NaN.
+    Checked: every weight, and the logits of the first batch of ``data`` (a ``TensorData``).
+    """
+    for name, value in net.module_.state_dict().items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise FloatingPointError(
+                f"The trained weights are not finite ({name} holds NaN or infinity): the model diverged in the "
+                f"last epoch of training. {divergence_hint(net)}"
+            )
+    batch = data.take(slice(0, max(1, net.batch_size)))[0]
+    with torch.inference_mode():
+        logits = net.infer(batch)
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    if not bool(torch.isfinite(logits).all()):
+        raise FloatingPointError(
+            "The trained model's outputs are not finite (its weights overflow): the model diverged in the last "
+            f"epoch of training. {divergence_hint(net)}"
+        )
 
 
 class EarlyStoppingBest(Callback):
