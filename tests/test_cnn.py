@@ -12,6 +12,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils import estimator_checks
+from sklearn.utils._param_validation import InvalidParameterError
 
 from imbsk.datasets import load_digits_lt
 from imbsk.estimators.cnn import ImageNet, ImbalancedCNNClassifier, _channel_stats
@@ -568,10 +569,19 @@ def test_invalid_architecture_is_named():
         ImbalancedCNNClassifier(**{**FAST, "architecture": "resnet9"}).fit(X, np.arange(6) % 2)
 
 
+@pytest.mark.parametrize("image_shape", [(8, 8), (8, 8, 0), (8.0, 8, 1), (8, 8, True), [8, 8, -1]])
+@pytest.mark.parametrize("flat", [True, False])
+def test_invalid_image_shape_is_an_invalid_parameter_error(image_shape, flat):
+    # Checked at fit in sklearn's message form, as the docs promise for every hyperparameter; whatever the layout.
+    X = np.zeros((6, 64), dtype=np.uint8) if flat else np.zeros((6, 8, 8, 1), dtype=np.uint8)
+    with pytest.raises(InvalidParameterError, match="The 'image_shape' parameter of ImbalancedCNNClassifier"):
+        ImbalancedCNNClassifier(**{**FAST, "image_shape": image_shape}).fit(X, np.arange(6) % 2)
+
+
 @pytest.mark.parametrize("dims", [(0,), ("a",), ()])
 def test_invalid_projector_dims_name_the_parameter(dims):
     X = np.zeros((6, 8, 8, 1), dtype=np.uint8)
-    with pytest.raises(ValueError, match="ssl_projector_dims must hold"):
+    with pytest.raises(InvalidParameterError, match="The 'ssl_projector_dims' parameter of ImbalancedCNNClassifier"):
         ImbalancedCNNClassifier(**{**FAST, "ssl_projector_dims": dims, "joint_ssl_weight": 0.1}).fit(X, np.arange(6) % 2)
 
 

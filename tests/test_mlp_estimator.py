@@ -20,6 +20,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import estimator_checks
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_is_fitted
 
@@ -652,12 +653,16 @@ def test_invalid_hyperparameters_name_the_parameter(imbalanced, param, value):
 @pytest.mark.parametrize(
     "param, value",
     [("hidden_layer_sizes", (0,)), ("hidden_layer_sizes", (16, -2)), ("hidden_layer_sizes", ("a",)),
-     ("hidden_layer_sizes", (8.5,)), ("ssl_projector_dims", ()), ("ssl_projector_dims", (0,))],
+     ("hidden_layer_sizes", (8.5,)), ("hidden_layer_sizes", (8.0,)), ("hidden_layer_sizes", (True,)),
+     ("hidden_layer_sizes", [16, None]), ("ssl_projector_dims", ()), ("ssl_projector_dims", (0,)),
+     ("ssl_projector_dims", np.array([8, -1]))],
 )
 def test_invalid_layer_sizes_name_the_parameter(param, value):
     # A zero width used to train a constant model silently; a string failed in int() without naming the parameter.
+    # The entries are checked at fit as _parameter_constraints checks the rest: sklearn's InvalidParameterError
+    # (a ValueError) in its message form, which the docs promise (it used to be a ValueError of another form).
     X, y = np.random.RandomState(0).randn(20, 3), [0, 1] * 10
-    with pytest.raises(ValueError, match=f"{param} must hold"):
+    with pytest.raises(InvalidParameterError, match=f"The '{param}' parameter of ImbalancedMLPClassifier must be"):
         ImbalancedMLPClassifier(max_iter=1, **{**FAST, param: value}).fit(X, y)
 
 

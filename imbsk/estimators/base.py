@@ -114,18 +114,22 @@ def _cuda_index(device: str) -> int:
     return torch.cuda.current_device() if index is None else index
 
 
-def check_layer_sizes(sizes: Any, name: str, allow_empty: bool = False) -> tuple[int, ...]:
-    """Return ``sizes`` as a tuple of positive ints, or raise a ``ValueError`` naming the parameter ``name``.
+def check_layer_sizes(sizes: Any, name: str, allow_empty: bool = False, owner: str | None = None) -> tuple[int, ...]:
+    """Return ``sizes`` as a tuple of positive ints, or raise sklearn's ``InvalidParameterError`` naming ``name``.
 
     The network builders would otherwise fail with ``int()`` errors, or silently build a
     zero-width layer whose output is constant, far from the parameter that caused it.
+    ``_parameter_constraints`` can only say "array-like"; the message completes its check in
+    the same form (``owner``: the estimator's class name).
     """
     values = tuple(sizes)
-    if not allow_empty and not values:
-        raise ValueError(f"{name} must hold at least one layer size, got {sizes!r}.")
-    for size in values:
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise ValueError(f"{name} must hold positive integers, got {sizes!r}.")
+    valid = (allow_empty or bool(values)) and all(
+        not isinstance(size, bool) and isinstance(size, numbers.Integral) and size >= 1 for size in values
+    )
+    if not valid:
+        what = "a tuple of positive integers" + ("" if allow_empty else " (at least one)")
+        of = "" if owner is None else f" of {owner}"
+        raise InvalidParameterError(f"The {name!r} parameter{of} must be {what}. Got {sizes!r} instead.")
     return tuple(int(size) for size in values)
 
 
@@ -516,7 +520,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         check_device_form(self.device, type(self).__name__)
         # Checked even when unused (e.g. the projector with joint_ssl_weight=0), as sklearn validates every parameter.
         for name, allow_empty in self._layer_size_parameters.items():
-            check_layer_sizes(getattr(self, name), name, allow_empty=allow_empty)
+            check_layer_sizes(getattr(self, name), name, allow_empty=allow_empty, owner=type(self).__name__)
         self._check_callbacks()
         self._check_option_combinations()
         started = time.perf_counter()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import _check_feature_names
 from torch import Tensor, nn
 
@@ -486,8 +486,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     def _flat_image_shape(self) -> tuple[int, int, int]:
         shape = tuple(self.image_shape)
         if len(shape) != 3 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in shape):
-            raise ValueError(
-                f"image_shape must be (height, width, channels), three positive integers; got {self.image_shape!r}."
+            raise InvalidParameterError(
+                f"The 'image_shape' parameter of {type(self).__name__} must be None or (height, width, channels), "
+                f"three positive integers. Got {self.image_shape!r} instead."
             )
         return tuple(int(s) for s in shape)  # type: ignore[return-value]
 
