@@ -70,6 +70,29 @@ def test_dict_errors():
 
 
 
+@pytest.mark.parametrize("value, match", [("2", "must be numbers"), ([1.0], "must be numbers"), (None, "must be numbers"),
+                                          (0, "every class the weight 0"), (0.0, "every class the weight 0")])
+def test_dict_values_that_are_not_usable_weights(value, match):
+    # A string was silently read as a number and a list failed in numpy without naming class_weight; weights
+    # that are all 0 made every loss 0, a fit that learned nothing from the labels without a word.
+    classes = np.array(["cat", "dog"])
+    with pytest.raises(ValueError, match=f"class_weight .*{match}"):
+        compute_class_weights({"cat": value, "dog": 0}, np.array([3, 4]), classes=classes)
+    np.testing.assert_array_equal(
+        compute_class_weights({"cat": np.float32(0.5), "dog": np.int64(0)}, np.array([3, 4]), classes=classes), [0.5, 0]
+    )
+
+
+def test_estimator_refuses_class_weights_that_are_all_zero():
+    from imbsk import ImbalancedMLPClassifier
+
+    X, y = np.random.RandomState(0).randn(20, 3), [0, 1] * 10
+    clf = ImbalancedMLPClassifier(hidden_layer_sizes=(4,), class_weight={0: 0, 1: 0.0}, max_iter=1, device="cpu")
+    with pytest.raises(ValueError, match="class_weight gives every class the weight 0"):
+        clf.fit(X, y)
+
+
+
 def test_dict_naming_every_class_may_name_more():
     """A dict covering every class of the data fits a subset lacking one (as sklearn's compute_class_weight)."""
     from sklearn.utils.class_weight import compute_class_weight

@@ -15,6 +15,7 @@ return numpy arrays; the training step turns them into tensors.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,9 +56,17 @@ def _dict_weights(class_weight: Mapping[Any, float], n_classes: int, classes: np
     weights = np.ones(n_classes, dtype=np.float64)
     for label, value in class_weight.items():
         if label in index:
+            # numpy would turn '2' into 2.0 and fail on a list without naming class_weight.
+            if not isinstance(value, numbers.Real):
+                raise ValueError(f"class_weight values must be numbers; got {value!r} for the label {label!r}.")
             weights[index[label]] = value
     if not np.all(np.isfinite(weights)) or np.any(weights < 0):
         raise ValueError(f"class_weight values must be finite and >= 0, got {dict(class_weight)}.")
+    if not np.any(weights > 0):
+        # Every loss term would be multiplied by 0: the network would learn nothing from the labels (as
+        # sample_weight, zero for every row, is refused).
+        raise ValueError(f"class_weight gives every class the weight 0, got {dict(class_weight)}; at least one "
+                         "class must weigh more than 0.")
     return weights
 
 
@@ -108,7 +117,8 @@ def compute_class_weights(
     ------
     ValueError
         Unknown string, labels in a dict that are not in ``classes`` while a
-        class is missing from it, or invalid counts/beta/weights.
+        class is missing from it, dict values that are not numbers or are all
+        0 over ``classes``, or invalid counts/beta/weights.
     TypeError
         ``class_weight`` of another type.
 
