@@ -1273,6 +1273,36 @@ def test_trial_seeds_must_name_a_non_negative_seed(tmp_path):
                         data_home=str(tmp_path), trial_seeds=seeds)
 
 
+@pytest.mark.parametrize("name, value, message", [
+    ("max_epochs", 2.5, "max_epochs must be a positive integer"),
+    ("max_epochs", "3", "max_epochs must be a positive integer"),
+    ("max_epochs", True, "max_epochs must be a positive integer"),
+    ("xgb_max_estimators", 0, "xgb_max_estimators must be a positive integer"),
+    ("batch_sizes", [64, 2.5], "batch_sizes entries must be a positive integer"),
+    ("batch_sizes", ["64"], "batch_sizes entries must be a positive integer"),
+    ("batch_sizes", [], "batch_sizes must hold at least one"),
+    ("max_train_rows", 500.5, "max_train_rows must be a positive integer"),
+    ("trial_seeds", [0, 1.5], "trial_seeds must be non-negative integers"),
+    ("trial_seeds", [True], "trial_seeds must be non-negative integers"),
+    ("seed", 2.5, "seed must be an integer >= 0"),
+    ("seed", -1, "seed must be an integer >= 0"),
+])
+def test_tune_refuses_counts_and_seeds_that_are_not_integers(tmp_path, name, value, message):
+    # int() took them silently: max_epochs=2.5 trained 2 epochs, batch_sizes=[2.5] batches of 2, trial seed 1.5
+    # the model of seed 1; '3' failed with "invalid literal for int() with base 10: ''", naming nothing.
+    with pytest.raises(ValueError, match=message):
+        tuning.tune("adult", "mlp", n_trials=1, storage=f"sqlite:///{tmp_path}/r.db", data_home=str(tmp_path),
+                    **{name: value})
+
+
+@pytest.mark.parametrize("name, value", [("max_epochs", 2.5), ("xgb_max_estimators", 0), ("seeds", [0.5]),
+                                         ("max_train_rows", 0)])
+def test_evaluate_refuses_counts_and_seeds_that_are_not_integers(tmp_path, name, value):
+    kwargs = {"seeds": 1, name: value}
+    with pytest.raises(ValueError, match=f"{name} must be"):
+        tuning.evaluate("adult", "mlp", {}, data_home=str(tmp_path), **kwargs)
+
+
 @needs_adult
 def test_tune_command_passes_trial_seeds_and_estimator_params(tmp_path):
     from imbsk.cli import main

@@ -9,7 +9,7 @@ from sklearn.utils import Bunch
 
 from imbsk.datasets.tabular import load_dataset
 from imbsk.member_cache import data_digest
-from imbsk.tuning.spaces import _check_names
+from imbsk.tuning.spaces import _check_int, _check_names
 
 
 def load_split(dataset: str, *, data_home: str | None = None, max_train_rows: int | None = None) -> Bunch:
@@ -42,6 +42,8 @@ def load_split(dataset: str, *, data_home: str | None = None, max_train_rows: in
         class to no row.
     """
     name, _ = _check_names(dataset, "mlp")
+    if max_train_rows is not None:
+        _check_int(max_train_rows, "max_train_rows")
     bunch = load_dataset(name, data_home=data_home, download=False)
     X_train, y_train = bunch.X_train, bunch.y_train
     if max_train_rows is not None and max_train_rows < len(y_train):

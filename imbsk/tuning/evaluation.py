@@ -27,7 +27,7 @@ from imbsk.tuning.fitting import (
     _resolve_device,
     _seed_list,
 )
-from imbsk.tuning.spaces import _check_names
+from imbsk.tuning.spaces import _check_int, _check_names
 
 
 def evaluate(
@@ -104,6 +104,8 @@ def evaluate(
     _check_estimator_names(model, params, "params", in_study=False)
     device = _resolve_device(device)
     _check_ensemble_size(ensemble_size)
+    max_epochs = _check_int(max_epochs, "max_epochs")
+    xgb_max_estimators = _check_int(xgb_max_estimators, "xgb_max_estimators")
     seed_list = _seed_list(seeds, "seeds")
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
     member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)

@@ -195,7 +195,14 @@ def _accuracy(y_true: Any, y_pred: Any) -> float:
 
 def _seed_list(seeds: Sequence[int] | int, name: str) -> list[int]:
     """``range(k)`` for an int ``k``, else the given seeds; a ValueError for a negative or repeated one."""
-    seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        seed_list = list(range(seeds))
+    else:
+        seeds = list(seeds)
+        # int() would take seed 1.5 for 1 (and True for 1): a run under a seed the caller did not give.
+        if any(isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) for seed in seeds):
+            raise ValueError(f"{name} must be non-negative integers; got {seeds}")
+        seed_list = [int(seed) for seed in seeds]
     if any(seed < 0 for seed in seed_list):
         raise ValueError(f"{name} must be non-negative; got {seed_list}")
     # A repeated seed is the same model again: it would count as an independent run in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -164,6 +165,18 @@ def _check_names(dataset: str, model: str) -> tuple[str, str]:
     if model not in SEARCH_SPACES:
         raise ValueError(f"Unknown model {model!r}; valid names: {list(MODEL_NAMES)}")
     return dataset_key, model
+
+
+def _check_int(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``, or a ValueError naming ``name``.
+
+    ``int()`` alone would train 2 epochs for ``max_epochs=2.5``, batches of 2 for ``batch_sizes=[2.5]``
+    and take ``'64'``, all without a word (the command line's converters refuse these already).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what}; got {value!r}")
+    return int(value)
 
 
 def _check_optimizer(optimizer: str) -> str:

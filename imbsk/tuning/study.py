@@ -26,7 +26,7 @@ from imbsk.tuning.fitting import (
     _seed_list,
 )
 from imbsk.tuning.pruning import PruneTrial, make_pruner
-from imbsk.tuning.spaces import BATCH_SIZES, DEFAULT_OPTIMIZER, SEARCH_SPACES, _check_names, _check_optimizer
+from imbsk.tuning.spaces import BATCH_SIZES, DEFAULT_OPTIMIZER, SEARCH_SPACES, _check_int, _check_names, _check_optimizer
 
 
 _SCHEMA_RACE_MESSAGES = ("already exists", "UNIQUE constraint failed", "duplicate key value")
@@ -198,8 +198,13 @@ def tune(
     dataset, model = _check_names(dataset, model)
     device = _resolve_device(device)
     space = functools.partial(SEARCH_SPACES[model], optimizer=_check_optimizer(optimizer), precision=precision)
-    choices = [int(b) for b in batch_sizes]
-    model_seeds = [int(seed)] if trial_seeds is None else _seed_list(trial_seeds, "trial_seeds")
+    max_epochs = _check_int(max_epochs, "max_epochs")
+    xgb_max_estimators = _check_int(xgb_max_estimators, "xgb_max_estimators")
+    choices = [_check_int(b, "batch_sizes entries") for b in batch_sizes]
+    if not choices:
+        raise ValueError("batch_sizes must hold at least one batch size")
+    seed = _check_int(seed, "seed", minimum=0)
+    model_seeds = [seed] if trial_seeds is None else _seed_list(trial_seeds, "trial_seeds")
     if not model_seeds:
         raise ValueError("trial_seeds must name at least one seed")
     drawn = _probe_space(space, choices)
