@@ -766,6 +766,10 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
         if seeds < 1:
             raise ValueError(f"seeds must be a positive number of seeds or a list of seeds; got {seeds}.")
         return list(range(int(seeds)))
+    seeds = list(seeds)
+    # int() would run seed 1.5 as seed 1, under a seed the caller did not give.
+    if any(isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) for seed in seeds):
+        raise ValueError(f"seeds must be integers from 0 to 2**32 - 1 (the estimators' random_state); got {seeds}.")
     seed_list = [int(seed) for seed in seeds]
     if not seed_list:
         raise ValueError("seeds is empty.")
@@ -865,6 +869,11 @@ def run_comparison(
     """
     if errors not in ("raise", "warn"):
         raise ValueError(f"errors must be 'raise' or 'warn'; got {errors!r}.")
+    if torch_threads not in ("auto", None) and (
+        isinstance(torch_threads, bool) or not isinstance(torch_threads, (int, np.integer)) or torch_threads < 1
+    ):
+        # torch.set_num_threads would refuse it only at the first run, with a message naming its own argument.
+        raise ValueError(f"torch_threads must be a positive integer, 'auto' or None; got {torch_threads!r}.")
     names = validate_methods(methods)
     seed_list = _seed_list(seeds)
     info = describe_dataset(X_train, y_train, mlp_params=mlp_params, device=device)

@@ -751,6 +751,22 @@ def test_mlp_params_that_no_run_can_take_are_refused_before_any_fit(mlp_params, 
         run_comparison(X, y, X, y, methods="erm,logreg", seeds=1, mlp_params=mlp_params, errors="warn", progress=False)
 
 
+@pytest.mark.parametrize("seeds", [[1.5], [0, True], ["1"]])
+def test_seeds_that_are_not_integers_are_refused(seeds):
+    # int() ran seed 1.5 as seed 1 (and '1' as 1): results recorded under a seed the caller did not give.
+    X, y = _numeric_classes([40, 10])
+    with pytest.raises(ValueError, match="seeds must be integers"):
+        run_comparison(X, y, X, y, methods="logreg", seeds=seeds, progress=False)
+
+
+@pytest.mark.parametrize("torch_threads", [0, -1, 2.0, "2", True])
+def test_invalid_torch_threads_is_refused_naming_it(torch_threads):
+    # torch.set_num_threads refused it at the first run: "set_num_threads expects a positive integer".
+    X, y = _numeric_classes([40, 10])
+    with pytest.raises(ValueError, match="torch_threads must be a positive integer, 'auto' or None"):
+        run_comparison(X, y, X, y, methods="logreg", seeds=1, progress=False, torch_threads=torch_threads)
+
+
 @pytest.mark.parametrize("seeds", [[-1], [0, 2**32]])
 def test_seeds_outside_the_random_state_range_are_refused_before_any_run(seeds):
     # They used to run: logreg and XGBoost scored, every MLP and SVM run failed on its random_state.
