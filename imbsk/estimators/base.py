@@ -273,7 +273,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             if len(valid) == 0:
                 raise ValueError(
                     f"validation_fraction={self.validation_fraction} holds out only rows of classes that would be "
-                    "left without a training row; set validation_fraction=None or pass X_val and y_val."
+                    "left without a training row; set validation_fraction=None."
                 )
         if len(candidates) < len(y):
             train = np.concatenate([train, indices[sample_weight <= 0]])
