@@ -138,7 +138,6 @@ def _channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
-
 def _pixel_array(X: Any) -> np.ndarray:
     """``X`` as a NumPy array; a DataFrame of pandas' nullable numeric dtypes (``UInt8``, ``Int64``, ``Float32``) as
     its NumPy dtype, pd.NA as NaN (refused later as non-finite).

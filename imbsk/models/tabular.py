@@ -318,7 +318,6 @@ class TabularMLP(nn.Module):
         super().__setstate__(state)
 
 
-
 @contextlib.contextmanager
 def _single_bins_allowed() -> Iterator[None]:
     # One bin (a binary column) is a legitimate min-max encoding; rtdl's warning about it numbers the
