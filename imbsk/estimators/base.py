@@ -34,7 +34,7 @@ from torch import nn
 
 from imbsk.techniques.class_scaling import CLASS_SCALING_RULES, class_smoothing_values, sam_class_radii
 from imbsk.techniques.class_weights import balanced_sampling_weights, compute_class_weights
-from imbsk.techniques.label_smoothing import unsmoothed_probabilities
+from imbsk.techniques.label_smoothing import predicted_probabilities, unsmoothed_probabilities
 from imbsk.techniques.losses import LOSS_NAMES, build_loss
 from imbsk.techniques.sam import SAM_STEPS, AsymmetricSAM
 from imbsk.training.batching import TensorBatchIterator, TensorData
@@ -658,9 +658,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
             return self.net_.forward(inputs, training=False, device="cpu")
 
     def _proba(self, X: Any) -> torch.Tensor:
-        proba = torch.softmax(self._logits(X).double(), dim=1)
-        transform = self._proba_transform()
-        return proba if transform is None else transform(proba)
+        return predicted_probabilities(self._logits(X), self._proba_transform())
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns ordered as ``classes_``; rows sum to 1.

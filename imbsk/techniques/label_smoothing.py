@@ -19,6 +19,8 @@ probabilities; :func:`unsmoothed_probabilities` maps the one back to the other
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -53,6 +55,17 @@ def smoothed_targets(
 #: Default of ``unsmoothed_probabilities``'s ``floor_fraction``: chosen on the validation log-loss of the
 #: Otto and Adult benchmarks, which is flat from 0.02 to 0.2 (docs/benchmarks.md, fifteenth run).
 DEFAULT_FLOOR_FRACTION = 0.05
+
+
+def predicted_probabilities(logits: Tensor, transform: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    """The probabilities that predict: the softmax of ``logits`` in float64, mapped by ``transform`` when given.
+
+    ``transform`` is the smoothing inversion (:func:`unsmoothed_probabilities` with the class strengths) or
+    None. One function for the estimators' ``predict_proba``, the net's (skorch's scoring callbacks) and the
+    validation scores, so that near-ties resolve alike in all of them.
+    """
+    proba = torch.softmax(logits.double(), dim=1)
+    return proba if transform is None else transform(proba)
 
 
 def unsmoothed_probabilities(

@@ -14,6 +14,7 @@ import torch
 from skorch.callbacks import Callback, PrintLog
 
 from imbsk.techniques.class_weights import drw_weights
+from imbsk.techniques.label_smoothing import predicted_probabilities
 from imbsk.training.batching import batch_sample_weight
 
 
@@ -85,8 +86,7 @@ class ValidationBalancedAccuracy(Callback):
         if self.proba_transform is None:
             predicted = y_pred.argmax(dim=1)
         else:
-            # double, as the estimator's predict_proba, so that near-ties resolve alike
-            predicted = self.proba_transform(torch.softmax(y_pred.double(), dim=1)).argmax(dim=1)
+            predicted = predicted_probabilities(y_pred, self.proba_transform).argmax(dim=1)
         weights = batch_sample_weight(batch)
         if weights is not None:
             counts = _weighted_confusion(y_true, predicted, weights, self.n_classes)

@@ -45,6 +45,7 @@ from torch import Tensor, nn
 
 from imbsk.models.ensemble import mean_member_log_proba
 from imbsk.techniques.ema import update_ema
+from imbsk.techniques.label_smoothing import predicted_probabilities
 from imbsk.techniques.sam import AsymmetricSAM
 from imbsk.techniques.vicreg import vicreg_loss
 from imbsk.training.batching import TensorBatchIterator, TensorData, batch_sample_weight
@@ -335,11 +336,9 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
             logits = logits[0] if isinstance(logits, tuple) else logits
             if logits.ndim == 3:
                 logits = mean_member_log_proba(logits)
-            proba = torch.softmax(logits.double(), dim=1)
-            if self.proba_transform is not None:
-                proba = self.proba_transform(proba)
-            probas.append((proba / proba.sum(dim=1, keepdim=True)).cpu().numpy())
-        return np.concatenate(probas)
+            probas.append(predicted_probabilities(logits, self.proba_transform).cpu().numpy())
+        proba = np.concatenate(probas)
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
         """Encoded labels ``0 .. K-1``: the argmax of :meth:`predict_proba`."""
