@@ -629,7 +629,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         (at imbalance 1:100, ``'inverse_frequency'`` saturates the rarest class from ``eps = 0.01``).
         """
         saturated = self.classes_[self.class_smoothing_eps_ >= 1]
-        if self.class_smoothing_eps == 0 or saturated.size == 0:
+        if saturated.size == 0:
             return
         shown = saturated[:10].tolist()
         more = f" and {saturated.size - 10} more" if saturated.size > 10 else ""

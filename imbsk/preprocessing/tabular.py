@@ -442,16 +442,16 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                 # A constant training column maps every value to the same CDF end point
                 # (+-5.2 after Phi^{-1}); 0 is the neutral value.
                 x_num[:, self.constant_numeric_] = 0.0
-        if self.numeric_transform == "standard" and not np.isfinite(x_num).all():
-            # StandardScaler's variance overflows float64 for magnitudes beyond about 1e154.
-            bad = labels[self._num_positions[int(np.argmin(np.isfinite(x_num).all(axis=0)))]]
-            raise ValueError(
-                f"Input column {bad!r} is too large for numeric_transform='standard' (its variance overflows); "
-                "rescale it or use numeric_transform='quantile'."
-            )
         x_num = x_num.astype(np.float32)
-        if not np.isfinite(x_num).all():
-            bad = labels[self._num_positions[int(np.argmin(np.isfinite(x_num).all(axis=0)))]]
+        finite = np.isfinite(x_num).all(axis=0)
+        if not finite.all():
+            bad = labels[self._num_positions[int(np.argmin(finite))]]
+            if self.numeric_transform == "standard":
+                # StandardScaler's variance overflows float64 for magnitudes beyond about 1e154.
+                raise ValueError(
+                    f"Input column {bad!r} is too large for numeric_transform='standard' (its variance overflows); "
+                    "rescale it or use numeric_transform='quantile'."
+                )
             raise ValueError(f"Input column {bad!r} has values too large for float32.")
 
         x_cat = np.empty((X.shape[0], len(self._cat_positions)), dtype=np.int64)
