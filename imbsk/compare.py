@@ -49,7 +49,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from imbsk._labels import label_counts, python_label
-from imbsk.estimators.base import check_device_form, resolve_device
+from imbsk.estimators.base import check_device_form, check_free_arguments, resolve_device
 from imbsk.estimators.mlp import ImbalancedMLPClassifier
 from imbsk.metrics import format_mean_se, majority_accuracy, minority_accuracy, standard_error
 from imbsk.preprocessing.tabular import is_categorical_dtype
@@ -203,24 +203,6 @@ class DatasetInfo:
 _RUN_MLP_ARGUMENTS = {"random_state": "the run's seed (seeds / --seeds)", "device": "device / --device"}
 
 
-def _checked_mlp_params(mlp_params: dict[str, Any] | None) -> dict[str, Any]:
-    """``mlp_params`` if every name is an ImbalancedMLPClassifier argument that the runs leave free; else a ValueError.
-
-    The factories pass ``random_state`` and ``device`` themselves: the same name in ``mlp_params``
-    made every MLP run fail with a TypeError ("got multiple values"), recorded as a failed run
-    under ``errors='warn'``, and a misspelt name failed the same way, after the runs had started.
-    """
-    params = dict(mlp_params or {})
-    reserved = sorted(set(params) & set(_RUN_MLP_ARGUMENTS))
-    if reserved:
-        hints = "; ".join(f"{name}: {_RUN_MLP_ARGUMENTS[name]}" for name in reserved)
-        raise ValueError(f"mlp_params sets {reserved}, which each run sets itself ({hints}).")
-    unknown = sorted(set(params) - set(ImbalancedMLPClassifier().get_params(deep=False)))
-    if unknown:
-        raise ValueError(f"mlp_params has names that are not ImbalancedMLPClassifier arguments: {unknown}.")
-    return params
-
-
 def describe_dataset(
     X: Any, y: Any, *, mlp_params: dict[str, Any] | None = None, device: str = "cpu"
 ) -> DatasetInfo:
@@ -257,7 +239,8 @@ def describe_dataset(
         categorical, numeric = (), tuple(range(X_arr.shape[1]))
         n_features, is_frame = X_arr.shape[1], False
     params = mlp_defaults(len(y_arr))
-    params.update(_checked_mlp_params(mlp_params))
+    params.update(check_free_arguments(mlp_params or {}, ImbalancedMLPClassifier, _RUN_MLP_ARGUMENTS, "mlp_params",
+                                       "each run"))
     check_device_form(device, "imbsk.compare")
     return DatasetInfo(
         n_train=len(y_arr),
@@ -767,18 +750,17 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
             raise ValueError(f"seeds must be a positive number of seeds or a list of seeds; got {seeds}.")
         return list(range(int(seeds)))
     seeds = list(seeds)
-    # int() would run seed 1.5 as seed 1, under a seed the caller did not give.
-    if any(isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) for seed in seeds):
-        raise ValueError(f"seeds must be integers from 0 to 2**32 - 1 (the estimators' random_state); got {seeds}.")
-    seed_list = [int(seed) for seed in seeds]
-    if not seed_list:
+    if not seeds:
         raise ValueError("seeds is empty.")
-    # Checked before any run: the estimators' random_state (numpy's, 0 to 2**32 - 1) refuses
-    # the others, so every MLP and SVM run of such a seed failed (recorded, under errors='warn').
-    invalid = [seed for seed in seed_list if not 0 <= seed <= MAX_SEED]
+    # Checked before any run: int() would run seed 1.5 as seed 1, and the estimators' random_state
+    # (numpy's, 0 to 2**32 - 1) refuses the others, so every MLP and SVM run of such a seed failed.
+    invalid = [
+        seed for seed in seeds
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED
+    ]
     if invalid:
         raise ValueError(f"seeds must be integers from 0 to 2**32 - 1 (the estimators' random_state); got {invalid}.")
-    return list(dict.fromkeys(seed_list))
+    return list(dict.fromkeys(int(seed) for seed in seeds))
 
 
 # ---------------------------------------------------------------------------------------

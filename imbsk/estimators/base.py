@@ -17,6 +17,7 @@ import time
 import warnings
 from abc import abstractmethod
 from functools import partial
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -93,6 +94,25 @@ def resolve_device(device: str) -> str:
             f"(indices 0 to {torch.cuda.device_count() - 1})."
         )
     return device
+
+
+def check_free_arguments(
+    params: Mapping[str, Any], estimator: type, reserved: Mapping[str, str], what: str, setter: str
+) -> dict[str, Any]:
+    """``params`` as a dict if every name is an argument of ``estimator`` that ``setter`` leaves free.
+
+    ``reserved`` maps each argument ``setter`` sets itself to where it comes from instead. Raises a
+    ``ValueError`` naming ``what`` (the option or argument the names came in) for a reserved name, or
+    for one that is not an argument of ``estimator`` (a misspelling), before anything is fitted.
+    """
+    taken = sorted(set(params) & set(reserved))
+    if taken:
+        hints = "; ".join(f"{name}: {reserved[name]}" for name in taken)
+        raise ValueError(f"{what} sets {taken}, which {setter} sets itself ({hints})")
+    unknown = sorted(set(params) - set(estimator().get_params(deep=False)))
+    if unknown:
+        raise ValueError(f"{what} has names that are not {estimator.__name__} arguments: {unknown}")
+    return dict(params)
 
 
 def check_device_form(device: str, owner: str) -> None:

@@ -67,19 +67,15 @@ def _check_estimator_names(model: str, extra: dict[str, Any], what: str, *, in_s
     if not extra:
         return dict(extra)
     driver_set = _XGB_DRIVER_ARGUMENTS if model == "xgboost" else _DRIVER_ARGUMENTS
-    reserved = sorted(set(extra) & (driver_set if in_study else driver_set - _EVALUATION_ARGUMENTS))
-    if reserved:
-        hints = "; ".join(f"{name}: {_DRIVER_ARGUMENT_SOURCES[name]}" for name in reserved)
-        raise ValueError(f"{what} sets {reserved}, which the tuning driver sets itself ({hints})")
+    reserved = {name: _DRIVER_ARGUMENT_SOURCES[name]
+                for name in (driver_set if in_study else driver_set - _EVALUATION_ARGUMENTS)}
     if model == "xgboost":
         from xgboost import XGBClassifier as estimator
     else:
         from imbsk.estimators.mlp import ImbalancedMLPClassifier as estimator
-    unknown = sorted(set(extra) - set(estimator().get_params(deep=False)))
-    if unknown:
-        raise ValueError(f"{what} has names that are not {estimator.__name__} arguments: {unknown}")
-    return dict(extra)
+    from imbsk.estimators.base import check_free_arguments
 
+    return check_free_arguments(extra, estimator, reserved, what, "the tuning driver")
 
 
 class _FittedModel:
