@@ -241,3 +241,14 @@ def test_doc_commands_parse():
                 raise AssertionError(f"{path.name}: `{shlex.join(command)}` does not parse") from error
             parsed += 1
     assert parsed >= 40
+
+
+def test_doc_config_files_exist():
+    """Every ``examples/configs/NAME.json`` a page names (commands, tables, prose) is a shipped file: a renamed or
+    dropped configuration must not leave commands behind that fail (``test_doc_commands_parse`` does not open them)."""
+    named = set()
+    for path in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        named.update(re.findall(r"examples/configs/([\w.-]+\.json)", path.read_text(encoding="utf-8")))
+    named.discard("CONFIG.json")  # the pages' placeholder
+    assert len(named) >= 8
+    assert sorted(name for name in named if not (ROOT / "examples" / "configs" / name).is_file()) == []
