@@ -479,6 +479,17 @@ def test_blend_refuses_bad_arguments(kwargs, message):
         tuning.evaluate_blend("adult", config, {"model": "svm", "params": {}}, seeds=1)
 
 
+@pytest.mark.parametrize("cap, value", [("max_epochs", 2.5), ("max_epochs", 0), ("xgb_max_estimators", "1000"),
+                                        ("xgb_max_estimators", True)])
+def test_blend_refuses_caps_that_are_not_positive_integers(cap, value):
+    # As evaluate() does: int() trained max_epochs=2.5 for 2 epochs, and 0 fell back to the default 50.
+    mlp = {"model": "mlp", "params": {}}
+    with pytest.raises(ValueError, match=rf"second\['{cap}'\] must be a positive integer"):
+        tuning.evaluate_blend("adult", mlp, mlp | {cap: value}, seeds=1)
+    with pytest.raises(ValueError, match=f"{cap} must be a positive integer"):
+        tuning.evaluate("adult", "mlp", {}, seeds=1, **{cap: value})
+
+
 @needs_adult
 def test_evaluate_command_blends_two_configurations_and_writes_a_config_that_reruns_the_blend(tmp_path, capsys):
     from imbsk.cli import main

@@ -258,8 +258,15 @@ def evaluate_blend(
     """
     dataset, first_model = _check_names(dataset, first.get("model", ""))
     models = [first_model, _check_names(dataset, second.get("model", ""))[1]]
+    all_caps = []
     for model, config, name in zip(models, (first, second), ("first", "second")):
         _check_estimator_names(model, config["params"], f"{name}['params']", in_study=False)
+        # Checked as evaluate() checks its caps: int() and a fallback for falsy values would train
+        # max_epochs=2.5 for 2 epochs and max_epochs=0 for the default 50, without a word.
+        all_caps.append({
+            cap: default if config.get(cap) is None else _check_int(config[cap], f"{name}['{cap}']")
+            for cap, default in (("max_epochs", DEFAULT_MAX_EPOCHS), ("xgb_max_estimators", XGB_MAX_ESTIMATORS))
+        })
     weight = _check_blend_weight(weight, "weight")
     _check_ensemble_size(ensemble_size)
     device = _resolve_device(device)
@@ -267,9 +274,7 @@ def evaluate_blend(
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
     y_val, y_test = np.asarray(data.y_val), np.asarray(data.y_test)
     parts = []
-    for model, config in zip(models, (first, second)):
-        caps = {"max_epochs": int(config.get("max_epochs") or DEFAULT_MAX_EPOCHS),
-                "xgb_max_estimators": int(config.get("xgb_max_estimators") or XGB_MAX_ESTIMATORS)}
+    for model, config, caps in zip(models, (first, second), all_caps):
         member_config = _member_config(dataset, model, config["params"], device, max_train_rows, **caps)
         parts.append((model, config["params"], caps, member_config))
     rows = []
