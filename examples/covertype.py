@@ -13,7 +13,9 @@ Example::
 Run it again with the same --storage to add trials to the same studies; several
 copies (or machines, with a postgresql:// storage) can tune at once. Give each
 rerun and each copy its own --seed (the studies' sampler seed), or they replay
-the same random start-up trials.
+the same random start-up trials. The seed is also the model seed each of their
+trials trains with (the final evaluation always uses seeds 0..K-1), so trials of
+different copies are scored on different model seeds.
 
 If neither ``covtype.data.gz`` / ``covtype.data`` in --data-home nor
 scikit-learn's cached copy exists, the script says that the data is not

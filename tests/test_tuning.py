@@ -1184,6 +1184,8 @@ def test_example_script_reruns_on_the_same_storage(tmp_path, capsys):
     assert tuning.benchmark_main("adult", [*xgb, *common, "--seed", "1"]) == 0
     trials = optuna.load_study(study_name="adult-xgboost", storage=f"sqlite:///{tmp_path}/r.db").trials
     assert trials[0].params != trials[2].params and trials[1].params != trials[3].params
+    # ... and trains its trials with that seed, which the --seed help and the scripts' docstrings say.
+    assert [t.user_attrs["model_seeds"] for t in trials] == [[0], [0], [1], [1]]
     # A study keeps the batch sizes it started with: a clear error, no failed trial.
     mlp = ["--models", "mlp", "--n-trials", "1"]
     assert tuning.benchmark_main("adult", [*mlp, *common, "--batch-sizes", "256"]) == 0
@@ -1194,6 +1196,17 @@ def test_example_script_reruns_on_the_same_storage(tmp_path, capsys):
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE]
     with pytest.raises(SystemExit):
         tuning.benchmark_main("adult", ["--seeds", "0"])
+
+
+def test_benchmark_seed_is_documented_as_the_trials_model_seed(capsys):
+    # It was described as the studies' sampler seed alone: parallel copies with their own --seed score their
+    # trials on different model seeds, which a user comparing their trials should know.
+    with pytest.raises(SystemExit):
+        tuning.benchmark_main("adult", ["--help"])
+    assert "model seed of their trials" in " ".join(capsys.readouterr().out.split())
+    for script in ("adult", "otto", "covertype"):
+        text = (Path(__file__).resolve().parents[1] / "examples" / f"{script}.py").read_text()
+        assert "also the model seed" in text
 
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "examples" / "configs").glob("*.json"))

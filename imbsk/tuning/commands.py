@@ -102,8 +102,9 @@ def run_benchmark(
         ``{dataset}-best-params.json`` (each model's best parameters, validation
         accuracy and the caps it was evaluated with).
     seed : int, default=0
-        Sampler seed of every study (:func:`tune`); a rerun that continues the
-        studies, or a parallel copy, needs its own.
+        Sampler seed of every study (:func:`tune`), and the model seed of their
+        trials (the evaluation uses seeds ``0..seeds-1`` whatever it is); a rerun
+        that continues the studies, or a parallel copy, needs its own.
     Other parameters are passed to :func:`tune` and :func:`evaluate`. The best
     configuration is evaluated with the caps its trial was scored under
     (``max_epochs``, ``xgb_max_estimators``, ``max_train_rows``), which may come
@@ -183,7 +184,8 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
                         help="trials of XGBoost (default: 2 x --n-trials)")
     parser.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..K-1 of the final evaluation")
     parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="sampler seed of the studies; give a rerun on the same storage, or a parallel copy, its own")
+                        help="sampler seed of the studies, and model seed of their trials; give a rerun on the same "
+                             "storage, or a parallel copy, its own")
     parser.add_argument("--storage", default=f"sqlite:///imbsk-{dataset}.db",
                         help="Optuna storage URL of the studies ('<dataset>-<model>'); rerunning continues them")
     parser.add_argument("--data-home", default=None, help="directory of the data files (else $IMBSK_DATA)")
