@@ -238,7 +238,10 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     class_counts_ : ndarray of shape (n_classes,)
-        Number of training samples of each class (aligned with ``classes_``).
+        Number of samples of each class passed to ``fit`` (aligned with
+        ``classes_``), the rows ``validation_fraction`` holds out included:
+        ``rho_c``, ``eps_c`` and ``class_weight`` scale with the data's class
+        ratios, which a stratified hold-out keeps.
     class_smoothing_eps_ : ndarray of shape (n_classes,)
         Smoothing strength ``eps_c`` each class trained with (zeros when
         ``class_smoothing_eps=0``).
