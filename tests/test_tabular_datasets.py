@@ -451,3 +451,36 @@ def test_covertype_missing_sklearn_fallback_and_download(tmp_path, monkeypatch) 
     monkeypatch.setattr(tabular, "download_bytes", fail)
     with pytest.raises(FileNotFoundError, match="IMBSK_DATA"):
         load_covertype(tmp_path / "dl2", download=True)
+
+
+def test_covertype_download_that_fails_its_checks_is_not_cached(tmp_path, monkeypatch) -> None:
+    # An error page or a truncated transfer saved as covtype.data.gz would be found, and read, by every
+    # later call (Covertype has no default checksum): it must be refused before anything is written.
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sk"))
+    _write_covtype(tmp_path / "served.gz", _tiny_covtype())
+    good = (tmp_path / "served.gz").read_bytes()
+    for payload, kwargs, message in [
+        (b"<html>captive portal</html>", {}, "not a complete gzip file"),
+        (good[: len(good) // 2], {}, "not a complete gzip file"),
+        (good, {"sha256": "0" * 64}, "expected " + "0" * 64),
+    ]:
+        monkeypatch.setattr(tabular, "download_bytes", lambda url, *a, **k: payload)
+        with pytest.raises(ValueError, match=message) as info:
+            load_covertype(tmp_path / "dl", download=True, sklearn_fallback=False, **kwargs)
+        assert "Nothing was written" in str(info.value)
+        assert not (tmp_path / "dl" / "covtype.data.gz").exists()
+    # verify=False skips the checksum, as for a local file.
+    b = load_covertype(tmp_path / "dl", download=True, sklearn_fallback=False, sha256="0" * 64, verify=False)
+    assert b.data.shape == (700, 54)
+
+
+@pytest.mark.parametrize("damage", ["html", "truncated", "empty"])
+def test_covertype_damaged_local_file_error_names_the_file(tmp_path, monkeypatch, damage) -> None:
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sk"))
+    path = tmp_path / "covtype.data.gz"
+    _write_covtype(path, _tiny_covtype())
+    blob = path.read_bytes()
+    path.write_bytes({"html": b"<html></html>", "truncated": blob[: len(blob) // 2], "empty": b""}[damage])
+    with pytest.raises(ValueError, match="truncated, corrupt or not in the UCI format") as info:
+        load_covertype(tmp_path, download=False)
+    assert str(path) in str(info.value) and tabular.COVTYPE_URL in str(info.value)

@@ -37,8 +37,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import math
 import os
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -585,9 +587,39 @@ cartographic variables", Computers and Electronics in Agriculture 24 (1999).
 _COVTYPE_SOURCE = f"{COVTYPE_URL} (UCI; either covtype.data.gz or the uncompressed covtype.data)"
 
 
+def _check_covtype_download(payload: bytes, expected_sha256: str | None, path: Path) -> None:
+    """Raise ``ValueError`` unless ``payload`` is a whole gzip file with the expected sha256, if one is given.
+
+    Checked before writing, as for the other data sets: a cached file is found and trusted by
+    every later call, and Covertype has no default checksum to catch an error page or a
+    truncated transfer saved as ``covtype.data.gz``.
+    """
+    fix = f"Nothing was written; place {COVTYPE_FILES[0]} or {COVTYPE_FILES[1]} in {path.parent} instead."
+    if expected_sha256 is not None:
+        got = hashlib.sha256(payload).hexdigest()
+        if got != expected_sha256.lower():
+            raise ValueError(f"Downloaded {COVTYPE_URL} has sha256 {got}, expected {expected_sha256}. {fix}")
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(payload)) as stream:
+            while stream.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(
+            f"Downloaded {COVTYPE_URL} is not a complete gzip file ({type(exc).__name__}: {exc}). {fix}"
+        ) from exc
+
+
 def _read_covtype_file(path: Path) -> tuple[pd.DataFrame, pd.Series]:
     names = [*COVTYPE_FEATURE_NAMES, COVTYPE_TARGET]
-    raw = pd.read_csv(path, header=None, dtype="int64")
+    try:
+        raw = pd.read_csv(path, header=None, dtype="int64")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        # Without a default checksum a damaged file reaches the parser, whose own message
+        # ("Not a gzipped file (b'<h')", "Compressed file ended ...") names no file.
+        raise ValueError(
+            f"{path} is truncated, corrupt or not in the UCI format ({type(exc).__name__}: {exc}). "
+            f"Replace it with the file from {_COVTYPE_SOURCE}."
+        ) from exc
     if raw.shape[1] != len(names):
         raise ValueError(
             f"{path}: expected {len(names)} comma-separated columns "
@@ -650,6 +682,8 @@ def load_covertype(
         ``$XDG_CACHE_HOME/imbsk`` or ``~/.cache/imbsk``.
     download : bool, default=True
         Download ``covtype.data.gz`` into the data directory if no source exists.
+        It is written only if it is a complete gzip file with the expected sha256
+        (when one is given and ``verify``); otherwise nothing is written.
     return_X_y : bool, default=False
         Return ``(data, target)`` of all rows instead of a Bunch.
     as_frame : bool, default=True
@@ -679,7 +713,8 @@ def load_covertype(
     FileNotFoundError
         No source found and ``download`` is False or the download failed.
     ValueError
-        Checksum mismatch, wrong column count or labels outside 1..7.
+        Checksum mismatch, a download that is no complete gzip file, a truncated or
+        corrupt file, wrong column count or labels outside 1..7.
     """
     directory = get_data_home(data_home)
     path = next((p for p in _covtype_candidates(directory) if p.is_file()), None)
@@ -696,6 +731,7 @@ def load_covertype(
             raise missing_file_error(
                 COVTYPE_FILES[0], directory, _COVTYPE_SOURCE, reason=f"download failed: {exc}"
             ) from exc
+        _check_covtype_download(payload, (sha256 or COVTYPE_SHA256) if verify else None, path)
         atomic_write(path, payload)
 
     if loaded is not None:
