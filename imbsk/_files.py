@@ -35,17 +35,19 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
-def check_output_directory(out: str | os.PathLike[str], flag: str = "--out") -> None:
+def check_output_directory(out: str | os.PathLike[str], flag: str = "--out", *, writable: bool = True) -> None:
     """Refuse an output directory that cannot become a writable directory, before any fitting.
 
     The commands write their reports after every run; an unusable path found only then would
     throw the whole run away. Nothing is created here, so bad input leaves no empty directory
-    behind.
+    behind. ``writable=False`` checks only that ``out`` is or can become a directory (a store
+    that is only read may be read-only).
 
     Raises
     ------
     ValueError
-        ``out`` is a file, lies below a file, or its nearest existing ancestor is not writable.
+        ``out`` is a file, lies below a file, or (``writable``) its nearest existing ancestor is
+        not writable.
     """
     path = Path(out).absolute()
     if path.exists() and not path.is_dir():
@@ -55,6 +57,8 @@ def check_output_directory(out: str | os.PathLike[str], flag: str = "--out") -> 
         existing = existing.parent
     if not existing.is_dir():
         raise ValueError(f"{flag} {out} cannot be created: {existing} is a file, not a directory.")
+    if not writable:
+        return
     try:
         # A real attempt: permission bits do not bind root, and some file systems (/proc) refuse anyway.
         with tempfile.TemporaryDirectory(dir=existing, prefix=".imbsk-write-probe-"):

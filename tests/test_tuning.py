@@ -1394,3 +1394,48 @@ def test_ctrl_c_in_a_trial_stops_the_study_and_records_no_score(tmp_path, monkey
     study = optuna.load_study(study_name="adult-mlp", storage=storage)
     assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.FAIL]
     assert not any(path.is_file() for path in (tmp_path / "p").rglob("*"))
+
+
+@needs_adult
+def test_unusable_predictions_dir_is_refused_before_any_fit_and_a_failed_store_loses_no_run(
+    tmp_path, monkeypatch, capsys
+):
+    from imbsk.cli import main
+
+    kwargs = dict(data_home=DATA_HOME, max_train_rows=ROWS, xgb_max_estimators=5)
+    params = {"max_depth": 3}
+    fits = []
+    real_fit = tuning.fitting._fit_model
+    monkeypatch.setattr(tuning.fitting, "_fit_model", lambda *a, **k: fits.append(k["seed"]) or real_fit(*a, **k))
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    # A file (or a path below one) can never hold a model: refused before the first fit, not after it
+    # with the bare "[Errno 17] File exists" of the first save.
+    for store in (a_file, a_file / "below"):
+        with pytest.raises(ValueError, match="predictions_dir .* is a file"):
+            tuning.evaluate("adult", "xgboost", params, seeds=[0], predictions_dir=store, **kwargs)
+        with pytest.raises(ValueError, match="predictions_dir .* is a file"):
+            tuning.tune("adult", "xgboost", n_trials=1, storage=f"sqlite:///{tmp_path / 's.db'}",
+                        predictions_dir=store, **kwargs)
+    config = tmp_path / "xgb.json"
+    config.write_text(json.dumps({"dataset": "adult", "model": "xgboost", "params": params}))
+    assert main(["evaluate", "--config", str(config), "--seeds", "0-0", "--data-home", DATA_HOME,
+                 "--max-train-rows", str(ROWS), "--xgb-max-estimators", "5", "--out", str(tmp_path / "out"),
+                 "--predictions-dir", str(a_file)]) == 2
+    assert f"--predictions-dir {a_file} is a file" in capsys.readouterr().err
+    assert fits == []
+
+    # A store that cannot take a file (read-only, full disk) warns; the fitted models are still scored.
+    def full(*args, **kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(member_cache, "atomic_write", full)
+    with pytest.warns(RuntimeWarning, match="could not be stored .*No space left"):
+        results = tuning.evaluate("adult", "xgboost", params, seeds=[0, 1], predictions_dir=tmp_path / "p", **kwargs)
+    assert fits == [0, 1] and len(results) == 2
+    expected = tuning.evaluate("adult", "xgboost", params, seeds=[0, 1], **kwargs)
+    pd.testing.assert_frame_equal(results.drop(columns="fit_time"), expected.drop(columns="fit_time"))
+    with pytest.warns(RuntimeWarning, match="could not be stored"):
+        study = tuning.tune("adult", "xgboost", n_trials=2, storage=f"sqlite:///{tmp_path / 's.db'}",
+                            predictions_dir=tmp_path / "p", **kwargs)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2

@@ -209,6 +209,8 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_output_directory(args.out)
+        if args.predictions_dir is not None:
+            check_output_directory(args.predictions_dir, "--predictions-dir", writable=False)
     except ValueError as error:
         parser.error(str(error))
     try:
@@ -330,6 +332,8 @@ def run_tune_command(args: argparse.Namespace) -> int:
         0 on success.
     """
     check_output_directory(args.out)
+    if getattr(args, "predictions_dir", None) is not None:
+        check_output_directory(args.predictions_dir, "--predictions-dir", writable=False)
     study_name = args.study_name or f"{args.dataset}-{args.model}"
     study = tune(
         args.dataset, args.model, n_trials=args.n_trials, storage=args.storage, study_name=study_name,
@@ -563,6 +567,8 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
         0 on success.
     """
     check_output_directory(args.out)
+    if args.predictions_dir is not None:
+        check_output_directory(args.predictions_dir, "--predictions-dir", writable=False)
     config = load_config(args.config)
     dataset = args.dataset or config.get("dataset")
     model = args.model or config.get("model")

@@ -21,6 +21,7 @@ from imbsk.tuning.fitting import (
     _EPOCHS_NAME,
     _accuracy,
     _check_estimator_names,
+    _check_predictions_dir,
     _evaluated_member,
     _labels,
     _member_config,
@@ -85,7 +86,9 @@ def evaluate(
         for the same dataset, model, ``params``, device, ``max_train_rows`` and
         epoch (or tree) cap is read instead of fitted, so e.g. ensembles of five
         over the stored single models of seeds ``0..14`` fit nothing. Its
-        ``fit_time`` is the stored one.
+        ``fit_time`` is the stored one. A model that cannot be stored (a read-only
+        or full directory) gives a ``RuntimeWarning`` and is still scored; a path
+        that is a file raises a ValueError before anything is fitted.
 
     Returns
     -------
@@ -103,6 +106,7 @@ def evaluate(
     dataset, model = _check_names(dataset, model)
     _check_estimator_names(model, params, "params", in_study=False)
     device = _resolve_device(device)
+    _check_predictions_dir(predictions_dir)
     _check_ensemble_size(ensemble_size)
     max_epochs = _check_int(max_epochs, "max_epochs")
     xgb_max_estimators = _check_int(xgb_max_estimators, "xgb_max_estimators")
@@ -270,6 +274,7 @@ def evaluate_blend(
     weight = _check_blend_weight(weight, "weight")
     _check_ensemble_size(ensemble_size)
     device = _resolve_device(device)
+    _check_predictions_dir(predictions_dir)
     seed_list = _seed_list(seeds, "seeds")
     data = load_split(dataset, data_home=data_home, max_train_rows=max_train_rows)
     y_val, y_test = np.asarray(data.y_val), np.asarray(data.y_test)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 
 from imbsk import member_cache
+from imbsk._files import check_output_directory
 from imbsk.tuning.data import _xgb_frame
 from imbsk.tuning.spaces import DEFAULT_OPTIMIZER
 
@@ -276,5 +278,20 @@ def _evaluated_member(
         epochs=int(fitted.epochs),
     )
     if path is not None:
-        member_cache.save_member(path, member, classes, config=member_config, data=data.digest)
+        try:
+            member_cache.save_member(path, member, classes, config=member_config, data=data.digest)
+        except OSError as error:
+            # The model is fitted and scored; a store that cannot take its file (read-only, full) must not
+            # throw away the run, or in a study every trial after it. A later run fits it again.
+            warnings.warn(f"the model of seed {seed} could not be stored as {path} ({error}); it is used but not "
+                          "kept", RuntimeWarning, stacklevel=2)
     return member, ""
+
+
+def _check_predictions_dir(predictions_dir: str | os.PathLike | None) -> None:
+    """Refuse, before any fit, a ``predictions_dir`` that can never hold a file (a file, or a path below one).
+
+    It need not be writable: a store that only has to be read may be read-only.
+    """
+    if predictions_dir is not None:
+        check_output_directory(predictions_dir, "predictions_dir", writable=False)

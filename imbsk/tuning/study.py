@@ -19,6 +19,7 @@ from imbsk.tuning.fitting import (
     XGB_MAX_ESTIMATORS,
     _check_estimator_names,
     _accuracy,
+    _check_predictions_dir,
     _evaluated_member,
     _labels,
     _member_config,
@@ -176,7 +177,9 @@ def tune(
         best trial's models are the seeds ``0..k-1`` of a later
         ``evaluate(..., predictions_dir=...)`` of ``best_params(study)``, which
         then fits only the remaining seeds. Test probabilities are stored, never
-        used to score a trial.
+        used to score a trial. A model that cannot be stored (a read-only or full
+        directory) gives a ``RuntimeWarning`` and its trial goes on; a path that is
+        a file raises a ValueError before any trial.
     pruner : {'none', 'median', 'hyperband'} or optuna.pruners.BasePruner, default='none'
         Stops MLP trials that fall behind before their fits end (see
         :mod:`imbsk.tuning.pruning`): after every epoch of the seed ``s_i``
@@ -197,6 +200,7 @@ def tune(
     """
     dataset, model = _check_names(dataset, model)
     device = _resolve_device(device)
+    _check_predictions_dir(predictions_dir)
     space = functools.partial(SEARCH_SPACES[model], optimizer=_check_optimizer(optimizer), precision=precision)
     max_epochs = _check_int(max_epochs, "max_epochs")
     xgb_max_estimators = _check_int(xgb_max_estimators, "xgb_max_estimators")
