@@ -1439,3 +1439,25 @@ def test_unusable_predictions_dir_is_refused_before_any_fit_and_a_failed_store_l
         study = tuning.tune("adult", "xgboost", n_trials=2, storage=f"sqlite:///{tmp_path / 's.db'}",
                             predictions_dir=tmp_path / "p", **kwargs)
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+
+
+@needs_adult
+def test_output_stem_with_a_slash_writes_into_a_subdirectory_of_out(tmp_path, capsys):
+    # An Optuna study name may hold a '/' ('adult/xgb'), and so may --name: the files went to a
+    # subdirectory of --out that nobody created, so the write that ends the run failed after all its fits.
+    from imbsk.cli import main
+
+    out, storage = tmp_path / "out", f"sqlite:///{tmp_path / 's.db'}"
+    common = ["--data-home", DATA_HOME, "--max-train-rows", str(ROWS), "--xgb-max-estimators", "5", "--out", str(out)]
+    assert main(["tune", "--dataset", "adult", "--model", "xgboost", "--n-trials", "1", "--storage", storage,
+                 "--study-name", "adult/xgb", "--evaluate-seeds", "1", *common]) == 0
+    best = json.loads((out / "adult" / "xgb-best.json").read_text())
+    assert best["study"] == "adult/xgb"
+    assert (out / "adult" / "xgb-seeds.csv").is_file() and (out / "adult" / "xgb-summary.json").is_file()
+    config = out / "adult" / "xgb-best.json"
+    assert main(["evaluate", "--config", str(config), "--seeds", "0-0", "--name", "runs/first", *common]) == 0
+    assert {p.name for p in (out / "runs").iterdir()} == {"first-seeds.csv", "first-summary.json", "first-config.json"}
+    # A file in the way is refused before anything is fitted.
+    (out / "blocked").write_text("")
+    assert main(["evaluate", "--config", str(config), "--seeds", "0-0", "--name", "blocked/x", *common]) == 2
+    assert "is a file" in capsys.readouterr().err

@@ -331,10 +331,10 @@ def run_tune_command(args: argparse.Namespace) -> int:
     status : int
         0 on success.
     """
-    check_output_directory(args.out)
+    study_name = args.study_name or f"{args.dataset}-{args.model}"
+    check_output_directory(_output_path(args.out, study_name, "").parent)
     if getattr(args, "predictions_dir", None) is not None:
         check_output_directory(args.predictions_dir, "--predictions-dir", writable=False)
-    study_name = args.study_name or f"{args.dataset}-{args.model}"
     study = tune(
         args.dataset, args.model, n_trials=args.n_trials, storage=args.storage, study_name=study_name,
         seed=getattr(args, "seed", 0), timeout=args.timeout, data_home=args.data_home, device=args.device,
@@ -358,13 +358,12 @@ def run_tune_command(args: argparse.Namespace) -> int:
     print(f"best validation accuracy: {study.best_value:.4f}")
     print(f"best params: {json.dumps(params)}")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     caps = _caps_of_best_trial(study, "", args.model, max_epochs=args.max_epochs,
                                xgb_max_estimators=getattr(args, "xgb_max_estimators", XGB_MAX_ESTIMATORS),
                                max_train_rows=getattr(args, "max_train_rows", None))
     max_epochs, xgb_max_estimators, max_train_rows = (
         caps["max_epochs"], caps["xgb_max_estimators"], caps["max_train_rows"])
-    (out / f"{study_name}-best.json").write_text(
+    _output_path(out, study_name, "-best.json", create=True).write_text(
         json.dumps({"study": study_name, "dataset": args.dataset, "model": args.model, "n_trials": n_complete,
                     "val_accuracy": study.best_value, "model_seeds": study.best_trial.user_attrs.get("model_seeds"),
                     "max_epochs": max_epochs,
@@ -381,6 +380,19 @@ def run_tune_command(args: argparse.Namespace) -> int:
         )
         _report_evaluation(results, out, study_name)
     return 0
+
+
+def _output_path(out: str | os.PathLike, stem: str, suffix: str, *, create: bool = False) -> Path:
+    """``<out>/<stem><suffix>``; ``create`` makes its directory.
+
+    A stem may hold a ``/`` (an Optuna study name such as ``'adult/mlp'``, or ``--name runs/a``): it names
+    a subdirectory of ``out``, which must exist before the file is written, or the write that ends a
+    whole run fails.
+    """
+    path = Path(out) / f"{stem}{suffix}"
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _report_evaluation(results: pd.DataFrame, out: Path, name: str) -> None:
@@ -400,11 +412,10 @@ def _report_evaluation(results: pd.DataFrame, out: Path, name: str) -> None:
         first, second = row["model"].split("+")
         print(f"blended: {first} alone {percent('first_test_accuracy')} %, {second} alone "
               f"{percent('second_test_accuracy')} % (test); weights {sorted(results['blend_weight'])}")
-    out.mkdir(parents=True, exist_ok=True)
-    results.to_csv(out / f"{name}-seeds.csv", index=False)
+    results.to_csv(_output_path(out, name, "-seeds.csv", create=True), index=False)
     # Strict JSON has no NaN: an undefined value (the s.e. of one seed) is written as null.
     record = {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in row.items()}
-    (out / f"{name}-summary.json").write_text(json.dumps(record, indent=2, default=float))
+    _output_path(out, name, "-summary.json", create=True).write_text(json.dumps(record, indent=2, default=float))
 
 
 # ---------------------------------------------------------------------------
@@ -566,7 +577,8 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
     status : int
         0 on success.
     """
-    check_output_directory(args.out)
+    name = getattr(args, "name", None) or Path(args.config).stem
+    check_output_directory(_output_path(args.out, name, "").parent)
     if args.predictions_dir is not None:
         check_output_directory(args.predictions_dir, "--predictions-dir", writable=False)
     config = load_config(args.config)
@@ -635,9 +647,8 @@ def run_evaluate_command(args: argparse.Namespace) -> int:
             data_home=args.data_home, device=args.device, max_train_rows=evaluated["max_train_rows"],
             ensemble_size=args.ensemble_size, predictions_dir=args.predictions_dir,
         )
-    name = getattr(args, "name", None) or Path(args.config).stem
     out = Path(args.out)
     _report_evaluation(results, out, name)
-    (out / f"{name}-config.json").write_text(json.dumps(evaluated, indent=2) + "\n")
+    _output_path(out, name, "-config.json", create=True).write_text(json.dumps(evaluated, indent=2) + "\n")
     print(f"wall time {time.perf_counter() - started:.0f} s")
     return 0
