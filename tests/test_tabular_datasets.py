@@ -484,3 +484,26 @@ def test_covertype_damaged_local_file_error_names_the_file(tmp_path, monkeypatch
     with pytest.raises(ValueError, match="truncated, corrupt or not in the UCI format") as info:
         load_covertype(tmp_path, download=False)
     assert str(path) in str(info.value) and tabular.COVTYPE_URL in str(info.value)
+
+
+def test_data_home_that_is_a_file_is_named_as_such(tmp_path, monkeypatch) -> None:
+    # Pointing data_home / IMBSK_DATA at the data file itself: the message said to "place it at
+    # adult.csv.gz/adult.csv.gz", and a download went ahead only to fail with a bare "[Errno 17] File exists".
+    from imbsk.datasets import cifar, load_cifar10
+
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sk"))
+    a_file = tmp_path / "adult.csv.gz"
+    a_file.write_bytes(b"")
+    downloads = []
+    monkeypatch.setattr(tabular, "download_bytes", lambda url, *a, **k: downloads.append(url) or b"")
+    monkeypatch.setattr(cifar, "download_bytes", lambda url, *a, **k: downloads.append(url) or b"")
+    monkeypatch.setattr(tabular, "fetch_openml", lambda *a, **k: downloads.append("openml"))
+    for load in (load_adult, load_otto, load_covertype, load_cifar10):
+        for download in (False, True):
+            with pytest.raises(FileNotFoundError, match="is a file, not a directory") as info:
+                load(a_file, download=download)
+            assert "IMBSK_DATA" in str(info.value) and "/adult.csv.gz/" not in str(info.value)
+    monkeypatch.setenv("IMBSK_DATA", str(a_file))
+    with pytest.raises(FileNotFoundError, match="is a file, not a directory"):
+        load_adult(download=False)
+    assert downloads == []

@@ -26,6 +26,7 @@ __all__ = [
     "download_bytes",
     "atomic_write",
     "missing_file_error",
+    "not_a_directory",
 ]
 
 #: Environment variable naming the directory that holds the dataset files.
@@ -146,6 +147,11 @@ def download_bytes(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> bytes:
         raise OSError(f"Download of {url} failed: {exc}") from exc
 
 
+def not_a_directory(directory: Path) -> bool:
+    """Whether ``directory`` exists as something other than a directory (so no dataset file can be in it)."""
+    return directory.exists() and not directory.is_dir()
+
+
 def missing_file_error(
     filename: str, directory: Path, source: str, reason: str | None = None
 ) -> FileNotFoundError:
@@ -154,6 +160,14 @@ def missing_file_error(
     The message says where the loader looked, where to put the file, and how
     to point the loader elsewhere (``data_home`` or ``IMBSK_DATA``).
     """
+    if not_a_directory(directory):
+        # Pointing data_home / IMBSK_DATA at the data file itself is an easy slip; "place it at
+        # adult.csv.gz/adult.csv.gz" would not explain it.
+        return FileNotFoundError(
+            f"Dataset file {filename!r} not found: the data directory {directory} is a file, not a directory. "
+            f"Pass data_home=... (--data-home on the command line) / set the environment variable {DATA_ENV_VAR} "
+            f"to the directory that contains {filename}, not to a file."
+        )
     msg = (
         f"Dataset file {filename!r} not found in {directory}"
         + (f" ({reason})" if reason else "")

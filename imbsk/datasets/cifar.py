@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._fetch import atomic_write, download_bytes, get_data_home, missing_file_error
+from ._fetch import atomic_write, download_bytes, get_data_home, missing_file_error, not_a_directory
 from .long_tail import make_long_tailed
 
 __all__ = ["CIFAR10_FILE", "CIFAR10_MD5", "CIFAR10_URL", "load_cifar10", "load_cifar10_lt"]
@@ -136,7 +136,7 @@ def load_cifar10(
     Raises
     ------
     FileNotFoundError
-        The archive is absent and ``download`` is False or the download failed.
+        The archive is absent and ``download`` is False, the download failed, or the data directory is a file.
     ValueError
         md5 mismatch, a truncated or corrupt archive, or an archive that is not in the CIFAR-10 python format.
 
@@ -148,7 +148,7 @@ def load_cifar10(
     directory = get_data_home(data_home)
     path = directory / CIFAR10_FILE
     if not path.is_file():
-        if not download:
+        if not download or not_a_directory(directory):
             raise missing_file_error(CIFAR10_FILE, directory, _SOURCE)
         _download(path)
     elif verify:

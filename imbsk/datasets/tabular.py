@@ -56,6 +56,7 @@ from ._fetch import (
     download_bytes,
     get_data_home,
     missing_file_error,
+    not_a_directory,
     verify_sha256,
 )
 
@@ -356,14 +357,14 @@ def load_adult(
     Raises
     ------
     FileNotFoundError
-        The file is absent and ``download`` is False or the download failed.
+        The file is absent and ``download`` is False, the download failed, or the data directory is a file.
     ValueError
         Checksum mismatch, or unexpected content.
     """
     directory = get_data_home(data_home)
     path = directory / ADULT_FILE
     if not path.is_file():
-        if not download:
+        if not download or not_a_directory(directory):
             raise missing_file_error(ADULT_FILE, directory, _ADULT_SOURCE)
         _download_adult(path)
     if verify:
@@ -532,7 +533,7 @@ def load_otto(
     Raises
     ------
     FileNotFoundError
-        The file is absent and ``download`` is False or the download failed.
+        The file is absent and ``download`` is False, the download failed, or the data directory is a file.
     ValueError
         Checksum mismatch (of the file, or of the OpenML copy rewritten in
         Kaggle's layout), or unexpected content.
@@ -540,7 +541,7 @@ def load_otto(
     directory = get_data_home(data_home)
     path = directory / OTTO_FILE
     if not path.is_file():
-        if not download:
+        if not download or not_a_directory(directory):
             raise missing_file_error(OTTO_FILE, directory, _OTTO_SOURCE)
         _download_otto(path)
     if verify:
@@ -711,7 +712,7 @@ def load_covertype(
     Raises
     ------
     FileNotFoundError
-        No source found and ``download`` is False or the download failed.
+        No source found and ``download`` is False, the download failed, or the data directory is a file.
     ValueError
         Checksum mismatch, a download that is no complete gzip file, a truncated or
         corrupt file, wrong column count or labels outside 1..7.
@@ -722,7 +723,7 @@ def load_covertype(
     if path is None and sklearn_fallback:
         loaded = _covtype_from_sklearn(directory)
     if path is None and loaded is None:
-        if not download:
+        if not download or not_a_directory(directory):
             raise missing_file_error(COVTYPE_FILES[0], directory, _COVTYPE_SOURCE)
         path = directory / COVTYPE_FILES[0]
         try:
