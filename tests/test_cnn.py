@@ -351,6 +351,11 @@ def test_predict_before_fit_raises_not_fitted(digits):
     _, X, _ = digits
     with pytest.raises(NotFittedError):
         ImbalancedCNNClassifier(**FAST).predict(X)
+    # invert_smoothing reads the fitted eps_c: before fit that was an AttributeError, not NotFittedError.
+    inverting = ImbalancedCNNClassifier(class_smoothing_eps=0.1, invert_smoothing=True, **FAST)
+    for method in (inverting.predict, inverting.predict_proba, inverting.predict_log_proba):
+        with pytest.raises(NotFittedError):
+            method(X)
 
 
 def test_flat_rows_in_a_pipeline(digits):

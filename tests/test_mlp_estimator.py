@@ -218,6 +218,16 @@ def test_a_failed_refit_leaves_the_estimator_unfitted(imbalanced):
     check_is_fitted(clf)
 
 
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba"])
+def test_unfitted_with_invert_smoothing_raises_not_fitted(imbalanced, method):
+    # invert_smoothing reads the fitted eps_c: before fit that was an AttributeError, not NotFittedError.
+    X, _ = imbalanced
+    clf = ImbalancedMLPClassifier(class_smoothing_eps=0.1, invert_smoothing=True, **FAST)
+    with pytest.raises(NotFittedError):
+        getattr(clf, method)(X[:4])
+    estimator_checks.check_estimators_unfitted("ImbalancedMLPClassifier", clf)
+
+
 def test_techniques_are_absent_at_zero(imbalanced):
     X, y = imbalanced
     plain = ImbalancedMLPClassifier(max_iter=2, random_state=0, **FAST).fit(X, y)

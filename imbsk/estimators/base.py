@@ -693,12 +693,15 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`."""
+        # Before _inverts_smoothing, which reads the fitted class_smoothing_eps_ (an AttributeError unfitted).
+        check_is_fitted(self, "net_")
         if self._inverts_smoothing():
             return torch.log(self._proba(X)).numpy()
         return torch.log_softmax(self._logits(X).double(), dim=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels (the original labels given to ``fit``): the argmax of :meth:`predict_proba`."""
+        check_is_fitted(self, "net_")  # as in predict_log_proba
         scores = self._proba(X) if self._inverts_smoothing() else self._logits(X)
         return self.classes_[scores.argmax(dim=1).numpy()]
 
