@@ -432,6 +432,7 @@ def test_tags_allow_2d_input_only_with_image_shape():
         estimator_checks.check_requires_y_none,
         estimator_checks.check_estimator_sparse_array,
         estimator_checks.check_fit1d,
+        estimator_checks.check_positive_only_tag_during_fit,  # iris: 4 features, 2 x 2 images
     ],
     ids=lambda check: check.__name__,
 )

@@ -568,8 +568,10 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         """Float pixels must lie in [0, 1]: the augmentations and the fitted channel statistics assume it."""
         low, high = float(images.min()), float(images.max())
         if low < 0.0 or high > 1.0:
+            # The positive_only tag's message (scikit-learn's check_positive_only_tag_during_fit matches it).
+            negative = "Negative values in data. " if low < 0.0 else ""
             raise ValueError(
-                f"Float pixel values must lie in [0, 1] (the augmentations and the network's input "
+                f"{negative}Float pixel values must lie in [0, 1] (the augmentations and the network's input "
                 f"standardisation assume it); got the range [{low:g}, {high:g}]. Scale them (e.g. X / 255), "
                 "or pass uint8 images."
             )
