@@ -57,6 +57,11 @@ def _expected_failed_checks(estimator) -> dict[str, str]:
         ImbalancedMLPClassifier(max_iter=20, ema_decay=None, random_state=0, **FAST),
         # the ensemble's other output shapes (members in training, their mean in prediction)
         ImbalancedMLPClassifier(max_iter=20, ema_decay=None, random_state=0, n_ensemble_members=3, **FAST),
+        # the paper's techniques on, with the weight average and the smoothing inverted in the predictions
+        ImbalancedMLPClassifier(
+            max_iter=20, random_state=0, sam_asymmetric_rho=0.05, sam_asymmetric_step="faithful",
+            class_smoothing_eps=0.05, invert_smoothing=True, **FAST
+        ),
     ],
     expected_failed_checks=_expected_failed_checks,
 )
