@@ -21,7 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from sklearn.datasets import make_classification
+from sklearn.exceptions import UnsetMetadataPassedError
+from sklearn.model_selection import GridSearchCV
 from sklearn.utils import Bunch
 
 import imbsk.datasets
@@ -132,6 +135,14 @@ def test_mlp_doc_examples_run(short_fits, monkeypatch):
     namespace = _run(path, blocks, dict(data))
     _check_estimators(namespace)
     assert len(namespace["ensemble"].estimators_) == 5
+    # The metadata-routing example: weighted fits and scores. Its score request is needed: the page said to request
+    # the fit's weights alone, and that search raises before fitting anything.
+    search = namespace["search"]
+    assert search.best_estimator_.get_metadata_routing().fit.requests["sample_weight"] is True
+    with sklearn.config_context(enable_metadata_routing=True):
+        search = GridSearchCV(ImbalancedMLPClassifier().set_fit_request(sample_weight=True), {"max_iter": [1]}, cv=3)
+        with pytest.raises(UnsetMetadataPassedError, match="score"):
+            search.fit(data["X_train"], data["y_train"], sample_weight=data["w"])
     # The fitted attributes the page lists.
     text = path.read_text(encoding="utf-8")
     listed = text.split("Fitted attributes:")[1].split("\n\n")[0]
