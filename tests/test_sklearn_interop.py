@@ -65,6 +65,20 @@ def test_balanced_bagging_on_a_dataframe_with_text_columns(frame):
     np.testing.assert_allclose(bagging.predict_proba(X).sum(axis=1), 1.0)
 
 
+def test_self_training_needs_numeric_input(frame):
+    """SelfTrainingClassifier converts X to floats before the MLP sees it: text columns fail whatever
+    categorical_features says (the known limits say so), numeric DataFrames work."""
+    from sklearn.semi_supervised import SelfTrainingClassifier
+
+    X, y = frame
+    partly_labelled = np.where(y == "pos", 1, 0)
+    partly_labelled[::3] = -1
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        SelfTrainingClassifier(_mlp(categorical_features=[3, 4]), max_iter=1).fit(X, partly_labelled)
+    numeric = X[["a", "b", "c"]]
+    assert set(SelfTrainingClassifier(_mlp(), max_iter=1).fit(numeric, partly_labelled).predict(numeric)) <= {0, 1}
+
+
 # -- threshold tuning and calibration ---------------------------------------------------------
 def test_tuned_threshold_moves_towards_the_minority_class(frame):
     from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
