@@ -96,6 +96,10 @@ def test_build_errors():
         aug(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError):
         aug(torch.rand(3, 32, 32))
+    # An image shape with its channels is refused when built, not cut to (3, 32) and refused at the first batch.
+    for shape in [(3, 32, 32), (32, 32, 3), (32,)]:
+        with pytest.raises(ValueError, match=r"image_size must be \(height, width\)"):
+            build_image_augmentation("flip_crop", shape)
 
 
 def test_empty_batch():

@@ -464,6 +464,10 @@ def build_image_augmentation(
     key = name.strip().lower()
     if key not in AUGMENTATION_NAMES:
         raise ValueError(f"Unknown image augmentation {name!r}; valid names: {', '.join(AUGMENTATION_NAMES)}.")
+    # Exactly (H, W): a (C, H, W) or (H, W, C) shape would otherwise be cut to its first two entries and
+    # only fail, confusingly, at the first batch ("Expected images of size (3, 32)").
+    if len(image_size) != 2:
+        raise ValueError(f"image_size must be (height, width); got {tuple(image_size)}.")
     height, width = int(image_size[0]), int(image_size[1])
     if height < 1 or width < 1:
         raise ValueError(f"image_size must be positive; got {image_size}.")
