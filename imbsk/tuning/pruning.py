@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import optuna
+from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 #: ``pruner=`` names of :func:`~imbsk.tuning.tune` (and ``imbsk tune --pruner``).
@@ -105,7 +107,7 @@ class PruneTrial(Callback):
         self.last_step_ = None  # the step last reported, None before the first
         return self
 
-    def on_epoch_end(self, net, **kwargs) -> None:
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
         if self.monitor not in net.history[-1]:
             raise KeyError(
                 f"PruneTrial monitors {self.monitor!r}, which this fit does not record: give the fit a validation "
