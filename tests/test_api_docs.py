@@ -195,3 +195,23 @@ def test_exported_functions_have_type_hints():
         if "return" not in hints:
             missing.append(f"{qualname} -> ?")
     assert not missing, missing
+
+
+def test_tuning_docstring_gives_the_search_spaces_signature():
+    """The signature :mod:`imbsk.tuning` prints for every search space is theirs (it lacked optimizer and precision)."""
+    import imbsk.tuning
+    from imbsk.tuning.spaces import SEARCH_SPACES
+
+    text = " ".join(imbsk.tuning.__doc__.split())
+    shown = re.search(r"Every space is a function ``\(trial, \*, ([^)]*)\) -> dict``", text).group(1)
+    for space in SEARCH_SPACES.values():
+        parameters = list(inspect.signature(space).parameters.values())[1:]
+        assert shown == ", ".join(f"{p.name}={_shown_name(p.default, space)}" for p in parameters), space
+
+
+def _shown_name(value: Any, function: Callable) -> str:
+    """The module constant a default is, by name, or its repr."""
+    for name, constant in function.__globals__.items():
+        if name.isupper() and constant is value:
+            return name
+    return repr(value)

@@ -92,7 +92,8 @@ better and its test split worse (docs/benchmarks.md, sixth run). A configuration
 without the key (studies before the sixth run) keeps XGBoost's default
 (``max_cat_to_onehot=4``): partition splits for columns of four or more categories.
 
-Every space is a function ``(trial, *, batch_sizes=BATCH_SIZES) -> dict`` that
+Every space is a function ``(trial, *, batch_sizes=BATCH_SIZES,
+optimizer=DEFAULT_OPTIMIZER, precision='float32') -> dict`` that
 returns keyword arguments of the estimator; :func:`tune` stores them in the
 trial's user attribute ``'params'`` (and :func:`best_params` reads them back),
 together with ``'fit_time'`` (seconds), ``'epochs'`` (epochs run for the
