@@ -749,6 +749,8 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
         if seeds < 1:
             raise ValueError(f"seeds must be a positive number of seeds or a list of seeds; got {seeds}.")
         return list(range(int(seeds)))
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise ValueError(f"seeds must be a positive number of seeds or a list of seeds; got {seeds!r}.")
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds is empty.")

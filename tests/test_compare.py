@@ -759,6 +759,14 @@ def test_seeds_that_are_not_integers_are_refused(seeds):
         run_comparison(X, y, X, y, methods="logreg", seeds=seeds, progress=False)
 
 
+@pytest.mark.parametrize("seeds", [True, 2.0, "01", None])
+def test_seeds_that_are_neither_a_count_nor_a_list_are_refused(seeds):
+    # True / 2.0 raised "'bool' object is not iterable"; '01' was read as the seeds ['0', '1'].
+    X, y = _numeric_classes([40, 10])
+    with pytest.raises(ValueError, match="seeds must be a positive number of seeds or a list of seeds"):
+        run_comparison(X, y, X, y, methods="logreg", seeds=seeds, progress=False)
+
+
 @pytest.mark.parametrize("torch_threads", [0, -1, 2.0, "2", True])
 def test_invalid_torch_threads_is_refused_naming_it(torch_threads):
     # torch.set_num_threads refused it at the first run: "set_num_threads expects a positive integer".
