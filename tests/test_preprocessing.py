@@ -427,3 +427,41 @@ def test_adult_first_rows_roles_and_cardinalities() -> None:
     # age is nearly continuous: its quantile output is close to standard normal
     age = out["x_num"][:, 0].astype(np.float64)
     assert abs(age.mean()) < 0.05 and abs(age.std() - 1.0) < 0.05
+
+
+# ----------------------------------------------------------------------------- boundaries of the input checks
+def test_categorical_positions_at_the_bounds_and_listed_twice(mixed_frame: pd.DataFrame) -> None:
+    frame = mixed_frame.drop(columns=["grade"])  # age, income, city, member
+    # One past the last column is out of range; it must not wrap around to column 0.
+    with pytest.raises(ValueError, match="index 4, but X has 4 columns"):
+        TabularPreprocessor(categorical_features=[4]).fit(frame)
+    pre = TabularPreprocessor(categorical_features=[-4, "city"], numeric_transform=None).fit(frame)
+    assert pre.categorical_columns_ == ["age", "city"]
+    # The same column by name and by position would give it two embedding tables.
+    with pytest.raises(ValueError, match="lists a column twice"):
+        TabularPreprocessor(categorical_features=["city", 2]).fit(frame)
+    with pytest.raises(ValueError, match="lists a column twice"):
+        TabularPreprocessor(categorical_features=[0, -4]).fit(frame)
+
+
+def test_category_codes_refuses_duplicate_categories() -> None:
+    # With "a" twice, get_indexer cannot give one code per value.
+    with pytest.raises(ValueError, match="duplicates"):
+        category_codes(["a", "b"], ["a", "b", "a"])
+
+
+def test_non_finite_error_names_the_numeric_column_behind_a_categorical_one() -> None:
+    # The position among the numeric columns is not the position in the table.
+    X = pd.DataFrame({"city": ["a", "b", "c"], "size": [1.0, np.nan, 2.0]})
+    with pytest.raises(ValueError, match="'size' contains NaN or infinity"):
+        TabularPreprocessor().fit(X)
+    arr = np.array([["a", 1.0], ["b", np.inf]], dtype=object)
+    with pytest.raises(ValueError, match="column 1 contains NaN or infinity"):
+        TabularPreprocessor(categorical_features=[0]).fit(arr)
+
+
+def test_integers_beyond_float64_precision_are_not_matched_by_their_rounded_value() -> None:
+    # float64(2**53 + 1) == 2**53: the int-float second look-up must not read an unseen id as a seen one.
+    categories = sorted_categories(pd.Series([2**53, 1], dtype="int64"))
+    codes = category_codes(pd.Series([2**53 + 1, 2**53, 1], dtype="int64"), categories)
+    assert codes.tolist() == [0, 2, 1]
