@@ -153,3 +153,44 @@ def test_learns_tiny_problem():
     with torch.no_grad():
         acc = (m(x_num, x_cat).argmax(1) == y).float().mean().item()
     assert acc > 0.9
+
+
+def test_plr_embedding_is_the_per_feature_periodic_linear_relu_of_the_paper():
+    # MLP-PLR (Gorishniy et al. 2022) as documented: lite=False (one linear layer per feature, not one shared),
+    # a ReLU after it, and frequencies drawn from N(0, sigma^2).
+    m = TabularMLP(3, [], 2, d_embedding=5, n_frequencies=400, frequency_init_scale=2.0, hidden_layer_sizes=())
+    emb = m.num_embeddings
+    assert isinstance(emb.activation, torch.nn.ReLU)
+    assert emb.linear.weight.shape == (3, 2 * 400, 5)
+    assert emb.periodic.weight.shape == (3, 400)
+    assert emb.periodic.weight.std().item() == pytest.approx(2.0, rel=0.1)
+    out = m._embed(torch.randn(8, 3), torch.zeros(8, 0, dtype=torch.long))
+    assert out.shape == (8, 15) and (out >= 0).all()
+
+
+def test_piecewise_embedding_is_version_b():
+    # Version 'B' adds a plain linear embedding beside the piecewise-linear part (rtdl's recommendation).
+    m = TabularMLP(4, [], 2, num_embedding="piecewise", bins=_bins(), d_embedding=6, hidden_layer_sizes=())
+    assert m.num_embeddings.linear0 is not None
+    assert m.num_embeddings.linear.weight.shape == (4, 8, 6)  # 8 bins per feature
+
+
+def test_piecewise_bins_use_n_bins_when_the_rows_allow_it():
+    from imbsk.models.tabular import piecewise_bins
+
+    x = torch.arange(200, dtype=torch.float32)[:, None].repeat(1, 2) * torch.tensor([1.0, -3.0])
+    bins = piecewise_bins(x, n_bins=5)
+    assert [len(edges) for edges in bins] == [6, 6]
+    torch.testing.assert_close(bins[0][[0, -1]], torch.tensor([0.0, 199.0]))
+
+
+def test_out_of_range_arguments_and_inputs_raise():
+    with pytest.raises(ValueError, match="dropout"):
+        TabularMLP(3, [], 2, dropout=1.0)  # [0, 1): dropout 1 zeroes every feature
+    with pytest.raises(ValueError, match="cat_cardinalities"):
+        TabularMLP(3, [2, 0], 2)  # every column has at least code 0
+    m = TabularMLP(3, [2], 2, hidden_layer_sizes=(4,))
+    with pytest.raises(ValueError, match="x_num has 2 columns, expected 3"):
+        m(torch.zeros(5, 2), torch.zeros(5, 1, dtype=torch.long))
+    with pytest.raises(ValueError, match="x_cat has 2 columns, expected 1"):
+        m(torch.zeros(5, 3), torch.zeros(5, 2, dtype=torch.long))
