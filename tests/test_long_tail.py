@@ -175,6 +175,30 @@ def test_error_bad_arguments():
         make_long_tailed(X, y[:-1], 0.5)
 
 
+
+def test_explicit_n_max_may_use_every_row_of_a_class_but_not_one_more():
+    y = np.array([0] * 30 + [1] * 12 + [2] * 50)
+    X = np.zeros((len(y), 1))
+    # Class 1 (12 rows) gets floor(n_max * 0.5 ** 0.5): 12 at n_max=18, 13 at n_max=19.
+    _, y_lt = make_long_tailed(X, y, 0.5, n_max=18, random_state=0)
+    assert np.bincount(y_lt).tolist() == [18, 12, 9]
+    with pytest.raises(ValueError, match="fewer samples than their target count"):
+        make_long_tailed(X, y, 0.5, n_max=19, random_state=0)
+
+
+def test_explicit_class_order_listing_a_label_twice_is_refused():
+    X, y = _balanced(10, 3)
+    # Holds every label (np.unique matches the classes), but one of them twice.
+    with pytest.raises(ValueError, match="exactly once"):
+        make_long_tailed(X, y, 0.5, class_order=[0, 1, 2, 2])
+
+
+@pytest.mark.parametrize("n_max,n_classes", [(0, 3), (10, 0)])
+def test_counts_need_a_positive_head_and_class_count(n_max, n_classes):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        long_tailed_counts(n_max, n_classes, 0.5)
+
+
 # ------------------------------------------------------------ load_digits_lt
 
 

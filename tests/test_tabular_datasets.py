@@ -507,3 +507,16 @@ def test_data_home_that_is_a_file_is_named_as_such(tmp_path, monkeypatch) -> Non
     with pytest.raises(FileNotFoundError, match="is a file, not a directory"):
         load_adult(download=False)
     assert downloads == []
+
+
+def test_verify_sha256_takes_digests_in_either_case(tmp_path):
+    # A digest copied from a tool that prints upper-case hex (e.g. PowerShell's Get-FileHash), as sha256= of
+    # load_covertype, names the same file.
+    csv = b"a,b\n1,2\n"
+    path = tmp_path / "x.csv.gz"
+    path.write_bytes(gzip.compress(csv, mtime=0))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    _fetch.verify_sha256(path, digest.upper())
+    _fetch.verify_sha256(path, "0" * 64, hashlib.sha256(csv).hexdigest().upper())
+    with pytest.raises(ValueError, match="Checksum mismatch"):
+        _fetch.verify_sha256(path, "0" * 64)
