@@ -1,5 +1,6 @@
 """Tests for imbsk.metrics on hand-computed examples."""
 
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -27,6 +28,7 @@ from imbsk.metrics import (
     minority_accuracy,
     per_class_accuracy,
     shot_accuracy,
+    standard_error,
 )
 
 # Five classes with training counts chosen to hit the shot boundaries:
@@ -336,3 +338,20 @@ def test_scorer_takes_sample_weight_under_metadata_routing_and_refuses_it_unrequ
     np.testing.assert_allclose(weighted, expected)
     with pytest.raises(RuntimeError, match="metadata routing"):
         make_imbalance_scorer("minority_accuracy").set_score_request(sample_weight=True)
+
+
+def test_a_class_with_no_training_sample_is_the_minority():
+    # A count of 0 is a valid count (e.g. a class absent from one cross-validation fold's training rows).
+    counts = {0: 50, 1: 0, 2: 20}
+    y_true, y_pred = [0, 1, 1, 2], [0, 1, 0, 2]
+    assert minority_accuracy(y_true, y_pred, class_counts=counts, fraction=0.2) == 0.5
+    assert few_shot_accuracy(y_true, y_pred, class_counts=counts) == 0.5
+
+
+def test_standard_error_by_hand_and_without_spread():
+    # s = sqrt(((1 - 2)^2 + 0 + (3 - 2)^2) / (3 - 1)) = 1, se = 1 / sqrt(3)
+    assert standard_error([1.0, 2.0, 3.0]) == pytest.approx(1 / np.sqrt(3), rel=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one seed is the common case: no "degrees of freedom" warning
+        assert np.isnan(standard_error([0.7]))
+        assert np.isnan(standard_error([]))
