@@ -347,6 +347,19 @@ def test_given_validation_set_drives_early_stopping_and_all_rows_train(imbalance
     assert np.mean(clf.predict(X_val) == y_val) == pytest.approx(valid_acc[best_epoch], abs=1e-12)
 
 
+def test_a_given_validation_set_without_some_classes_is_scored_under_the_training_encoding(imbalanced):
+    # y_val holds only "b" and "c": encoded on its own they would read as classes 0 and 1 ("a" and "b").
+    X, y = imbalanced
+    labels = np.array(["a", "b", "c"])[y]
+    val = labels != "a"
+    X_val, y_val = X[val][:150], labels[val][:150]
+    clf = ImbalancedMLPClassifier(
+        max_iter=4, n_iter_no_change=4, early_stopping_metric="accuracy", random_state=0, ema_decay=None, **FAST
+    ).fit(X, labels, X_val=X_val, y_val=y_val)
+    valid_acc = clf.history_[:, "valid_acc"]
+    assert np.mean(clf.predict(X_val) == y_val) == pytest.approx(valid_acc[int(np.argmax(valid_acc))], abs=1e-12)
+
+
 def test_given_validation_set_errors(imbalanced):
     X, y = imbalanced
     clf = ImbalancedMLPClassifier(max_iter=2, random_state=0, **FAST)
@@ -838,3 +851,28 @@ def test_soft_voting_ensemble_of_seeds(imbalanced):
     mean_proba = np.mean([member.predict_proba(X) for member in fitted], axis=0)
     np.testing.assert_allclose(ensemble.predict_proba(X), mean_proba, atol=1e-12)
     np.testing.assert_array_equal(ensemble.predict(X), ensemble.classes_[mean_proba.argmax(axis=1)])
+
+
+def test_architecture_parameters_reach_the_preprocessor_and_the_network(imbalanced):
+    X, y = imbalanced
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["colour"] = np.array(["red", "green", "blue"])[np.arange(len(frame)) % 3]
+    params = dict(
+        max_iter=1, validation_fraction=None, random_state=0, hidden_layer_sizes=(16,), batch_size=64, device="cpu"
+    )
+    plr = ImbalancedMLPClassifier(
+        frequency_init_scale=30.0, n_frequencies=200, d_embedding=4, d_cat_embedding=3,
+        numeric_transform="standard", **params,
+    ).fit(frame, y)
+    module = plr.net_.module_
+    # one epoch moves the frequencies little: their spread is still that of N(0, 30^2), not of the default 0.01
+    assert module.num_embeddings.periodic.weight.shape == (8, 200)
+    assert module.num_embeddings.linear.weight.shape == (8, 2 * 200, 4)
+    assert 20 < module.num_embeddings.periodic.weight.std().item() < 40
+    assert module.cat_embeddings.weight.shape == (4, 3)
+    assert plr.preprocessor_.numeric_transform == "standard"
+    np.testing.assert_allclose(plr.preprocessor_.numeric_transformer_.mean_, X.mean(axis=0))
+    piecewise = ImbalancedMLPClassifier(num_embedding="piecewise", n_bins=5, cat_embedding="onehot", **params)
+    module = piecewise.fit(frame, y).net_.module_
+    assert module.cat_embeddings is None and module.n_features_in == 8 * 24 + 4
+    assert module.num_embeddings.linear.weight.shape[:2] == (8, 5)
