@@ -5,13 +5,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from skorch.history import History
 from torch import nn
 
 from imbsk.techniques.ema import update_ema
 from imbsk.techniques.losses import SmoothedCrossEntropy
 from imbsk.techniques.sam import AsymmetricSAM
 from imbsk.training.batching import TensorBatchIterator, TensorData
-from imbsk.training.callbacks import warmup_cosine_factor
+from imbsk.training.callbacks import EarlyStoppingBest, warmup_cosine_factor
 from imbsk.training.net import BatchTargets, ImbalanceNet
 
 
@@ -66,6 +67,56 @@ def test_warmup_cosine_factor():
     assert warmup_cosine_factor(55, 100, 10) == pytest.approx(0.5)
     assert warmup_cosine_factor(100, 100, 10) == pytest.approx(0.0, abs=1e-12)
     assert warmup_cosine_factor(30, 100, 0) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.3)))
+    # annealed to 0, it stays there: the cosine does not climb back past the last step
+    assert warmup_cosine_factor(150, 100, 10) == pytest.approx(0.0, abs=1e-12)
+
+
+class _ScoredNet:
+    """The parts of ImbalanceNet that EarlyStoppingBest reads: a history, the predicting module, the callbacks."""
+
+    def __init__(self) -> None:
+        self.history = History()
+        self.prediction_module = nn.Linear(1, 1, bias=False)
+        self.callbacks_ = []
+        self.verbose = 0
+
+
+def _run_early_stopping(stopper: EarlyStoppingBest, scores: list[float]) -> tuple[_ScoredNet, int]:
+    """Feed ``scores`` epoch by epoch (weights = epoch number); return the net and the epochs run before a stop."""
+    net = _ScoredNet()
+    stopper.initialize()
+    for epoch, score in enumerate(scores, start=1):
+        net.history.new_epoch()
+        stopper.on_epoch_begin(net)
+        with torch.no_grad():
+            net.prediction_module.weight.fill_(epoch)
+        net.history.record("score", score)
+        try:
+            stopper.on_epoch_end(net)
+        except KeyboardInterrupt:
+            break
+    stopper.on_train_end(net)
+    return net, len(net.history)
+
+
+def test_early_stopping_counts_only_improvements_beyond_tol():
+    # lower is better: 0.99995 is within tol=1e-4 of 1.0, so epoch 1 stays the best and patience 2 stops at 3
+    stopper = EarlyStoppingBest("score", lower_is_better=True, patience=2, tol=1e-4)
+    net, ran = _run_early_stopping(stopper, [1.0, 0.99995, 0.99992, 0.5])
+    assert ran == 3 and net.prediction_module.weight.item() == 1.0
+    assert list(net.history[:, "event_best"]) == [True, False, False]
+    # higher is better with tol=0: a tie is no improvement, the earlier epoch is kept
+    stopper = EarlyStoppingBest("score", lower_is_better=False, patience=3, tol=0.0)
+    net, ran = _run_early_stopping(stopper, [0.5, 0.7, 0.7, 0.6, 0.7])
+    assert ran == 5 and net.prediction_module.weight.item() == 2.0
+
+
+def test_early_stopping_does_not_stop_before_the_restart_epoch():
+    # Deferred re-weighting starts at epoch index 4: stale epochs before it never stop the fit, and the search
+    # starts afresh there (epoch 5, the first re-weighted one, is kept though its score is worse).
+    stopper = EarlyStoppingBest("score", lower_is_better=True, patience=1, tol=0.0, restart_epoch=4)
+    net, ran = _run_early_stopping(stopper, [0.1, 0.2, 0.3, 0.4, 0.9, 0.95, 0.99])
+    assert ran == 6 and net.prediction_module.weight.item() == 5.0
 
 
 def test_ema_update_formula_and_warmup():
