@@ -16,6 +16,9 @@ import optuna
 import pandas as pd
 import pytest
 import torch
+from optuna.distributions import CategoricalDistribution as Cat
+from optuna.distributions import FloatDistribution as Float
+from optuna.distributions import IntDistribution as Int
 from sklearn.metrics import log_loss
 
 from imbsk import member_cache, tuning
@@ -54,6 +57,46 @@ def test_mlp_space_ranges():
         assert params["batch_size"] in tuning.BATCH_SIZES
         assert "sam_asymmetric_rho" not in params and "class_smoothing_eps" not in params
         json.dumps(params)  # stored as a trial user attribute
+
+
+def _distributions(space, **kwargs) -> dict:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    space(trial, **kwargs)
+    return trial.distributions
+
+
+def test_spaces_draw_from_the_documented_distributions():
+    # The table of imbsk.tuning's docstring and docs/benchmarks.md "Search spaces": bounds, log scale and step.
+    # Range checks on a few draws cannot tell log-uniform from uniform, nor notice a narrowed range.
+    mlp = {
+        "n_blocks": Int(1, 4),
+        "width": Int(64, 1024, step=32),
+        "frequency_init_scale": Float(0.01, 100.0, log=True),
+        "n_frequencies": Int(8, 96),
+        "d_embedding": Int(8, 64),
+        "dropout": Float(0.0, 0.5),
+        "learning_rate_init": Float(3e-5, 3e-3, log=True),
+        "weight_decay": Float(1e-6, 1e-3, log=True),
+        "batch_size": Cat([64, 128, 256, 512]),
+    }
+    assert _distributions(tuning.mlp_space) == mlp
+    sgd = _distributions(tuning.mlp_space, optimizer="sgd")
+    assert sgd == {**mlp, "learning_rate_init": Float(1e-3, 0.3, log=True)}
+    assert _distributions(tuning.mlp_sam_ls_space) == {
+        **mlp,
+        "sam_asymmetric_rho": Float(0.01, 0.5, log=True),
+        "class_smoothing_eps": Float(0.0, 0.3),
+    }
+    assert _distributions(tuning.xgboost_space) == {
+        "max_depth": Int(3, 10),
+        "learning_rate": Float(0.01, 0.3, log=True),
+        "min_child_weight": Float(1e-2, 1e2, log=True),
+        "subsample": Float(0.5, 1.0),
+        "colsample_bytree": Float(0.5, 1.0),
+        "reg_lambda": Float(1e-8, 1e2, log=True),
+        "reg_alpha": Float(1e-8, 1e2, log=True),
+    }
 
 
 def test_sam_ls_space_adds_rho_and_eps():
