@@ -643,3 +643,19 @@ def test_divergence_in_the_last_epoch_is_an_error_not_a_nan_model():
     with pytest.raises(FloatingPointError, match="model diverged in the last epoch"):
         clf.fit(X, y)
     assert not hasattr(clf, "net_")
+
+
+def test_docstring_states_the_layout_checks_the_code_makes():
+    # The class docstring said the channel axis was recognised at lengths "1 or 3" and that image_shape=None
+    # took "only 4-D image arrays", while the code recognises 1 to 4 channels (grey + alpha, RGBA: see the
+    # test above) and takes 3-D single-channel images too.
+    from imbsk.estimators.cnn import _IMAGE_CHANNELS
+
+    doc = " ".join(ImbalancedCNNClassifier.__doc__.split())
+    assert _IMAGE_CHANNELS == (1, 2, 3, 4)
+    assert "1 or 3" not in doc
+    assert doc.count("axis 1 to 4") == 2
+    assert "only 4-D" not in doc
+    y = np.arange(6) % 2
+    fitted = ImbalancedCNNClassifier(**FAST).fit(np.zeros((6, 8, 8), dtype=np.uint8), y)
+    assert fitted.image_shape_ == (8, 8, 1)

@@ -181,12 +181,12 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     * ``uint8`` arrays are ``(n_samples, height, width, channels)`` with values
       0..255 (the layout of image files, :func:`imbsk.datasets.load_cifar10`
       and ``load_digits_lt(as_images=True)``); they are divided by 255. A
-      uint8 array that looks channels-first (second axis 1 or 3, last axis
+      uint8 array that looks channels-first (second axis 1 to 4, last axis
       not) is rejected rather than guessed;
     * floating arrays are ``(n_samples, channels, height, width)`` (PyTorch's
       layout) with values in ``[0, 1]``, which ``fit`` checks because the
       augmentations assume it. A float array that looks channels-last (last
-      axis 1 or 3, second axis not) is rejected rather than guessed;
+      axis 1 to 4, second axis not) is rejected rather than guessed;
     * 3-D arrays ``(n_samples, height, width)`` are single-channel images:
       uint8 (divided by 255) or float in ``[0, 1]``, e.g. MNIST or
       ``load_digits().images / 16``;
@@ -238,7 +238,7 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         ResNet-32 is the usual CIFAR-LT network (Cao et al. 2019).
     image_shape : tuple of int or None, default=None
         ``(height, width, channels)`` of the images when ``X`` holds flattened
-        rows; None accepts only 4-D image arrays.
+        rows; None accepts only image arrays, 4-D or 3-D (single-channel).
     augmentation : {'none', 'flip_crop', 'trivialaugment', 'autoaugment'}, default='trivialaugment'
         Per-image augmentation of training batches, run on the training device
         (see :func:`imbsk.augment.vision.build_image_augmentation`). The paper
