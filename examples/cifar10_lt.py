@@ -12,7 +12,8 @@ Methods (all share the paper's training recipe of :class:`ImbalancedCNNClassifie
 * ``sam_a``, ``smoothing``, ``joint_ssl`` -- one of the paper's techniques;
 * ``combined`` -- SAM-A + class-conditional smoothing + Joint-SSL;
 * baselines: ``reweighting``, ``resampling``, ``drw`` (re-weighting from 80% of the
-  epochs, Cao et al. 2019), ``focal``, ``ldam_drw``.
+  epochs, Cao et al. 2019, here with ``'balanced'`` weights), ``focal``, ``ldam_drw``
+  (Cao et al.'s LDAM with DRW and their effective-number weights).
 
 Examples::
 
