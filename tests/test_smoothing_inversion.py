@@ -147,6 +147,22 @@ def test_switching_after_fit_inverts_the_trained_network(imbalanced):
     np.testing.assert_array_equal(clf.predict_proba(X), raw)
 
 
+def test_switching_after_fit_follows_the_loss_the_network_was_trained_with(imbalanced):
+    """At prediction the inversion is checked against the loss of the fit, not a loss set_params set since."""
+    X, y = imbalanced
+    params = dict(max_iter=1, class_smoothing_eps=0.2, random_state=0, **FAST)
+    focal = ImbalancedMLPClassifier(loss="focal", **params).fit(X, y)
+    # A focal model does not estimate the smoothed target: naming the cross-entropy now does not make it one.
+    focal.set_params(loss="cross_entropy", invert_smoothing=True)
+    for predict in (focal.predict_proba, focal.predict, focal.predict_log_proba):
+        with pytest.raises(ValueError, match="trained with loss='focal'"):
+            predict(X[:5])
+    # A cross-entropy model stays invertible whatever loss is set for a next fit.
+    inverted = ImbalancedMLPClassifier(invert_smoothing=True, **params).fit(X, y)
+    expected = inverted.predict_proba(X)
+    np.testing.assert_array_equal(inverted.set_params(loss="ldam").predict_proba(X), expected)
+
+
 def test_class_smoothing_eps_attribute_follows_the_rule(imbalanced):
     X, y = imbalanced
     counts = np.bincount(y)

@@ -36,7 +36,7 @@ from torch import nn
 from imbsk.techniques.class_scaling import CLASS_SCALING_RULES, class_smoothing_values, sam_class_radii
 from imbsk.techniques.class_weights import balanced_sampling_weights, compute_class_weights
 from imbsk.techniques.label_smoothing import predicted_probabilities, unsmoothed_probabilities
-from imbsk.techniques.losses import LOSS_NAMES, build_loss
+from imbsk.techniques.losses import LOSS_NAMES, FocalLoss, LDAMLoss, SmoothedCrossEntropy, build_loss
 from imbsk.techniques.sam import SAM_STEPS, AsymmetricSAM
 from imbsk.training.batching import TensorBatchIterator, TensorData
 from imbsk.training.callbacks import (
@@ -70,6 +70,8 @@ _OWN_CALLBACK_NAMES = frozenset(
     {"epoch_timer", "train_loss", "valid_loss", "print_log",
      "lr_schedule", "finite_loss", "drw", "valid_scores", "early_stopping"}
 )
+#: The ``loss`` name of each criterion build_loss builds: what a fitted network was trained with.
+_CRITERION_LOSSES = {SmoothedCrossEntropy: "cross_entropy", FocalLoss: "focal", LDAMLoss: "ldam"}
 #: The device strings besides 'auto' and 'cpu': 'cuda' (the current GPU) or 'cuda:N'.
 _CUDA_DEVICE = re.compile(r"cuda(:[0-9]+)?")
 
@@ -626,11 +628,16 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         """At fit and predict: the inversion needs the cross-entropy's minimiser and every ``eps_c < 1``."""
         if not self._inverts_smoothing():
             return
-        if self.loss != "cross_entropy":
+        # After fit, the loss the network was trained with: set_params(loss=...) since then has not changed
+        # what its outputs estimate (a focal model is not inverted, a cross-entropy one still is).
+        net = self.__dict__.get("net_")
+        trained = self.loss if net is None else _CRITERION_LOSSES.get(type(net.criterion_), self.loss)
+        if trained != "cross_entropy":
+            fix = "Use loss='cross_entropy'" if net is None else "Refit with loss='cross_entropy'"
+            what = f"loss={trained!r}" if net is None else f"the model was trained with loss={trained!r}, which"
             raise ValueError(
                 f"invert_smoothing=True undoes the smoothing of the expected target, which only the cross-entropy "
-                f"estimates; loss={self.loss!r} has another minimiser. Use loss='cross_entropy' or "
-                "invert_smoothing=False."
+                f"estimates; {what} has another minimiser. {fix} or invert_smoothing=False."
             )
         saturated = self.classes_[self.class_smoothing_eps_ >= 1]
         if saturated.size:
