@@ -223,6 +223,28 @@ def test_a_failed_refit_leaves_the_estimator_unfitted(imbalanced):
     check_is_fitted(clf)
 
 
+@pytest.mark.parametrize(
+    "params, fit_kwargs, error",
+    [
+        (dict(learning_rate_init=-1.0), {}, ValueError),  # sklearn's InvalidParameterError
+        (dict(hidden_layer_sizes=(0,)), {}, ValueError),
+        (dict(device="gpu"), {}, ValueError),
+        (dict(callbacks=["not a callback"]), {}, TypeError),
+        ({}, dict(y=None), ValueError),
+    ],
+)
+def test_a_refit_refused_before_training_leaves_the_estimator_unfitted(imbalanced, params, fit_kwargs, error):
+    # The parameter and argument checks ran before the old network was dropped: the fitted network kept predicting
+    # under parameters this fit had refused, although a fit that raises is documented to leave it unfitted.
+    X, y = imbalanced
+    clf = ImbalancedMLPClassifier(max_iter=1, random_state=0, **FAST).fit(X, y)
+    with pytest.raises(error):
+        clf.set_params(**params).fit(X, **{"y": y, **fit_kwargs})
+    with pytest.raises(NotFittedError):
+        clf.predict(X[:4])
+    assert not hasattr(clf, "n_iter_") and not hasattr(clf, "fit_time_")
+
+
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba"])
 def test_unfitted_with_invert_smoothing_raises_not_fitted(imbalanced, method):
     # invert_smoothing reads the fitted eps_c: before fit that was an AttributeError, not NotFittedError.

@@ -538,6 +538,12 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        # A fit that raises leaves the estimator unfitted, whatever it raises on (docs/mlp_classifier.md): the old
+        # network must not outlive a failed fit and predict, neither under the new labels, preprocessing and
+        # n_features_in_ that what follows replaces before checks that can still fail, nor under parameters
+        # (set_params since it was fitted) that this fit has just refused.
+        for name in ("net_", "n_iter_", "fit_time_"):
+            self.__dict__.pop(name, None)
         self._validate_params()
         check_device_form(self.device, type(self).__name__)
         # Checked even when unused (e.g. the projector with joint_ssl_weight=0), as sklearn validates every parameter.
@@ -549,10 +555,6 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         seed = self._fit_seed()
         if y is None:
             self._encode_targets(y)
-        # What follows replaces classes_, the preprocessing and n_features_in_ before checks that can still fail:
-        # the old network must not outlive a failed fit and predict under the new labels.
-        for name in ("net_", "n_iter_", "fit_time_"):
-            self.__dict__.pop(name, None)
         inputs = self._fit_inputs(X)
         y_encoded = self._encode_targets(y)
         if _n_rows(inputs) != len(y_encoded):
