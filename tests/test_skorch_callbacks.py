@@ -185,3 +185,17 @@ def test_the_users_ctrl_c_during_a_fit_stops_it_and_reaches_the_caller(data, mon
     # interruption left nothing behind that would stop the next fit.
     monkeypatch.setattr(ImbalanceNet, "train_step", train_step)
     assert ImbalancedMLPClassifier(max_iter=5, callbacks=[("stop", StopAt(2))], **FAST).fit(X, y).n_iter_ == 2
+
+
+@pytest.mark.parametrize("hook", ["on_train_begin", "on_train_end"])
+def test_a_callbacks_keyboard_interrupt_outside_the_epochs_ends_the_fit(data, hook):
+    # skorch takes a KeyboardInterrupt as a request to stop only inside its epoch loop; the callbacks docstring
+    # said any callback's KeyboardInterrupt keeps the model.
+    def interrupt(self, net, **kwargs):
+        raise KeyboardInterrupt
+
+    Interrupt = type("Interrupt", (Callback,), {hook: interrupt})
+    clf = ImbalancedMLPClassifier(max_iter=2, callbacks=[("interrupt", Interrupt())], **FAST)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(*data)
+    assert not hasattr(clf, "net_")

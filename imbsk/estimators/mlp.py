@@ -218,8 +218,10 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         every epoch, the last one included; e.g.
         :class:`imbsk.tuning.PruneTrial` stops an Optuna trial's fit early. An
         exception a callback raises ends ``fit`` with it, but for
-        ``KeyboardInterrupt``, skorch's request to stop training: the fit ends
-        there and keeps its model (Ctrl-C elsewhere in the fit ends ``fit``
+        ``KeyboardInterrupt`` raised during the epochs (``on_epoch_begin``
+        to ``on_epoch_end``), skorch's request to stop training: the fit ends
+        there and keeps its model (raised in ``on_train_begin`` /
+        ``on_train_end``, or Ctrl-C elsewhere in the fit, it ends ``fit``
         with the ``KeyboardInterrupt``). The fit sets the
         learning rate before every batch and keeps its own choice of weights,
         so skorch's ``LRScheduler`` and ``load_best=True`` of ``Checkpoint`` /
