@@ -11,8 +11,8 @@ from torch import nn
 from imbsk.techniques.ema import update_ema
 from imbsk.techniques.losses import SmoothedCrossEntropy
 from imbsk.techniques.sam import AsymmetricSAM
-from imbsk.training.batching import TensorBatchIterator, TensorData
-from imbsk.training.callbacks import EarlyStoppingBest, warmup_cosine_factor
+from imbsk.training.batching import TensorBatchIterator, TensorData, WeightedBatch
+from imbsk.training.callbacks import EarlyStoppingBest, ValidationBalancedAccuracy, warmup_cosine_factor
 from imbsk.training.net import BatchTargets, ImbalanceNet
 
 
@@ -117,6 +117,48 @@ def test_early_stopping_does_not_stop_before_the_restart_epoch():
     stopper = EarlyStoppingBest("score", lower_is_better=True, patience=1, tol=0.0, restart_epoch=4)
     net, ran = _run_early_stopping(stopper, [0.1, 0.2, 0.3, 0.4, 0.9, 0.95, 0.99])
     assert ran == 6 and net.prediction_module.weight.item() == 5.0
+
+
+class _HistoryOnly:
+    def __init__(self) -> None:
+        self.history = History()
+        self.history.new_epoch()
+
+
+def _validation_scores(n_classes, y_true, logits, weights=None, batch_size=4):
+    """Run ValidationBalancedAccuracy over one epoch of batches; (scores, largest tensor it held)."""
+    net, callback = _HistoryOnly(), ValidationBalancedAccuracy(n_classes)
+    callback.on_epoch_begin(net)
+    held = 0
+    for start in range(0, len(y_true), batch_size):
+        rows = slice(start, start + batch_size)
+        batch = (None, y_true[rows]) if weights is None else WeightedBatch(None, y_true[rows], weights[rows])
+        callback.on_batch_end(net, batch=batch, training=False, y_pred=logits[rows])
+        held = max([held] + [value.numel() for value in vars(callback).values() if isinstance(value, torch.Tensor)])
+    callback.on_epoch_end(net)
+    return (net.history[-1, "valid_acc"], net.history[-1, "valid_bacc"]), held
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_validation_scores_match_sklearn_and_hold_per_class_counts_only(weighted):
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    # 1,000 classes, most absent from the held-out rows (as in a long tail): the scores are sklearn's over the
+    # classes present, and the callback keeps two counts per class, not a (K, K) confusion matrix (a zeroed
+    # K^2 buffer for every validation batch: 0.3 s an epoch at 1,000 classes, 5 s at 3,000).
+    n_classes, generator = 1000, torch.Generator().manual_seed(0)
+    y_true = torch.randint(0, 40, (30,), generator=generator)
+    logits = torch.randn(30, n_classes, generator=generator)
+    logits[torch.arange(0, 30, 2), y_true[::2]] += 10.0  # every other row predicted right
+    weights = torch.rand(30, generator=generator) + 0.1 if weighted else None
+    (acc, bacc), held = _validation_scores(n_classes, y_true, logits, weights)
+    predicted = logits.argmax(dim=1).numpy()
+    sample_weight = None if weights is None else weights.numpy()
+    assert acc == pytest.approx(accuracy_score(y_true.numpy(), predicted, sample_weight=sample_weight))
+    with pytest.warns(UserWarning, match="y_pred contains classes not in y_true"):
+        expected = balanced_accuracy_score(y_true.numpy(), predicted, sample_weight=sample_weight)
+    assert bacc == pytest.approx(expected)
+    assert held <= 2 * n_classes
 
 
 def test_ema_update_formula_and_warmup():

@@ -62,10 +62,14 @@ class WarmupCosineLR(Callback):
 class ValidationBalancedAccuracy(Callback):
     """Record ``valid_acc`` and ``valid_bacc`` (balanced accuracy) each epoch.
 
-    The confusion counts are accumulated on the device with ``bincount``; one
-    host synchronisation per epoch. When the validation batches carry sample
-    weights (:func:`~imbsk.training.batching.batch_sample_weight`) the confusion matrix is weighted, as sklearn's
-    ``accuracy_score`` / ``balanced_accuracy_score`` with ``sample_weight``.
+    Each class's support and correct predictions (``2 K`` counts) are accumulated on the
+    device with ``bincount``; one host synchronisation per epoch. Both scores need no more
+    than these, the diagonal and the row sums of the confusion matrix: the ``(K, K)`` matrix
+    itself cost a zeroed ``K^2`` buffer per validation batch (0.3 s an epoch at 1,000
+    classes, 5 s at 3,000, for 5,000 held-out rows). When the validation batches carry
+    sample weights (:func:`~imbsk.training.batching.batch_sample_weight`) the counts sum the
+    rows' weights, as sklearn's ``accuracy_score`` / ``balanced_accuracy_score`` with
+    ``sample_weight``.
 
     ``proba_transform``, when given, maps the softmax of the network's outputs to the
     probabilities that predict (e.g. :func:`~imbsk.techniques.label_smoothing.unsmoothed_probabilities`),
@@ -77,7 +81,7 @@ class ValidationBalancedAccuracy(Callback):
         self.proba_transform = proba_transform
 
     def on_epoch_begin(self, net, **kwargs) -> None:
-        self.confusion_ = None
+        self.counts_ = None
 
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs) -> None:
         if training or y_pred is None:
@@ -87,37 +91,41 @@ class ValidationBalancedAccuracy(Callback):
             predicted = y_pred.argmax(dim=1)
         else:
             predicted = predicted_probabilities(y_pred, self.proba_transform).argmax(dim=1)
+        hit = predicted == y_true
         weights = batch_sample_weight(batch)
         if weights is not None:
-            counts = _weighted_confusion(y_true, predicted, weights, self.n_classes)
+            counts = _weighted_class_counts(y_true, hit, weights, self.n_classes)
         else:
-            pairs = y_true * self.n_classes + predicted
-            counts = torch.bincount(pairs, minlength=self.n_classes**2)
-        self.confusion_ = counts if self.confusion_ is None else self.confusion_ + counts
+            # (class, hit) pairs: an integer bincount, exact and deterministic on every device.
+            counts = torch.bincount(y_true * 2 + hit.long(), minlength=2 * self.n_classes)
+        self.counts_ = counts if self.counts_ is None else self.counts_ + counts
 
     def on_epoch_end(self, net, **kwargs) -> None:
-        if self.confusion_ is None:
+        if self.counts_ is None:
             return
-        confusion = self.confusion_.view(self.n_classes, self.n_classes).cpu().numpy()
-        support = confusion.sum(axis=1)
+        counts = self.counts_.view(self.n_classes, 2).cpu().numpy()
+        correct = counts[:, 1]
+        support = counts.sum(axis=1)
         present = support > 0
-        recall = np.diag(confusion)[present] / support[present]
-        net.history.record("valid_acc", float(np.trace(confusion) / confusion.sum()))
+        recall = correct[present] / support[present]
+        net.history.record("valid_acc", float(correct.sum() / support.sum()))
         net.history.record("valid_bacc", float(recall.mean()))
-        self.confusion_ = None
+        self.counts_ = None
 
 
-def _weighted_confusion(
-    y_true: torch.Tensor, predicted: torch.Tensor, weights: torch.Tensor, n_classes: int
+def _weighted_class_counts(
+    y_true: torch.Tensor, hit: torch.Tensor, weights: torch.Tensor, n_classes: int
 ) -> torch.Tensor:
-    """Flattened ``(K * K,)`` float64 confusion matrix whose entries sum the rows' weights.
+    """Flattened ``(K, 2)`` float64 counts: per class, the weights of its missed and of its hit rows.
 
     A one-hot product rather than ``bincount(weights=)`` / ``index_add_``, whose float
     atomics on a GPU add in a varying order (and refuse deterministic mode).
     """
+    weights = weights.double()
+    hit_weights = weights * hit.double()
+    per_row = torch.stack([weights - hit_weights, hit_weights], dim=1)  # (N, 2)
     true_onehot = torch.nn.functional.one_hot(y_true, n_classes).double()
-    pred_onehot = torch.nn.functional.one_hot(predicted, n_classes).double()
-    return (true_onehot.T @ (pred_onehot * weights.double()[:, None])).reshape(-1)
+    return (true_onehot.T @ per_row).reshape(-1)
 
 
 class FiniteLossGuard(Callback):
