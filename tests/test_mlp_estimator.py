@@ -422,8 +422,27 @@ def test_an_unstratified_validation_split_never_holds_out_a_whole_class():
     for got, want in zip(clf._validation_split(y_ok, 3), expected):
         np.testing.assert_array_equal(got, want)
     # Nothing left to hold out: said, not trained without a validation set.
-    with pytest.raises(ValueError, match="holds out only rows of classes that would be left without a training row"):
+    with pytest.raises(ValueError, match="without leaving its class with no training row .no class has two rows"):
         ImbalancedMLPClassifier(validation_fraction=0.3)._validation_split(np.array([0, 1, 2]), 0)
+
+
+@pytest.mark.parametrize("counts", [[9, 1], [20] + [1] * 99, [2] + [1] * 20])
+def test_an_unstratified_split_that_drew_only_single_row_classes_is_drawn_again(counts):
+    # The random split held out only rows of one-row classes for some seeds (the minority row of 9 + 1 with
+    # seed 5, fifteen seeds in twenty for 2 + 1 x 20): those rows went back to training and the fit raised
+    # "holds out only rows ...", pass or fail by the seed, though a class of two rows or more can spare a
+    # row. Every seed now holds out such a row and leaves every class a training row.
+    y = np.repeat(np.arange(len(counts)), counts)
+    n_valid = max(1, round(0.1 * len(y)))
+    for seed in range(20):
+        train, valid = ImbalancedMLPClassifier(validation_fraction=0.1)._validation_split(y, seed)
+        assert set(y[train]) == set(y), seed
+        assert 0 < len(valid) <= n_valid and set(y[valid]) <= {label for label, n in enumerate(counts) if n > 1}
+        assert sorted(np.concatenate([train, valid])) == list(range(len(y)))
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    # random_state=19 drew that split in fit.
+    clf = ImbalancedMLPClassifier((4,), max_iter=1, random_state=19, device="cpu").fit(X, np.repeat([0, 1], [9, 1]))
+    assert "valid_loss" in clf.history_[-1]
 
 
 def test_a_single_row_class_trains_under_validation_fraction():

@@ -265,8 +265,10 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         When the split cannot be stratified (a class of one row, or fewer held-out rows than
         classes), the random split may hold out every row of a class; those rows train instead,
         so that no class is left without a training row (the network could not learn it, and
-        ``class_counts_`` would count it). If that leaves nothing held out, a ``ValueError``
-        says so.
+        ``class_counts_`` would count it). If that leaves nothing held out (e.g. the one row of a
+        minority class of 9 + 1 rows was drawn), the held-out rows are drawn again among the rows
+        that can be spared: every row of a class of two rows or more but one. Only when no class
+        has two rows does a ``ValueError`` say so.
         """
         indices = np.arange(len(y))
         if self.validation_fraction is None:
@@ -293,10 +295,14 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         if unlearnable.any():
             train, valid = np.concatenate([train, valid[unlearnable]]), valid[~unlearnable]
             if len(valid) == 0:
-                raise ValueError(
-                    f"validation_fraction={self.validation_fraction} holds out only rows of classes that would be "
-                    "left without a training row; set validation_fraction=None."
-                )
+                # The draw fell on classes of one row only (9 + 1 rows: one seed in ten or so), though a split exists
+                # whenever a class has two rows: the fit would fail or not by the seed. Drawn again where it is safe.
+                train, valid = _spare_rows_split(candidates, labels, n_valid, seed)
+                if len(valid) == 0:
+                    raise ValueError(
+                        f"validation_fraction={self.validation_fraction} cannot hold out a row without leaving its "
+                        "class with no training row (no class has two rows); set validation_fraction=None."
+                    )
         if len(candidates) < len(y):
             train = np.concatenate([train, indices[sample_weight <= 0]])
         return train, valid
@@ -775,6 +781,23 @@ def _check_no_missing_labels(y: np.ndarray, name: str, owner: str) -> None:
             f"Input {name} contains missing labels (None, NaN or pd.NA); drop those rows or give them a class."
         )
     assert_all_finite(y, input_name=name, estimator_name=owner)
+
+
+def _spare_rows_split(
+    candidates: np.ndarray, labels: np.ndarray, n_valid: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out rows of ``candidates``, with up to ``n_valid`` held out, each class keeping a training row.
+
+    Each class keeps one row drawn at random for training; ``n_valid`` of the other rows (all of them
+    when fewer) are held out at random. ``labels`` are the candidates' labels.
+    """
+    rng = np.random.RandomState(seed)
+    order = rng.permutation(len(candidates))
+    # The first row of each class in the random order is the one it keeps.
+    _, first = np.unique(labels[order], return_index=True)
+    spare = np.delete(order, first)
+    held = np.sort(rng.choice(spare, size=min(n_valid, len(spare)), replace=False))
+    return np.delete(candidates, held), candidates[held]
 
 
 def _normalised_weights(weights: np.ndarray, probabilities: np.ndarray | None = None) -> np.ndarray | None:

@@ -279,7 +279,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         Fraction of the training data held out (stratified) for early stopping
         (with ``sample_weight`` in ``fit``, of the rows of positive weight,
         whose weights then weight the validation scores; a class an unstratified
-        split would hold out whole trains instead). None, the default,
+        split would hold out whole trains instead, the rows being drawn again
+        among those a class of two rows or more can spare when none would be
+        left). None, the default,
         trains the full schedule on all data as the paper does: a 10% hold-out
         would remove 5 of the 50 images of the rarest CIFAR-10-LT class. The
         channel statistics come from the images that train.

@@ -119,7 +119,8 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         Fraction of the training data held out (stratified) for early stopping;
         None trains on everything for ``max_iter`` epochs. Where stratifying is
         impossible (a class of one row), the split is random, but a class it
-        would hold out whole trains instead. With
+        would hold out whole trains instead (the rows are drawn again among
+        those a class of two rows or more can spare when none would be left). With
         ``sample_weight`` in ``fit``, a fraction of the rows of positive weight,
         whose weights then weight the validation scores. The preprocessing
         (quantiles, category codes) is fitted on the rows that train, so the
