@@ -187,6 +187,21 @@ DOCTEST_MODULES = [
 ]
 
 
+def test_mlp_doc_wide_table_sizes_are_the_networks():
+    # docs/mlp_classifier.md warns what a wide table costs; its parameter counts are those of the network.
+    from imbsk.models.tabular import TabularMLP
+
+    def size(*args, **kwargs):
+        return sum(p.numel() for p in TabularMLP(*args, **kwargs).parameters())
+
+    text = " ".join((DOCS / "mlp_classifier.md").read_text().split())
+    per_column = size(2, [], 2) - size(1, [], 2)
+    assert f"{per_column:,} in all" in text
+    assert f"each numeric column has {per_column - 24 * 256:,} embedding parameters" in text
+    assert f"columns make a network of {size(2000, [], 2) / 1e6:.1f} million parameters" in text
+    assert f"{size(2000, [], 2, num_embedding='none') / 1e6:.2f} million with `'none'`" in text
+
+
 def test_docstring_examples_print_what_they_say(short_fits):
     with_examples = sorted(
         ".".join(path.relative_to(ROOT).with_suffix("").parts)
