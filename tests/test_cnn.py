@@ -497,6 +497,22 @@ def test_predict_on_colour_images_rejects_single_channel_input():
         clf.predict(X[..., 0])
 
 
+@pytest.mark.parametrize("architecture", ["resnet8", "wrn10_1"])
+def test_batch_size_one_on_images_whose_last_maps_are_1x1_is_refused_before_training(architecture):
+    # 4 x 4 images end as 1 x 1 maps (strides 1, 2, 2): one image per batch left BatchNorm one value per
+    # channel, and torch stopped the fit mid-epoch with "Expected more than 1 value per channel when training".
+    rng = np.random.default_rng(0)
+    y = np.arange(12) % 2
+    params = {**FAST, "architecture": architecture, "batch_size": 1, "random_state": 0}
+    for height, width in [(1, 1), (4, 4), (3, 2)]:
+        X = rng.integers(0, 256, size=(12, height, width, 3), dtype=np.uint8)
+        with pytest.raises(ValueError, match=rf"batch_size=1 cannot train on {height} x {width} images"):
+            ImbalancedCNNClassifier(**params).fit(X, y)
+    # A map of two pixels is enough; so is a batch of two images.
+    ImbalancedCNNClassifier(**params).fit(rng.integers(0, 256, size=(12, 5, 4, 3), dtype=np.uint8), y)
+    ImbalancedCNNClassifier(**{**params, "batch_size": 2}).fit(X, y)
+
+
 def test_2d_input_without_image_shape_suggests_the_mlp():
     with pytest.raises(ValueError, match="ImbalancedMLPClassifier"):
         ImbalancedCNNClassifier(**FAST).fit(np.zeros((10, 64)), np.arange(10) % 2)

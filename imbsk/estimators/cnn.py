@@ -618,6 +618,15 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
 
     # -- network -----------------------------------------------------------------------
     def _build_module(self, train: TensorData, n_classes: int, with_projector: bool) -> nn.Module:
+        height, width = self.image_shape_[:2]
+        # Both architectures halve the feature maps twice (strides 1, 2, 2): the last stage's maps are
+        # ceil(H / 4) x ceil(W / 4). At 1 x 1 a training batch of one image leaves its BatchNorm layers a
+        # single value per channel, which torch refuses mid-fit with a message that names neither cause.
+        if self.batch_size == 1 and -(-height // 4) * -(-width // 4) == 1:
+            raise ValueError(
+                f"batch_size=1 cannot train on {height} x {width} images: the network's last feature maps are "
+                "1 x 1, so its BatchNorm layers would normalise one value per channel. Use batch_size >= 2."
+            )
         try:
             backbone = build_vision_model(self.architecture, n_classes, in_channels=self.image_shape_[2])
         except ValueError as error:
