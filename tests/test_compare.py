@@ -203,7 +203,7 @@ def test_max_train_rows_below_the_number_of_classes_is_refused(capsys):
     [
         (["--methods", "erm,nonsense"], ["Unknown method 'nonsense'", "sam_a", "ldam_drw", "logreg"]),
         (["--dataset", "mnist"], ["unknown dataset 'mnist'", "digits-lt", "adult", "otto", "covertype"]),
-        (["--imbalance-ratio", "0.001"], ["too small for digits-lt", "requested counts"]),
+        (["--imbalance-ratio", "0.001"], ["too small for digits-lt", "target count of 0 for"]),
     ],
 )
 def test_compare_bad_input_exits_2(tmp_path, capsys, extra, expected):

@@ -175,7 +175,6 @@ def test_error_bad_arguments():
         make_long_tailed(X, y[:-1], 0.5)
 
 
-
 def test_explicit_n_max_may_use_every_row_of_a_class_but_not_one_more():
     y = np.array([0] * 30 + [1] * 12 + [2] * 50)
     X = np.zeros((len(y), 1))
@@ -184,6 +183,19 @@ def test_explicit_n_max_may_use_every_row_of_a_class_but_not_one_more():
     assert np.bincount(y_lt).tolist() == [18, 12, 9]
     with pytest.raises(ValueError, match="fewer samples than their target count"):
         make_long_tailed(X, y, 0.5, n_max=19, random_state=0)
+
+
+def test_count_errors_name_only_the_offending_classes_and_stay_short_at_many_classes():
+    # They printed the available and requested counts of every class: thousands of entries at 1,000 classes.
+    y = np.repeat(np.arange(1000), 20)
+    X = np.zeros((len(y), 1))
+    with pytest.raises(ValueError, match="count of 0 for 999 of 1000 classes") as info:
+        make_long_tailed(X, y, 0.001, n_max=1, random_state=0)
+    assert "and 989 more classes" in str(info.value) and len(str(info.value)) < 400
+    y_short = np.concatenate([y, [0] * 30])  # class 0 (ranked first) asks for 50 of its 50 rows; class 1 for 49 of 20
+    with pytest.raises(ValueError, match="of 1000 classes have fewer samples than their target count") as info:
+        make_long_tailed(np.zeros((len(y_short), 1)), y_short, 0.4, n_max=50)
+    assert "{1: 20" in str(info.value) and "0: 50" not in str(info.value) and len(str(info.value)) < 600
 
 
 def test_explicit_class_order_listing_a_label_twice_is_refused():

@@ -253,19 +253,24 @@ def make_long_tailed(
     requested = np.empty(len(classes), dtype=np.int64)
     requested[rank_of_class] = counts_by_rank
 
-    def _describe(counts: np.ndarray) -> dict:
-        return {c.item() if hasattr(c, "item") else c: int(n) for c, n in zip(classes, counts)}
+    def _describe(counts: np.ndarray, which: np.ndarray, shown: int = 10) -> str:
+        # Only the offending classes, and at most ``shown`` of them: readable at 1,000 classes.
+        labels = [(c.item() if hasattr(c, "item") else c, int(n)) for c, n in zip(classes[which], counts[which])]
+        more = f" and {len(labels) - shown} more classes" if len(labels) > shown else ""
+        return f"{dict(labels[:shown])}{more}"
 
-    if np.any(requested == 0):
+    zero = requested == 0
+    if np.any(zero):
         raise ValueError(
             f"imbalance_ratio={r} with n_max={n_max} ({profile} profile) gives a target "
-            f"count of 0 for some classes: requested counts {_describe(requested)}. "
+            f"count of 0 for {int(zero.sum())} of {len(classes)} classes: {_describe(requested, zero)}. "
             "Increase n_max or imbalance_ratio."
         )
-    if np.any(requested > available):
+    short = requested > available
+    if np.any(short):
         raise ValueError(
-            "Some classes have fewer samples than their target count. Available class "
-            f"counts: {_describe(available)}; requested counts: {_describe(requested)}."
+            f"{int(short.sum())} of {len(classes)} classes have fewer samples than their target count. "
+            f"Available: {_describe(available, short)}; requested: {_describe(requested, short)}."
         )
 
     # One sort groups the positions by class; a random permutation inside each class

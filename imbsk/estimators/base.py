@@ -342,7 +342,8 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         unseen = np.setdiff1d(np.unique(y_val), self.classes_)
         if len(unseen):
             raise ValueError(
-                f"y_val has labels not seen in y: {unseen[:5].tolist()}; the classes are {self.classes_.tolist()}."
+                f"y_val has labels not seen in y: {_some_labels(unseen, 5)}; the classes are "
+                f"{_some_labels(self.classes_)}."
             )
         return inputs, np.searchsorted(self.classes_, y_val)
 
@@ -650,8 +651,9 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         saturated = self.classes_[self.class_smoothing_eps_ >= 1]
         if saturated.size:
             raise ValueError(
-                f"invert_smoothing=True needs every class's smoothing below 1, but classes {saturated.tolist()} get "
-                f"eps_c = 1 (class_smoothing_eps={self.class_smoothing_eps}, class_scaling={self.class_scaling!r}): "
+                "invert_smoothing=True needs every class's smoothing below 1, but classes "
+                f"{_some_labels(saturated)} get eps_c = 1 (class_smoothing_eps={self.class_smoothing_eps}, "
+                f"class_scaling={self.class_scaling!r}): "
                 "their targets are uniform, so nothing of their probability can be recovered. Lower "
                 "class_smoothing_eps or choose a gentler class_scaling."
             )
@@ -666,12 +668,10 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         saturated = self.classes_[self.class_smoothing_eps_ >= 1]
         if saturated.size == 0:
             return
-        shown = saturated[:10].tolist()
-        more = f" and {saturated.size - 10} more" if saturated.size > 10 else ""
         warnings.warn(
             f"class_smoothing_eps={self.class_smoothing_eps} with class_scaling={self.class_scaling!r} gives "
-            f"classes {shown}{more} the capped smoothing eps_c = 1: their targets are uniform, so their rows train "
-            "with no label. Lower class_smoothing_eps or choose a gentler class_scaling.",
+            f"classes {_some_labels(saturated)} the capped smoothing eps_c = 1: their targets are uniform, so their "
+            "rows train with no label. Lower class_smoothing_eps or choose a gentler class_scaling.",
             UserWarning,
             stacklevel=3,
         )
@@ -767,6 +767,12 @@ def _check_not_overridden(callback: Any) -> None:
             "early_stopping_metric), averaged with ema_decay, or else of the last epoch. Use load_best=False; "
             "a Checkpoint's files can be loaded after fit with clf.net_.load_params(checkpoint=...)."
         )
+
+
+def _some_labels(labels: np.ndarray, shown: int = 10) -> str:
+    """The first ``shown`` labels as a list, then how many more: a message must stay readable at 1,000 classes."""
+    more = f" and {len(labels) - shown} more" if len(labels) > shown else ""
+    return f"{np.asarray(labels)[:shown].tolist()}{more}"
 
 
 def _check_no_missing_labels(y: np.ndarray, name: str, owner: str) -> None:
