@@ -633,6 +633,39 @@ def test_bfloat16_autocast_trains_every_technique_in_mixed_precision(imbalanced)
     np.testing.assert_array_equal(restored.predict_proba(X), mixed.predict_proba(X))
 
 
+
+def test_bfloat16_autocast_covers_the_joint_ssl_projector(imbalanced, monkeypatch):
+    """The projector's matrix products run in bfloat16 under autocast, as the backbone's (they ran in
+    float32: the projection was taken outside autocast); the VICReg loss still gets float32 projections."""
+    from skorch.callbacks import Callback
+
+    from imbsk.training import net as net_module
+
+    X, y = imbalanced
+    seen: dict[str, set] = {}
+
+    def record(part):
+        return lambda _module, _inputs, out: seen.setdefault(part, set()).add(out.dtype)
+
+    class RecordLinearOutputs(Callback):
+        def on_train_begin(self, net, **kwargs):
+            for name, module in net.module_.named_modules():
+                if isinstance(module, torch.nn.Linear):
+                    module.register_forward_hook(record(name.split(".")[0]))
+
+    vicreg_inputs = set()
+    original = net_module.vicreg_loss
+
+    def recording_vicreg(z_1, z_2, **kwargs):
+        vicreg_inputs.update({z_1.dtype, z_2.dtype})
+        return original(z_1, z_2, **kwargs)
+
+    monkeypatch.setattr(net_module, "vicreg_loss", recording_vicreg)
+    ImbalancedMLPClassifier(precision="bfloat16", joint_ssl_weight=0.1, ssl_projector_dims=(16, 16), max_iter=1,
+                            random_state=0, callbacks=[RecordLinearOutputs()], **FAST).fit(X, y)
+    assert seen == {"backbone": {torch.bfloat16}, "head": {torch.bfloat16}, "projector": {torch.bfloat16}}
+    assert vicreg_inputs == {torch.float32}
+
 # -- bad input --------------------------------------------------------------------------
 
 

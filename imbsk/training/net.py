@@ -364,11 +364,15 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
 
     # -- forward --------------------------------------------------------------------
     def _call(self, module: nn.Module, X: Any, **kwargs) -> Any:
+        return self._autocast(_forward, module, X, **kwargs)
+
+    def _autocast(self, fn: Callable[..., Any], *args, **kwargs) -> Any:
+        """``fn(*args, **kwargs)`` under the net's autocast (none without ``autocast_dtype``), outputs in float32."""
         if self.autocast_dtype is None:
-            return _forward(module, X, **kwargs)
+            return fn(*args, **kwargs)
         device_type = torch.device(self.device).type
         with torch.autocast(device_type, dtype=self.autocast_dtype):
-            out = _forward(module, X, **kwargs)
+            out = fn(*args, **kwargs)
         # losses, softmax and the SAM gradient norm stay in float32
         if isinstance(out, tuple):
             return tuple(o.float() for o in out)
@@ -432,7 +436,9 @@ class ImbalanceNet(ClassifierMixin, NeuralNet):
     def _ssl_loss(self, both: Any) -> Tensor:
         """VICReg loss of the projected features of two views stacked by :meth:`_ssl_views`."""
         _, features = self._call(self.module_, both, return_features=True)
-        projections = self.module_.project(features.flatten(0, -2))
+        # The projector is part of the training forward pass: under autocast its matrix products run in
+        # bfloat16 as the backbone's do, while the VICReg terms are computed from float32 projections.
+        projections = self._autocast(self.module_.project, features.flatten(0, -2))
         # An ensemble's features (2N, k, d) give projections (2N, k, K): the mean of the members' VICReg losses,
         # each on its own rows, as the supervised loss is the mean of theirs.
         z_1, z_2 = projections.view(*features.shape[:-1], -1).chunk(2)
