@@ -1333,6 +1333,19 @@ def test_estimator_params_refuse_drawn_reserved_and_unknown_names(tmp_path, extr
                     estimator_params=extra)
 
 
+@pytest.mark.parametrize("precision, extra, message", [
+    ("float32", {"optimizer": "sgd"}, r"sets \['optimizer'\], which tune sets from its own arguments "
+                                      r"\(optimizer: optimizer= / --optimizer\)"),
+    ("bfloat16", {"precision": "float32"}, r"sets \['precision'\], which tune sets from its own arguments "
+                                           r"\(precision: precision= / --precision\)"),
+])
+def test_estimator_params_name_the_tune_argument_of_the_optimizer_and_precision(tmp_path, precision, extra, message):
+    # The space returns these from tune's arguments; "hold them with fixed_params" was no way to set them.
+    with pytest.raises(ValueError, match=message):
+        tuning.tune("adult", "mlp", n_trials=1, storage=f"sqlite:///{tmp_path}/r.db", data_home=str(tmp_path),
+                    precision=precision, estimator_params=extra)
+
+
 def test_trial_seeds_must_name_a_non_negative_seed(tmp_path):
     for seeds, message in (([], "at least one seed"), ([1, -1], "trial_seeds must be non-negative")):
         with pytest.raises(ValueError, match=message):

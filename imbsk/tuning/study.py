@@ -166,7 +166,8 @@ def tune(
         Estimator arguments outside the search space added to every trial's
         configuration, e.g. ``{'ema_decay': 0.999}``; they are part of
         ``best_params(study)``. Names the space draws are refused (hold those
-        with ``fixed_params``), as are the arguments the driver sets itself
+        with ``fixed_params``; ``optimizer`` and ``precision`` with the arguments
+        of those names), as are the arguments the driver sets itself
         (``max_iter``, ``early_stopping_metric``, ``device``, ``random_state``): a trial
         keeps its epoch of best validation accuracy, the score it is ranked and
         pruned by (:func:`evaluate` may keep another).
@@ -398,9 +399,18 @@ def _check_fixed_params(fixed: dict[str, Any], drawn: _DrawnNames, what: str = "
                          f"valid names: {sorted(drawn.trial_params)}")
 
 
+#: Estimator arguments the MLP spaces return from tune's own arguments, not from the trial: fixed_params
+#: (raw trial names) cannot hold them, so an error about them names the argument to use instead.
+_SPACE_ARGUMENTS = {"optimizer": "optimizer= / --optimizer", "precision": "precision= / --precision"}
+
+
 def _check_estimator_params(model: str, extra: dict[str, Any], drawn: _DrawnNames) -> dict[str, Any]:
     """``extra`` if it only adds estimator arguments the search space leaves out; else a ValueError."""
     drawn_here = sorted(set(extra) & drawn.estimator_args)
+    from_arguments = [name for name in drawn_here if name in _SPACE_ARGUMENTS]
+    if from_arguments:
+        hints = "; ".join(f"{name}: {_SPACE_ARGUMENTS[name]}" for name in from_arguments)
+        raise ValueError(f"estimator_params sets {from_arguments}, which tune sets from its own arguments ({hints})")
     if drawn_here:
         raise ValueError(f"estimator_params sets {drawn_here}, which the search space draws; "
                          "hold them with fixed_params (raw trial names) instead")
