@@ -418,6 +418,11 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
                         "a meta-estimator such as BaggingClassifier turns your DataFrame into an array)."
                     )
                 raise ValueError(f"Could not convert X to numbers ({error}); {hint}") from error
+        if X.dtype.kind == "f" or (X.dtype.kind in "biu" and not self._has_categorical_columns(reset)):
+            # The preprocessor converts the numeric columns to float64 a chunk of rows at a time (the same values):
+            # a float64 copy here held a float32 table twice over through predict. Integer and bool categorical
+            # columns stay float64 here, as their category strings ('1.0', not '1') have always been.
+            return X
         return check_array(X, dtype=np.float64, ensure_all_finite=False)
 
     def _has_categorical_columns(self, fitting: bool) -> bool:
