@@ -253,6 +253,9 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
         Peak learning rate (after warm-up); paper, Appendix B.
     batch_size : int, default=64
         Mini-batch size. The paper finds small batches best under imbalance.
+        ``predict`` and ``predict_proba`` run in batches of this size too; after
+        fit, ``clf.net_.set_params(batch_size=...)`` changes theirs alone (the
+        float32 outputs may then differ in their last bits).
     max_iter : int, default=200
         Number of epochs (200 as in Cao et al.'s CIFAR-LT protocol; the paper
         trains WRN-28-10 for 300).

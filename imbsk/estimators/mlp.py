@@ -95,6 +95,9 @@ class ImbalancedMLPClassifier(BaseImbalancedClassifier):
         Peak learning rate (after warm-up).
     batch_size : int, default=64
         Mini-batch size. The paper finds small batches best under imbalance.
+        ``predict`` and ``predict_proba`` run in batches of this size too; after
+        fit, ``clf.net_.set_params(batch_size=...)`` changes theirs alone (the
+        float32 outputs may then differ in their last bits).
     max_iter : int, default=100
         Maximum number of epochs.
     optimizer : {'sgd', 'adamw'}, default='sgd'
