@@ -1168,6 +1168,43 @@ def test_enqueued_trial_runs_first(tmp_path):
 
 
 @needs_adult
+def test_an_enqueued_trial_that_an_interruption_failed_is_enqueued_again(tmp_path, monkeypatch):
+    # Ctrl-C during the enqueued trial fails it; Optuna's skip_if_exists counted that trial, so a rerun of the
+    # same command (the benchmark driver's warm start) never evaluated the configuration.
+    from imbsk.tuning import study as study_module
+
+    fixed = {"max_depth": 4, "learning_rate": 0.2, "min_child_weight": 1.0, "subsample": 0.9,
+             "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-3}
+    kwargs = dict(storage=f"sqlite:///{tmp_path}/q.db", data_home=DATA_HOME, max_train_rows=500,
+                  xgb_max_estimators=10, enqueue_trials=[fixed])
+    fit = study_module._evaluated_member
+
+    def interrupted(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study_module, "_evaluated_member", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tuning.tune("adult", "xgboost", n_trials=2, **kwargs)
+    monkeypatch.setattr(study_module, "_evaluated_member", fit)
+    study = tuning.tune("adult", "xgboost", n_trials=1, **kwargs)
+    states = [t.state.name for t in study.trials]
+    assert states == ["FAIL", "COMPLETE"] and study.trials[1].params == fixed
+
+    # A configuration that fails by itself (a NaN loss: RuntimeError) is recorded as such, and not tried again.
+    def diverged(*args, **kw):
+        raise RuntimeError("loss is NaN")
+
+    other = fixed | {"max_depth": 3}
+    monkeypatch.setattr(study_module, "_evaluated_member", diverged)
+    study = tuning.tune("adult", "xgboost", n_trials=1, **(kwargs | {"enqueue_trials": [other]}))
+    assert study.trials[-1].state.name == "FAIL" and study.trials[-1].user_attrs["error"] == "RuntimeError: loss is NaN"
+    monkeypatch.setattr(study_module, "_evaluated_member", fit)
+    study = tuning.tune("adult", "xgboost", n_trials=1, **(kwargs | {"enqueue_trials": [fixed, other]}))
+    assert len(study.trials) == 4 and study.trials[-1].state.name == "COMPLETE"
+    assert study.trials[-1].params not in (fixed, other)
+
+
+@needs_adult
 def test_tune_command_enqueues_trials(tmp_path):
     from imbsk.cli import main
 

@@ -284,7 +284,8 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                              "architecture, so that mlp_sam_ls tunes only rho and eps)")
     parser.add_argument("--enqueue-trial", action="append", default=None, metavar="JSON",
                         help="raw trial parameters to evaluate first, as JSON or @file (repeatable; "
-                             "skipped if the study has them already)")
+                             "skipped if the study has them already, but not for a trial failed by Ctrl-C or an error "
+                             "that ended the run)")
     parser.add_argument("--estimator-params", default=None, metavar="JSON",
                         help="estimator arguments outside the search space added to every trial, as JSON "
                              "or @file (e.g. '{\"ema_decay\": 0.999}')")

@@ -30,6 +30,9 @@ from imbsk.tuning.pruning import PruneTrial, make_pruner
 from imbsk.tuning.spaces import BATCH_SIZES, DEFAULT_OPTIMIZER, SEARCH_SPACES, _check_int, _check_names, _check_optimizer
 
 
+#: Exceptions of a trial that fail the trial, not the study (a diverging configuration's NaN loss).
+_TRIAL_ERRORS = (RuntimeError, FloatingPointError)
+
 _SCHEMA_RACE_MESSAGES = ("already exists", "UNIQUE constraint failed", "duplicate key value")
 
 
@@ -138,7 +141,10 @@ def tune(
     enqueue_trials : sequence of dict, default=None
         Raw trial parameters (the names of the search space, e.g. ``n_blocks``,
         ``width``) to evaluate first, via :meth:`optuna.Study.enqueue_trial`
-        (skipped if already in the study); they count towards ``n_trials``.
+        (skipped if the study holds them already: in a trial that is complete,
+        pruned, waiting or running, or that the configuration itself failed; a
+        trial failed by an interruption, e.g. Ctrl-C, does not count, so the rerun
+        evaluates them); they count towards ``n_trials``.
     fixed_params : dict, default=None
         Raw trial parameters held at these values in every trial
         (:class:`optuna.samplers.PartialFixedSampler`); the sampler searches
@@ -230,6 +236,15 @@ def tune(
         default_tol = ImbalancedMLPClassifier().tol
 
     def objective(trial: optuna.Trial) -> float:
+        try:
+            return run_trial(trial)
+        except _TRIAL_ERRORS as error:
+            # The configuration's own failure: a rerun that enqueues it again would fail the same way
+            # (_enqueue), unlike a trial that failed because its run was interrupted.
+            trial.set_user_attr("error", f"{type(error).__name__}: {error}")
+            raise
+
+    def run_trial(trial: optuna.Trial) -> float:
         params = space(trial, batch_sizes=choices) | extra
         trial.set_user_attr("params", params)  # first: a pruned trial keeps what it tried
         member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
@@ -277,10 +292,38 @@ def tune(
         _check_batch_size_choices(study, choices)
         _check_pruning_steps(study, max_epochs, len(model_seeds), pruned=pruner not in (None, "none"))
     for fixed in enqueue_trials or ():
-        study.enqueue_trial(dict(fixed), skip_if_exists=True)
+        _enqueue(study, dict(fixed))
     # A diverging configuration (NaN loss) fails its trial, not the study.
-    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, catch=(RuntimeError, FloatingPointError))
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, catch=_TRIAL_ERRORS)
     return study
+
+
+def _enqueue(study: optuna.Study, fixed: dict[str, Any]) -> None:
+    """Enqueue the raw trial parameters ``fixed`` unless the study holds them already.
+
+    A trial holds them when it is complete, pruned, waiting, running (perhaps in another worker), or
+    failed by the configuration itself (``user_attrs['error']``, set by :func:`tune`'s objective). A trial
+    that failed because its run ended (Ctrl-C, a crash) holds nothing: Optuna's ``skip_if_exists``
+    counted it, and a rerun of an interrupted run never evaluated the configuration (the benchmark
+    driver's warm start of ``'mlp_sam_ls'``).
+    """
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state == optuna.trial.TrialState.FAIL and "error" not in trial.user_attrs:
+            continue
+        held = trial.system_attrs.get("fixed_params", trial.params)
+        if held.keys() == fixed.keys() and all(_same_value(held[name], value) for name, value in fixed.items()):
+            return
+    study.enqueue_trial(fixed)
+
+
+def _same_value(held: Any, given: Any) -> bool:
+    # Optuna's skip_if_exists test: floats compare with np.isclose (a value read back from JSON may differ in
+    # the last bit), other values exactly, and a value of another type is another value.
+    if not isinstance(given, type(held)):
+        return False
+    if isinstance(given, float):
+        return bool(np.isclose(given, held, atol=0.0, equal_nan=True))
+    return bool(given == held)
 
 
 def _report_seed_end(
