@@ -1205,6 +1205,51 @@ def test_an_enqueued_trial_that_an_interruption_failed_is_enqueued_again(tmp_pat
 
 
 @needs_adult
+@pytest.mark.skipif(tuning.study._this_process() is None, reason="needs /proc to tell whether a process has ended")
+def test_a_trial_left_running_by_a_killed_process_is_failed_and_its_enqueued_configuration_rerun(tmp_path, capsys):
+    # A worker killed mid-trial (SIGKILL, out of memory) leaves its trial RUNNING for good: the rerun of the
+    # benchmark driver counted it as holding the enqueued warm start and never evaluated it.
+    import subprocess
+    import sys
+
+    from imbsk.tuning import study as study_module
+
+    fixed = {"max_depth": 4, "learning_rate": 0.2, "min_child_weight": 1.0, "subsample": 0.9,
+             "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-3}
+    alive = fixed | {"max_depth": 3}
+    storage = f"sqlite:///{tmp_path}/q.db"
+    process = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    killed = study_module._this_process() | {"pid": process.pid, "start": study_module._process_start(process.pid)}
+    process.kill()
+    process.wait()
+    study = optuna.create_study(storage=storage, study_name="adult-xgboost", direction="maximize")
+    for params, worker in ((fixed, killed), (alive, study_module._this_process())):
+        study.enqueue_trial(params)
+        study.ask().set_user_attr("worker", worker)
+    study = tuning.tune("adult", "xgboost", n_trials=1, storage=storage, data_home=DATA_HOME, max_train_rows=500,
+                        xgb_max_estimators=10, enqueue_trials=[fixed, alive])
+    assert [t.state.name for t in study.trials] == ["FAIL", "RUNNING", "COMPLETE"]
+    assert study.trials[2].params == fixed  # the running trial of a live process still holds its configuration
+    printed = capsys.readouterr().out
+    assert f"trial 0 was left running by process {process.pid}, which has ended; marked failed" in printed
+    assert study.trials[2].user_attrs["worker"] == study_module._this_process()
+
+
+def test_only_a_process_of_this_machine_and_namespace_is_judged_ended():
+    from imbsk.tuning.study import _has_ended, _this_process
+
+    here = _this_process()
+    if here is None:
+        pytest.skip("needs /proc")
+    assert not _has_ended(here, here)
+    gone = here | {"start": here["start"] + 1}  # the pid now names another process
+    assert _has_ended(gone, here)
+    for key in ("host", "boot_id", "pid_namespace"):
+        assert not _has_ended(gone | {key: "elsewhere"}, here)
+    assert not _has_ended(None, here) and not _has_ended({"pid": 1}, here) and not _has_ended(gone, None)
+
+
+@needs_adult
 def test_tune_command_enqueues_trials(tmp_path):
     from imbsk.cli import main
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -111,7 +113,11 @@ def tune(
     model : {'mlp', 'mlp_sam_ls', 'xgboost'}
         Model and search space.
     n_trials : int
-        Trials this call runs (added to those already in the study).
+        Trials this call runs (added to those already in the study). A trial
+        that a process of this machine left running when it was killed (SIGKILL,
+        out of memory) is marked failed first, as Ctrl-C fails its trial; failed
+        trials are never the best, and their configurations are not retried
+        unless enqueued (``enqueue_trials``).
     storage : str, default='sqlite:///imbsk-tuning.db'
         Optuna storage URL; shared by every worker of a study.
     study_name : str, default=None
@@ -244,7 +250,11 @@ def tune(
             trial.set_user_attr("error", f"{type(error).__name__}: {error}")
             raise
 
+    worker = _this_process()
+
     def run_trial(trial: optuna.Trial) -> float:
+        if worker is not None:
+            trial.set_user_attr("worker", worker)  # a later run tells a trial this process left running (killed)
         params = space(trial, batch_sizes=choices) | extra
         trial.set_user_attr("params", params)  # first: a pruned trial keeps what it tried
         member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
@@ -291,6 +301,7 @@ def tune(
         _pin_study_optimizer(study, optimizer)
         _check_batch_size_choices(study, choices)
         _check_pruning_steps(study, max_epochs, len(model_seeds), pruned=pruner not in (None, "none"))
+    _fail_abandoned_trials(study)
     for fixed in enqueue_trials or ():
         _enqueue(study, dict(fixed))
     # A diverging configuration (NaN loss) fails its trial, not the study.
@@ -298,14 +309,73 @@ def tune(
     return study
 
 
+def _process_start(pid: int) -> int:
+    """Start time of process ``pid`` (clock ticks after boot, ``/proc/<pid>/stat``); OSError without one."""
+    stat = Path(f"/proc/{int(pid)}/stat").read_text()
+    # The command name (field 2) may hold spaces and parentheses; the fields after its last ')' do not.
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+
+def _this_process() -> dict[str, Any] | None:
+    """What identifies this process among every process of every machine; None where ``/proc`` cannot tell."""
+    try:
+        return {
+            "host": socket.gethostname(),
+            "boot_id": Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+            # Containers on one machine (and one boot) number their processes apart.
+            "pid_namespace": os.stat("/proc/self/ns/pid").st_ino,
+            "pid": os.getpid(),
+            "start": _process_start(os.getpid()),
+        }
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _has_ended(worker: Any, here: dict[str, Any] | None) -> bool:
+    """Whether ``worker`` (a trial's ``user_attrs['worker']``) is a process of this machine that has ended.
+
+    Only a process seen from here can be checked: of this host, boot and process namespace. A process
+    elsewhere, or a record this code did not write, counts as alive.
+    """
+    if here is None or not isinstance(worker, dict) or any(worker.get(key) != here[key]
+                                                           for key in ("host", "boot_id", "pid_namespace")):
+        return False
+    try:
+        return _process_start(worker["pid"]) != worker["start"]  # the pid now names another process
+    except OSError:
+        return True  # no such process
+    except (KeyError, TypeError, ValueError, IndexError):
+        return False
+
+
+def _fail_abandoned_trials(study: optuna.Study) -> None:
+    """Mark failed the running trials whose process has ended (killed: SIGKILL, out of memory).
+
+    Such a trial stays RUNNING in the storage for good; as failed, it is what Ctrl-C leaves, and an
+    enqueued configuration it was evaluating is enqueued again (:func:`_enqueue`). Trials of processes
+    on other machines or in other containers cannot be checked here and stay as they are.
+    """
+    here = _this_process()
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if not _has_ended(trial.user_attrs.get("worker"), here):
+            continue
+        try:
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+        except (ValueError, RuntimeError):
+            continue  # another worker of the study marked it first
+        print(f"study {study.study_name!r}: trial {trial.number} was left running by process "
+              f"{trial.user_attrs['worker']['pid']}, which has ended; marked failed", flush=True)
+
+
 def _enqueue(study: optuna.Study, fixed: dict[str, Any]) -> None:
     """Enqueue the raw trial parameters ``fixed`` unless the study holds them already.
 
-    A trial holds them when it is complete, pruned, waiting, running (perhaps in another worker), or
-    failed by the configuration itself (``user_attrs['error']``, set by :func:`tune`'s objective). A trial
-    that failed because its run ended (Ctrl-C, a crash) holds nothing: Optuna's ``skip_if_exists``
-    counted it, and a rerun of an interrupted run never evaluated the configuration (the benchmark
-    driver's warm start of ``'mlp_sam_ls'``).
+    A trial holds them when it is complete, pruned, waiting, running (in another worker, or in a process
+    :func:`_fail_abandoned_trials` cannot check), or failed by the configuration itself
+    (``user_attrs['error']``, set by :func:`tune`'s objective). A trial that failed because its run
+    ended (Ctrl-C, a crash) holds nothing: Optuna's ``skip_if_exists`` counted it, and a rerun of an
+    interrupted run never evaluated the configuration (the benchmark driver's warm start of
+    ``'mlp_sam_ls'``).
     """
     for trial in study.get_trials(deepcopy=False):
         if trial.state == optuna.trial.TrialState.FAIL and "error" not in trial.user_attrs:
