@@ -1300,6 +1300,30 @@ def test_adult_example_script_runs_all_three_models(tmp_path, capsys, monkeypatc
 
 
 @needs_adult
+def test_benchmark_run_stopped_in_a_later_stage_keeps_the_files_of_the_models_it_finished(tmp_path, monkeypatch):
+    # The files were written once, after the last model: a run of hours that died while tuning its last model
+    # (out of memory, Ctrl-C) left no file of the models it had tuned and evaluated.
+    from imbsk.tuning import commands
+
+    tune = commands.tune
+
+    def stopped_at_the_mlp(dataset, model, **kwargs):
+        if model == "mlp":
+            raise KeyboardInterrupt
+        return tune(dataset, model, **kwargs)
+
+    monkeypatch.setattr(commands, "tune", stopped_at_the_mlp)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        tuning.run_benchmark("adult", n_trials={"xgboost": 1, "mlp": 1}, seeds=1, storage=f"sqlite:///{tmp_path}/s.db",
+                             data_home=DATA_HOME, max_train_rows=500, xgb_max_estimators=10, out=str(out))
+    assert list(pd.read_csv(out / "adult-summary.csv")["model"]) == ["xgboost"]
+    assert list(pd.read_csv(out / "adult-results.csv")["model"]) == ["xgboost"]
+    assert list(json.loads((out / "adult-best-params.json").read_text())) == ["xgboost"]
+    assert not [path.name for path in out.iterdir() if path.name.startswith(".")]  # no temporary file left
+
+
+@needs_adult
 def test_example_script_reruns_on_the_same_storage(tmp_path, capsys):
     common = ["--max-epochs", "1", "--max-train-rows", "600", "--xgb-max-estimators", "10", "--seeds", "1",
               "--data-home", DATA_HOME, "--storage", f"sqlite:///{tmp_path}/r.db", "--out", str(tmp_path / "out")]

@@ -16,7 +16,7 @@ import optuna
 import pandas as pd
 
 from imbsk._argtypes import device_name, non_negative_int, positive_float, positive_int
-from imbsk._files import check_output_directory
+from imbsk._files import atomic_write, check_output_directory
 from imbsk.metrics import format_mean_se
 from imbsk.training.allocator import retain_freed_cpu_memory
 from imbsk.tuning.data import load_split
@@ -100,7 +100,8 @@ def run_benchmark(
     out : str, default=None
         Directory for ``{dataset}-results.csv``, ``{dataset}-summary.csv`` and
         ``{dataset}-best-params.json`` (each model's best parameters, validation
-        accuracy and the caps it was evaluated with).
+        accuracy and the caps it was evaluated with), written again after each
+        model, so that a run stopped in a later stage keeps the models it finished.
     seed : int, default=0
         Sampler seed of every study (:func:`tune`), and the model seed of their
         trials (the evaluation uses seeds ``0..seeds-1`` whatever it is); a rerun
@@ -123,6 +124,8 @@ def run_benchmark(
     results : pandas.DataFrame
         Per-seed rows of every model (see :func:`evaluate`).
     """
+    if not n_trials:
+        raise ValueError("n_trials must name at least one model")
     frames = []
     best: dict[str, Any] = {}
     raw_best: dict[str, dict[str, Any]] = {}
@@ -159,16 +162,24 @@ def run_benchmark(
         frames.append(frame)
         best[model] = {"params": params, "val_accuracy": study.best_value, "n_trials": len(completed),
                        "tuning_seconds_this_run": tuned, **caps}
-    results = pd.concat(frames, ignore_index=True)
-    summary = summarize(results)
+        results = pd.concat(frames, ignore_index=True)
+        summary = summarize(results)
+        if out is not None:
+            # After every model, not once at the end: a run that dies in a later stage (out of memory, Ctrl-C,
+            # a preempted machine) keeps the results of the models it finished.
+            _write_benchmark_files(Path(out), dataset, results, summary, best)
     print(format_summary(summary), flush=True)
-    if out is not None:
-        directory = Path(out)
-        directory.mkdir(parents=True, exist_ok=True)
-        results.to_csv(directory / f"{dataset}-results.csv", index=False)
-        summary.to_csv(directory / f"{dataset}-summary.csv", index=False)
-        (directory / f"{dataset}-best-params.json").write_text(json.dumps(best, indent=2))
     return results
+
+
+def _write_benchmark_files(
+    directory: Path, dataset: str, results: pd.DataFrame, summary: pd.DataFrame, best: dict[str, Any]
+) -> None:
+    """Write ``{dataset}-results.csv``, ``-summary.csv`` and ``-best-params.json``, each whole or not at all."""
+    texts = {"-results.csv": results.to_csv(index=False), "-summary.csv": summary.to_csv(index=False),
+             "-best-params.json": json.dumps(best, indent=2)}
+    for suffix, text in texts.items():
+        atomic_write(directory / f"{dataset}{suffix}", text.encode("utf-8"))
 
 
 def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
