@@ -1324,6 +1324,19 @@ def test_benchmark_run_stopped_in_a_later_stage_keeps_the_files_of_the_models_it
 
 
 @needs_adult
+@pytest.mark.parametrize("models", [["mlp_sam_ls"], ["xgboost", "mlp_sam_ls", "mlp"]])
+def test_sam_ls_on_mlp_without_an_mlp_stage_before_it_is_refused(tmp_path, capsys, models):
+    # It was ignored: rerunning only the stage a crash stopped (--models mlp_sam_ls --sam-ls-on-mlp) tuned the
+    # whole space in the study 'adult-mlp_sam_ls' instead of continuing 'adult-mlp_sam_ls-on-mlp'.
+    storage = f"sqlite:///{tmp_path}/s.db"
+    assert tuning.benchmark_main("adult", ["--models", *models, "--sam-ls-on-mlp", "--n-trials", "1",
+                                           "--max-epochs", "1", "--max-train-rows", "600", "--data-home", DATA_HOME,
+                                           "--storage", storage, "--out", str(tmp_path / "out")]) == 2
+    assert "holds the best 'mlp' configuration of the same run fixed" in capsys.readouterr().err
+    assert optuna.get_all_study_names(storage) == []  # refused before any study
+
+
+@needs_adult
 def test_example_script_reruns_on_the_same_storage(tmp_path, capsys):
     common = ["--max-epochs", "1", "--max-train-rows", "600", "--xgb-max-estimators", "10", "--seeds", "1",
               "--data-home", DATA_HOME, "--storage", f"sqlite:///{tmp_path}/r.db", "--out", str(tmp_path / "out")]

@@ -117,7 +117,8 @@ def run_benchmark(
     (``enqueue_trials`` of :func:`tune`). With ``sam_ls_on_mlp=True`` the
     ``'mlp_sam_ls'`` study (named ``'{dataset}-mlp_sam_ls-on-mlp'``) also holds
     every other parameter at the best ``'mlp'`` values (``fixed_params``), so its
-    trials search only ``sam_asymmetric_rho`` and ``class_smoothing_eps``.
+    trials search only ``sam_asymmetric_rho`` and ``class_smoothing_eps``; without
+    ``'mlp'`` before ``'mlp_sam_ls'`` in ``n_trials`` it raises a ValueError.
 
     Returns
     -------
@@ -126,6 +127,14 @@ def run_benchmark(
     """
     if not n_trials:
         raise ValueError("n_trials must name at least one model")
+    models = list(n_trials)
+    mlp_first = "mlp" in models and models.index("mlp") < models.index("mlp_sam_ls") if "mlp_sam_ls" in models else True
+    if sam_ls_on_mlp and not mlp_first:
+        # Without an 'mlp' stage before it there is no configuration to hold fixed: the 'mlp_sam_ls' stage
+        # tuned the whole space in the study '{dataset}-mlp_sam_ls', not the '-on-mlp' one (e.g. a rerun of
+        # only the stage a crash stopped, --models mlp_sam_ls --sam-ls-on-mlp).
+        raise ValueError("sam_ls_on_mlp (--sam-ls-on-mlp) holds the best 'mlp' configuration of the same run fixed: "
+                         "run 'mlp' before 'mlp_sam_ls' (--models mlp mlp_sam_ls)")
     frames = []
     best: dict[str, Any] = {}
     raw_best: dict[str, dict[str, Any]] = {}
@@ -215,7 +224,8 @@ def benchmark_main(dataset: str, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--predictions-dir", default=None, metavar="DIR",
                         help="keep every evaluated model's probabilities here and reuse stored ones (imbsk evaluate)")
     parser.add_argument("--sam-ls-on-mlp", action="store_true",
-                        help="tune only rho and eps of MLP + SAM-A + smoothing, on the tuned MLP-PLR configuration")
+                        help="tune only rho and eps of MLP + SAM-A + smoothing, on the MLP-PLR configuration tuned "
+                             "before it in the same run (--models must run mlp before mlp_sam_ls)")
     _add_mlp_training_arguments(parser)
     args = parser.parse_args(argv)
     try:
