@@ -1250,6 +1250,18 @@ def test_only_a_process_of_this_machine_and_namespace_is_judged_ended():
 
 
 @needs_adult
+def test_a_run_of_no_trial_enqueues_nothing(tmp_path, capsys):
+    # The example scripts' --n-trials 0 ("evaluate the study's best as it is") enqueued the mlp_sam_ls warm start
+    # and left it waiting: the next run of that study, whatever its options, ran it first.
+    fixed = {"max_depth": 4, "learning_rate": 0.2, "min_child_weight": 1.0, "subsample": 0.9,
+             "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-3}
+    kwargs = dict(storage=f"sqlite:///{tmp_path}/q.db", data_home=DATA_HOME, max_train_rows=500, xgb_max_estimators=10)
+    tuning.tune("adult", "xgboost", n_trials=1, **kwargs)
+    study = tuning.tune("adult", "xgboost", n_trials=0, enqueue_trials=[fixed], **kwargs)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
+
+
+@needs_adult
 def test_tune_command_enqueues_trials(tmp_path):
     from imbsk.cli import main
 

@@ -150,7 +150,8 @@ def tune(
         (skipped if the study holds them already: in a trial that is complete,
         pruned, waiting or running, or that the configuration itself failed; a
         trial failed by an interruption, e.g. Ctrl-C, does not count, so the rerun
-        evaluates them); they count towards ``n_trials``.
+        evaluates them); they count towards ``n_trials``, and ``n_trials=0``
+        enqueues none.
     fixed_params : dict, default=None
         Raw trial parameters held at these values in every trial
         (:class:`optuna.samplers.PartialFixedSampler`); the sampler searches
@@ -302,7 +303,9 @@ def tune(
         _check_batch_size_choices(study, choices)
         _check_pruning_steps(study, max_epochs, len(model_seeds), pruned=pruner not in (None, "none"))
     _fail_abandoned_trials(study)
-    for fixed in enqueue_trials or ():
+    # A run of no trial (a report: --n-trials 0) would leave them waiting in the study, to be run first by
+    # whichever run of the study comes next, with its own options.
+    for fixed in (enqueue_trials or ()) if n_trials > 0 else ():
         _enqueue(study, dict(fixed))
     # A diverging configuration (NaN loss) fails its trial, not the study.
     study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, catch=_TRIAL_ERRORS)
