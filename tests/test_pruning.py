@@ -238,6 +238,21 @@ def test_a_pruned_study_is_not_resumed_with_steps_that_mean_other_epochs(tmp_pat
 
 
 @needs_adult
+def test_a_pruner_is_not_resumed_on_trials_an_unpruned_run_added_under_other_caps(tmp_path):
+    # The record of the study's caps matched, so the pruner compared this run's trials with the curves of trials
+    # that a run without a pruner had added under another epoch cap: steps that mean other epochs.
+    storage = f"sqlite:///{tmp_path}/u.db"
+    common = dict(data_home=DATA_HOME, max_train_rows=600, batch_sizes=(128,), fixed_params=FIXED, storage=storage,
+                  trial_seeds=2)
+    tuning.tune("adult", "mlp", n_trials=1, max_epochs=2, pruner="median", **common)
+    study = tuning.tune("adult", "mlp", n_trials=1, max_epochs=3, **common)  # allowed: no pruner
+    with pytest.raises(ValueError, match=r"holds trial 1, run without a pruner under max_epochs=3 and 2 seed"):
+        tuning.tune("adult", "mlp", n_trials=1, max_epochs=2, pruner="median", **common)
+    assert len(study.trials) == 2
+    tuning.tune("adult", "mlp", n_trials=0, max_epochs=3, **common)  # still allowed without a pruner
+
+
+@needs_adult
 def test_without_a_pruner_trials_still_record_their_learning_curves(tmp_path):
     study = tuning.tune("adult", "mlp", n_trials=2, storage=f"sqlite:///{tmp_path}/n.db", data_home=DATA_HOME,
                         max_epochs=2, max_train_rows=600, batch_sizes=(128,), fixed_params=FIXED)

@@ -471,6 +471,20 @@ def _check_pruning_steps(study: optuna.Study, max_epochs: int, n_model_seeds: in
             f"(max_epochs={max_epochs}, {n_model_seeds} seed(s)) with them at steps that mean other epochs. "
             "Resume with the recorded caps, run without a pruner, or give the new study its own name."
         )
+    if pruned:
+        # A run without a pruner may add trials under other caps (allowed: nothing compares their steps then);
+        # a pruner resumed later with the recorded caps would compare with those trials' curves.
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            attrs, seeds = trial.user_attrs, trial.user_attrs.get("model_seeds")
+            if not trial.intermediate_values or "max_epochs" not in attrs or not isinstance(seeds, list):
+                continue  # an XGBoost trial, or one that predates these records
+            if {"max_epochs": attrs["max_epochs"], "n_model_seeds": len(seeds)} != steps:
+                raise ValueError(
+                    f"Study {study.study_name!r} holds trial {trial.number}, run without a pruner under "
+                    f"max_epochs={attrs['max_epochs']} and {len(seeds)} seed(s): a pruner would "
+                    f"compare this run's trials (max_epochs={max_epochs}, {n_model_seeds} seed(s)) with its "
+                    "steps, which mean other epochs. Run without a pruner, or give the new study its own name."
+                )
 
 
 def _pin_study_optimizer(study: optuna.Study, optimizer: str) -> None:
