@@ -26,6 +26,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from imbsk import ImbalancedMLPClassifier
 
+from _memory import traced_peak
+
 FAST = dict(hidden_layer_sizes=(32,), d_embedding=8, n_frequencies=8, batch_size=32, device="cpu")
 
 
@@ -960,8 +962,6 @@ def test_architecture_parameters_reach_the_preprocessor_and_the_network(imbalanc
 def test_predict_does_not_copy_a_numeric_array_to_float64_whole(dtype):
     # A float32 (or integer) table was first copied whole to float64, twice its size, then encoded: now the
     # preprocessor converts it a chunk of rows at a time, to the same values (predictions bit-identical).
-    import tracemalloc
-
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(300_000, 12)) * 3).astype(dtype)
     y = rng.integers(0, 2, size=300_000)
@@ -969,12 +969,7 @@ def test_predict_does_not_copy_a_numeric_array_to_float64_whole(dtype):
         hidden_layer_sizes=(), d_embedding=4, n_frequencies=4, max_iter=1, validation_fraction=None, random_state=0
     ).fit(X[:300], y[:300])
     expected = clf.predict_proba(X[:40_000].astype(np.float64))
-    tracemalloc.start()
-    try:
-        inputs = clf._transform_inputs(X)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    inputs, peak = traced_peak(lambda: clf._transform_inputs(X))
     # 3.6 x the float32 encoding before (the float64 copy, then the encoding and chunks of float64), 1.6 x now
     encoding = X.size * 4
     assert peak < 2 * encoding, peak

@@ -17,6 +17,8 @@ from sklearn.utils.estimator_checks import check_estimator
 
 from imbsk.preprocessing.tabular import TabularPreprocessor, category_codes, sorted_categories
 
+from _memory import traced_peak
+
 
 def _shared_data_dir() -> Path:
     env = os.environ.get("IMBSK_SHARED_DATA")
@@ -215,18 +217,11 @@ def test_quantile_noise_only_affects_fit_and_is_seeded() -> None:
 def test_quantile_fit_keeps_at_most_two_copies_of_the_numeric_block() -> None:
     # The noisy copy is built in place: x_num + noise_std * N held the block, N and their product at once
     # (three copies: 460 MiB at Covertype's 371,847 x 54, against 310 MiB now).
-    import tracemalloc
-
     rng = np.random.default_rng(0)
     X = rng.integers(0, 100, size=(50_000, 20)).astype(np.float64)
     block_bytes = X.nbytes
     preprocessor = TabularPreprocessor(random_state=0)
-    tracemalloc.start()
-    try:
-        preprocessor.fit(X)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    _, peak = traced_peak(lambda: preprocessor.fit(X))
     assert peak < 2.5 * block_bytes
     # ... with the quantiles the noise formula gives (the same products and sums, bit for bit)
     from imbsk.preprocessing.tabular import _quantile_noise_std
@@ -471,17 +466,10 @@ def test_transform_holds_a_chunk_of_float64_not_the_whole_block() -> None:
     # The numeric block was copied to float64 whole, then again by the QuantileTransformer, before the float32
     # cast: two float64 copies of the table at once (445 MiB for 500,000 x 54 float64 rows). Encoded by row chunks,
     # the float32 output is the only array of the table's length.
-    import tracemalloc
-
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300_000, 12))
     preprocessor = TabularPreprocessor(random_state=0).fit(X[:2000])
-    tracemalloc.start()
-    try:
-        preprocessor.transform(X)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    _, peak = traced_peak(lambda: preprocessor.transform(X))
     assert peak < 1.5 * X.nbytes  # 2.7 x before (two float64 copies and the float32 output), 1.1 x now
 
 
