@@ -1249,6 +1249,46 @@ def test_only_a_process_of_this_machine_and_namespace_is_judged_ended():
     assert not _has_ended(None, here) and not _has_ended({"pid": 1}, here) and not _has_ended(gone, None)
 
 
+def test_a_live_process_whose_proc_entry_cannot_be_read_is_not_judged_ended(monkeypatch):
+    # /proc mounted with hidepid=1 or 2 (shared machines) hides another user's processes: reading their stat
+    # fails as for an ended process, and a run of the study failed the live trials of another user's worker,
+    # whose optimize then ended on "Cannot tell a FAIL trial".
+    import subprocess
+    import sys
+
+    from imbsk.tuning import study as study_module
+
+    here = study_module._this_process()
+    if here is None:
+        pytest.skip("needs /proc")
+    def refused(pid, signal):
+        raise PermissionError(f"kill({pid}, {signal})")
+
+    def gone(pid):
+        raise FileNotFoundError(f"/proc/{pid}/stat")
+
+    process = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        child = here | {"pid": process.pid, "start": study_module._process_start(process.pid)}
+        for hidden in (FileNotFoundError, PermissionError):
+            def unreadable(pid, error=hidden):
+                raise error(f"/proc/{pid}/stat")
+
+            monkeypatch.setattr(study_module, "_process_start", unreadable)
+            assert not study_module._has_ended(child, here), hidden
+            assert not study_module._has_ended(here, here), hidden
+            # another user's process: kill(pid, 0) may not signal it, but it exists
+            monkeypatch.setattr(study_module.os, "kill", refused)
+            assert not study_module._has_ended(child, here), hidden
+            monkeypatch.undo()
+    finally:
+        process.kill()
+        process.wait()
+    # an ended process is still told apart when its stat cannot be read
+    monkeypatch.setattr(study_module, "_process_start", gone)
+    assert study_module._has_ended(child, here)
+
+
 @needs_adult
 def test_a_run_of_no_trial_enqueues_nothing(tmp_path, capsys):
     # The example scripts' --n-trials 0 ("evaluate the study's best as it is") enqueued the mlp_sam_ls warm start

@@ -344,11 +344,25 @@ def _has_ended(worker: Any, here: dict[str, Any] | None) -> bool:
                                                            for key in ("host", "boot_id", "pid_namespace")):
         return False
     try:
-        return _process_start(worker["pid"]) != worker["start"]  # the pid now names another process
+        pid = int(worker["pid"])
+        return _process_start(pid) != worker["start"]  # the pid now names another process
     except OSError:
-        return True  # no such process
+        # Not only a process that is gone: /proc mounted with hidepid hides (or bars) another user's processes.
+        # kill(pid, 0) sends nothing and tells the two apart; a live process of another user keeps its trials.
+        return pid > 0 and not _process_exists(pid)
     except (KeyError, TypeError, ValueError, IndexError):
         return False
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether process ``pid`` exists, whoever owns it (only called where ``/proc`` exists: Linux)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 def _fail_abandoned_trials(study: optuna.Study) -> None:
