@@ -502,10 +502,22 @@ def test_chunked_transform_names_the_first_bad_column_of_the_whole_table(monkeyp
     bad = X.copy()
     bad.loc[3, "second"] = np.nan  # in the first chunk
     bad.loc[25, "first"] = np.inf  # in the third: the column an unchunked pass names
-    with pytest.raises(ValueError, match="'first' contains NaN or infinity"):
+    with pytest.raises(ValueError, match="'first' contains NaN or infinity") as caught:
         preprocessor.transform(bad)
+    # ... and only that column: not chained to the first chunk's error, which names 'second'
+    assert not any("'second'" in message for message in _chained_messages(caught.value))
     text = X.astype(object)
     text.loc[3, "second"] = "x"
     text.loc[25, "first"] = "y"
-    with pytest.raises(ValueError, match="'first' is treated as numeric"):
+    with pytest.raises(ValueError, match="'first' is treated as numeric") as caught:
         TabularPreprocessor(categorical_features=[]).fit(X).transform(text)
+    assert not any("'second'" in message for message in _chained_messages(caught.value))
+
+
+def _chained_messages(error: BaseException | None) -> list[str]:
+    """The messages of ``error`` and of every exception its traceback shows before it (cause or context)."""
+    messages = []
+    while error is not None:
+        messages.append(str(error))
+        error = error.__cause__ or error.__context__
+    return messages

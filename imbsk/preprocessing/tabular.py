@@ -464,10 +464,15 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
         """The normalised numeric columns of ``chunk``, some rows of ``X`` (float64; cast by the caller)."""
         try:
             block = self._numeric_block(chunk, labels)
-        except ValueError:
+            chunk_error = None
+        except ValueError as error:
+            chunk_error = error
+        if chunk_error is not None:
             # The error of the whole table, which names the first bad column of all its rows, not of this chunk's.
+            # Raised outside the except clause: chained to the chunk's error, the traceback showed both, each
+            # naming its own column ("During handling of the above exception, another exception occurred").
             self._numeric_block(X, labels)
-            raise
+            raise chunk_error
         if self.numeric_transformer_ is not None:
             # The scaler is internal: its output must stay an array whatever the user set with
             # sklearn.set_config(transform_output='pandas'), which would otherwise apply to it.
