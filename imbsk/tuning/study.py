@@ -115,9 +115,10 @@ def tune(
     n_trials : int
         Trials this call runs (added to those already in the study). A trial
         that a process of this machine left running when it was killed (SIGKILL,
-        out of memory) is marked failed first, as Ctrl-C fails its trial; failed
-        trials are never the best, and their configurations are not retried
-        unless enqueued (``enqueue_trials``).
+        out of memory) is marked failed first, as Ctrl-C fails its trial (on
+        Linux, whose ``/proc`` tells which processes have ended; elsewhere such a
+        trial stays running); failed trials are never the best, and their
+        configurations are not retried unless enqueued (``enqueue_trials``).
     storage : str, default='sqlite:///imbsk-tuning.db'
         Optuna storage URL; shared by every worker of a study.
     study_name : str, default=None
