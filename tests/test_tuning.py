@@ -1203,6 +1203,18 @@ def test_an_enqueued_trial_that_an_interruption_failed_is_enqueued_again(tmp_pat
     assert len(study.trials) == 4 and study.trials[-1].state.name == "COMPLETE"
     assert study.trials[-1].params not in (fixed, other)
 
+    # Out of GPU memory (another process may hold it) is not the configuration's failure: enqueued again.
+    def out_of_memory(*args, **kw):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    third = fixed | {"max_depth": 5}
+    monkeypatch.setattr(study_module, "_evaluated_member", out_of_memory)
+    study = tuning.tune("adult", "xgboost", n_trials=1, **(kwargs | {"enqueue_trials": [third]}))
+    assert study.trials[-1].state.name == "FAIL" and "error" not in study.trials[-1].user_attrs
+    monkeypatch.setattr(study_module, "_evaluated_member", fit)
+    study = tuning.tune("adult", "xgboost", n_trials=1, **(kwargs | {"enqueue_trials": [third]}))
+    assert study.trials[-1].state.name == "COMPLETE" and study.trials[-1].params == third
+
 
 @needs_adult
 @pytest.mark.skipif(tuning.study._this_process() is None, reason="needs /proc to tell whether a process has ended")
@@ -1688,3 +1700,8 @@ def test_output_stem_with_a_slash_writes_into_a_subdirectory_of_out(tmp_path, ca
     (out / "blocked").write_text("")
     assert main(["evaluate", "--config", str(config), "--seeds", "0-0", "--name", "blocked/x", *common]) == 2
     assert "is a file" in capsys.readouterr().err
+    # A name that would leave --out (joined onto it, an absolute name replaces it) is refused before any fit.
+    for name in (str(tmp_path / "elsewhere"), "../escaped"):
+        assert main(["evaluate", "--config", str(config), "--seeds", "0-0", "--name", name, *common]) == 2
+        assert "must name a file inside --out" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere-seeds.csv").exists() and not (tmp_path / "escaped-seeds.csv").exists()

@@ -100,6 +100,10 @@ together with ``'fit_time'`` (seconds), ``'epochs'`` (epochs run for the
 MLPs, trees kept for XGBoost) and the caps it trained under (``'max_epochs'``,
 ``'xgb_max_estimators'``, ``'max_train_rows'``), which ``imbsk tune`` writes
 into ``<study>-best.json`` for the best trial whatever its own options.
+A trial also records ``'worker'`` (its process: host name, boot id, process
+namespace, pid and start time, so that a later run can tell a trial left
+running by a killed process; the study's storage holds them, shared or not)
+and, when the configuration itself failed it, ``'error'`` (the exception).
 
 Several workers
 ---------------

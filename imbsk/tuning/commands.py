@@ -409,8 +409,14 @@ def _output_path(out: str | os.PathLike, stem: str, suffix: str, *, create: bool
 
     A stem may hold a ``/`` (an Optuna study name such as ``'adult/mlp'``, or ``--name runs/a``): it names
     a subdirectory of ``out``, which must exist before the file is written, or the write that ends a
-    whole run fails.
+    whole run fails. A stem that would leave ``out`` (an absolute name, or a ``..`` part; joined onto
+    ``out`` they write elsewhere) is refused with a ValueError.
     """
+    if Path(stem).is_absolute() or ".." in Path(stem).parts:
+        raise ValueError(
+            f"The output name {stem!r} (the study name or --name) must name a file inside --out {out}: "
+            "no leading '/' and no '..'."
+        )
     path = Path(out) / f"{stem}{suffix}"
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import optuna
+import torch
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from imbsk.tuning.data import load_split
@@ -248,8 +249,10 @@ def tune(
             return run_trial(trial)
         except _TRIAL_ERRORS as error:
             # The configuration's own failure: a rerun that enqueues it again would fail the same way
-            # (_enqueue), unlike a trial that failed because its run was interrupted.
-            trial.set_user_attr("error", f"{type(error).__name__}: {error}")
+            # (_enqueue), unlike a trial that failed because its run was interrupted, or because another
+            # process held the GPU's memory at the time.
+            if not isinstance(error, torch.cuda.OutOfMemoryError):
+                trial.set_user_attr("error", f"{type(error).__name__}: {error}")
             raise
 
     worker = _this_process()
