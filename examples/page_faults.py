@@ -79,9 +79,16 @@ def main() -> int:
     runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for pair in range(args.pairs):
         for mode in MODES if pair % 2 == 0 else MODES[::-1]:
-            out = subprocess.run([sys.executable, __file__, "--child", mode, *forwarded],
-                                 check=True, capture_output=True, text=True).stdout
-            run = json.loads(out.strip().splitlines()[-1])
+            child_run = subprocess.run([sys.executable, __file__, "--child", mode, *forwarded],
+                                       capture_output=True, text=True)
+            if child_run.returncode != 0:
+                # The child's stderr holds the reason (no data, a bad --rows, ...): without it, all that
+                # showed was a CalledProcessError naming the command line.
+                sys.stderr.write(child_run.stderr)
+                print(f"{parser.prog}: error: the {mode} fit of pair {pair} failed "
+                      f"(exit status {child_run.returncode}); its error is above", file=sys.stderr)
+                return 1
+            run = json.loads(child_run.stdout.strip().splitlines()[-1])
             runs[mode].append(run)
             print(f"pair {pair}: {mode:7s} fit {run['fit_s']:7.2f} s  minor page faults {run['faults']:>9,}  "
                   f"predict_proba {run['proba']}", flush=True)
