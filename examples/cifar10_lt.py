@@ -6,6 +6,9 @@ accuracy, balanced accuracy and the minority / majority accuracy (mean accuracy
 of the 20% of classes with the fewest / most training images, as in the paper),
 with the training time. All rows are written to a CSV file.
 
+Exit status 0; 2 when the data is not available (CIFAR-10: no archive in --data-home and
+the download failed).
+
 Methods (all share the paper's training recipe of :class:`ImbalancedCNNClassifier`):
 
 * ``erm`` -- plain cross-entropy;
@@ -121,7 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'r':>6} {'method':<12} {'seed':>4} {'acc':>6} {'bal':>6} {'min':>6} {'maj':>6} {'sec':>8}"
     print(header)
     for ratio in args.imbalance_ratio:
-        data = load(args.dataset, ratio, args.data_home)
+        try:
+            data = load(args.dataset, ratio, args.data_home)
+        except FileNotFoundError as error:  # the loader's message says where to put the archive
+            print(f"The {args.dataset} data is not available, so nothing was run.\n{error}", file=sys.stderr)
+            return 2
         counts = dict(zip(range(len(data.class_counts)), data.class_counts.tolist()))
         for name in methods:
             for seed in args.seeds:

@@ -33,6 +33,50 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def test_cifar10_lt_digits_run_writes_its_rows(tmp_path, monkeypatch, capsys):
+    script = _script("cifar10_lt", monkeypatch)
+    output = tmp_path / "digits.csv"
+    argv = ["--dataset", "digits", "--epochs", "1", "--methods", "erm", "--imbalance-ratio", "0.1",
+            "--threads", "1", "--output", str(output)]
+    assert script["main"](argv) == 0
+    (row,) = _rows(output)
+    assert list(row) == script["COLUMNS"]
+    assert (row["method"], row["architecture"], row["epochs"], row["device"]) == ("erm", "resnet8", "1", "cpu")
+    assert 0 <= float(row["accuracy"]) <= 1 and float(row["fit_seconds"]) > 0
+    assert f"wrote 1 rows to {output}" in capsys.readouterr().out
+
+
+def test_cifar10_lt_reads_a_cifar_archive(tmp_path, monkeypatch):
+    from test_cifar import PER_BATCH, _archive_bytes
+
+    payload, _ = _archive_bytes(np.random.default_rng(0))
+    (tmp_path / CIFAR10_FILE).write_bytes(payload)
+    script = _script("cifar10_lt", monkeypatch)
+    output = tmp_path / "cifar.csv"
+    argv = ["--data-home", str(tmp_path), "--imbalance-ratio", "0.5", "--epochs", "1", "--methods", "erm",
+            "--architecture", "resnet8", "--batch-size", "16", "--threads", "1", "--output", str(output)]
+    assert script["main"](argv) == 0
+    (row,) = _rows(output)
+    # 5 batches of PER_BATCH images, 10 classes: PER_BATCH // 2 images per class before the long tail.
+    assert int(row["n_train"]) == long_tailed_counts(5 * PER_BATCH // 10, 10, 0.5).sum()
+    assert (row["dataset"], row["augmentation"], row["mixing"]) == ("cifar10", "trivialaugment", "cutmix")
+
+
+def test_cifar10_lt_without_the_archive_says_so_and_exits_2(tmp_path, monkeypatch, capsys):
+    import imbsk.datasets.cifar as cifar
+
+    def offline(url: str) -> bytes:
+        raise OSError("offline")
+
+    monkeypatch.setattr(cifar, "download_bytes", offline)
+    script = _script("cifar10_lt", monkeypatch)
+    output = tmp_path / "none.csv"
+    assert script["main"](["--data-home", str(tmp_path), "--epochs", "1", "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert "data is not available, so nothing was run" in err and CIFAR10_FILE in err
+    assert not output.exists()
+
+
 def test_page_faults_reports_why_a_child_fit_failed(tmp_path, monkeypatch, capsys):
     # A file that is not Otto's: the child's loader refuses it (no download is tried, the file is there).
     with gzip.open(tmp_path / "otto_train.csv.gz", "wt") as fh:
