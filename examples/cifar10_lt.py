@@ -4,7 +4,8 @@ For every imbalance ratio, method and seed the script trains one network on the
 long-tailed training set, evaluates it on the balanced test set and prints the
 accuracy, balanced accuracy and the minority / majority accuracy (mean accuracy
 of the 20% of classes with the fewest / most training images, as in the paper),
-with the training time. All rows are written to a CSV file.
+with the training time. All rows are written to a CSV file, rewritten after every fit so that a
+run stopped part-way keeps the rows it finished.
 
 Exit status 0; 2 when the data is not available (CIFAR-10: no archive in --data-home and
 the download failed).
@@ -78,6 +79,14 @@ def load(dataset: str, ratio: float, data_home: str | None):
     if dataset == "digits":
         return load_digits_lt(ratio, as_images=True, random_state=0)
     return load_cifar10_lt(ratio, data_home=data_home, random_state=0)
+
+
+def write_rows(output: str, rows: list[dict[str, Any]]) -> None:
+    """(Re)write the CSV file with every row so far."""
+    with open(output, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -163,11 +172,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{row['minority_accuracy']:>6.3f} {row['majority_accuracy']:>6.3f} {seconds:>8.1f}",
                     flush=True,
                 )
-
-    with open(output, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+                # After every fit: a GPU run of hours that dies in a later fit (out of memory, Ctrl-C)
+                # used to leave no file at all, the CSV being written once at the end.
+                write_rows(output, rows)
 
     groups: dict[tuple[float, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:

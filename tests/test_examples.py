@@ -77,6 +77,25 @@ def test_cifar10_lt_without_the_archive_says_so_and_exits_2(tmp_path, monkeypatc
     assert not output.exists()
 
 
+def test_cifar10_lt_run_stopped_part_way_keeps_the_rows_it_finished(tmp_path, monkeypatch):
+    script = _script("cifar10_lt", monkeypatch)
+    estimator = script["ImbalancedCNNClassifier"]
+    built = []
+
+    def stopped_at_the_second_fit(*args, **kwargs):
+        built.append(kwargs["random_state"])
+        if len(built) == 2:
+            raise KeyboardInterrupt
+        return estimator(*args, **kwargs)
+
+    script["main"].__globals__["ImbalancedCNNClassifier"] = stopped_at_the_second_fit
+    output = tmp_path / "part.csv"
+    with pytest.raises(KeyboardInterrupt):
+        script["main"](["--dataset", "digits", "--epochs", "1", "--methods", "erm", "--imbalance-ratio", "0.1",
+                        "--seeds", "0", "1", "--output", str(output)])
+    assert [row["seed"] for row in _rows(output)] == ["0"]
+
+
 def test_page_faults_reports_why_a_child_fit_failed(tmp_path, monkeypatch, capsys):
     # A file that is not Otto's: the child's loader refuses it (no download is tried, the file is there).
     with gzip.open(tmp_path / "otto_train.csv.gz", "wt") as fh:
