@@ -106,3 +106,34 @@ def test_page_faults_reports_why_a_child_fit_failed(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert "otto_train.csv.gz" in err  # the child's own error, not only the command line that failed
     assert "the default fit of pair 0 failed" in err
+
+
+def test_overhead_prints_every_ratio(monkeypatch, capsys):
+    script = _script("overhead", monkeypatch)
+    monkeypatch.setattr(sys, "argv", ["overhead.py", "--rows", "300", "--epochs", "1", "--hidden", "16",
+                                      "--repeats", "1"])
+    script["main"]()
+    out = capsys.readouterr().out
+    for label in ("hand-written loop", "ImbalancedMLPClassifier.fit", "of which training epochs",
+                  "SAM (uniform rho)", "SAM-A (per-class rho)", "SAM-A, faithful step"):
+        assert label in out
+
+
+def test_profile_cnn_fit_times_the_augmentations(monkeypatch, capsys):
+    script = _script("profile_cnn_fit", monkeypatch)
+    monkeypatch.setattr(sys, "argv", ["profile_cnn_fit.py", "--augment-only", "--repeats", "1"])
+    script["main"]()
+    out = capsys.readouterr().out
+    assert "median of 5" in out  # --augment-only takes at least 5 repeats
+    assert all(f"{name} " in out for name in ("flip_crop", "trivialaugment", "autoaugment"))
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "adult.csv.gz").is_file(), reason="Adult file not available")
+def test_profile_fit_times_and_saves_the_configurations_asked_for(tmp_path, monkeypatch, capsys):
+    script = _script("profile_fit", monkeypatch)
+    monkeypatch.setattr(sys, "argv", ["profile_fit.py", "--data-home", str(SHARED_DATA), "--configs", "erm_b256",
+                                      "--repeats", "1", "--save-proba", str(tmp_path)])
+    script["main"]()
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("erm_b256")]
+    assert line.endswith("s   (" + line.split()[1] + ")")  # the median of one run is that run
+    assert np.load(tmp_path / "erm_b256.npy").shape == (2000, 2)
