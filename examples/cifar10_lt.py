@@ -115,8 +115,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        raise SystemExit(f"--threads must be a positive number of threads; got {args.threads}.")
     retain_freed_cpu_memory()  # a process that trains (see imbsk.training.allocator)
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
     digits = args.dataset == "digits"
     architecture = args.architecture or ("resnet8" if digits else "resnet32")

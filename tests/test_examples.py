@@ -137,3 +137,10 @@ def test_profile_fit_times_and_saves_the_configurations_asked_for(tmp_path, monk
     (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("erm_b256")]
     assert line.endswith("s   (" + line.split()[1] + ")")  # the median of one run is that run
     assert np.load(tmp_path / "erm_b256.npy").shape == (2000, 2)
+
+
+def test_cifar10_lt_refuses_a_thread_count_below_one(monkeypatch):
+    # --threads 0 was skipped silently (a falsy count), running with torch's default threads.
+    script = _script("cifar10_lt", monkeypatch)
+    with pytest.raises(SystemExit, match="--threads must be a positive number of threads; got 0"):
+        script["main"](["--dataset", "digits", "--threads", "0"])
