@@ -33,6 +33,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,9 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, LabelEncoder, OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from imbsk._labels import label_counts, python_label
 from imbsk.estimators.base import check_device_form, check_free_arguments, resolve_device
@@ -320,13 +323,36 @@ class LabelEncodedXGBClassifier(ClassifierMixin, BaseEstimator):
         Threads of XGBoost (None: all cores).
     device : str, default='cpu'
         ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
-    random_state : int, default=None
+    random_state : int, RandomState instance or None, default=None
         Seed of XGBoost.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted; the columns of :meth:`predict_proba` follow them.
+    label_encoder_ : LabelEncoder
+        Maps ``classes_`` to the codes ``0..K-1`` that XGBoost trains on.
+    model_ : xgboost.XGBClassifier
+        The fitted booster.
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names seen in ``fit``; only when ``X`` was a DataFrame with string column names.
 
     References
     ----------
     Chen and Guestrin, "XGBoost: A Scalable Tree Boosting System", KDD 2016.
     """
+
+    # Checked in fit: XGBoost takes n_estimators <= 0 for no tree (a constant model) without a word.
+    _parameter_constraints: dict = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_depth": [Interval(Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [Integral, None],
+        "device": [str],  # XGBoost checks the value ('cpu', 'cuda', 'cuda:N') and names it
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
@@ -348,11 +374,16 @@ class LabelEncodedXGBClassifier(ClassifierMixin, BaseEstimator):
         """Fit the booster on label-encoded targets."""
         from xgboost import XGBClassifier
 
-        self.label_encoder_ = LabelEncoder().fit(np.asarray(y))
+        self._validate_params()
+        # sklearn's checks, not XGBoost's: a list or 1-D X, infinity, a continuous y (one class per distinct
+        # value) and a sparse X (XGBoost reads its implicit zeros as missing, not as 0) are refused with
+        # messages naming the problem; NaN stays, XGBoost's missing value. Numeric arrays pass unchanged.
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
+        check_classification_targets(y)
+        self.label_encoder_ = LabelEncoder().fit(y)
         self.classes_ = self.label_encoder_.classes_
         if len(self.classes_) < 2:
-            raise ValueError(f"The training data has a single class ({self.classes_.tolist()}).")
-        self.n_features_in_ = X.shape[1]
+            raise ValueError(f"The training data has 1 class ({self.classes_.tolist()}); a classifier needs 2.")
         self.model_ = XGBClassifier(
             n_estimators=self.n_estimators,
             max_depth=self.max_depth,
@@ -362,17 +393,24 @@ class LabelEncodedXGBClassifier(ClassifierMixin, BaseEstimator):
             device=self.device,
             random_state=self.random_state,
         )
-        self.model_.fit(X, self.label_encoder_.transform(np.asarray(y)))
+        self.model_.fit(X, self.label_encoder_.transform(y))
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns ordered as ``classes_``."""
         check_is_fitted(self, "model_")
+        X = validate_data(self, X, ensure_all_finite="allow-nan", reset=False)
         return self.model_.predict_proba(X)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels in the original label space."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        probabilities = self.predict_proba(X)  # first: unfitted, it raises NotFittedError, not classes_'s error
+        return self.classes_[np.argmax(probabilities, axis=1)]
+
+    def __sklearn_tags__(self):  # noqa: D105 - sklearn protocol
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # XGBoost's missing value
+        return tags
 
 
 class SmoteSamplingStrategy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import warnings
 
 from pathlib import Path
 
@@ -832,3 +833,24 @@ def test_the_command_in_process_leaves_the_process_settings_as_it_found_them(tmp
     for name in ("torch_rng", "numpy_rng"):
         assert np.array_equal(np.asarray(before.pop(name)), np.asarray(after.pop(name))), name
     assert after == before
+
+
+def test_label_encoded_xgboost_passes_sklearns_checks_and_validates_its_parameters():
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils._param_validation import InvalidParameterError
+    from sklearn.utils.estimator_checks import check_estimator
+
+    # It used to fail 13 checks: predict before fit raised AttributeError (classes_), a list X crashed on X.shape,
+    # a continuous y was fitted as one class per value, infinity reached XGBoost, predict did not check the columns.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(LabelEncodedXGBClassifier(n_estimators=5, n_jobs=1, random_state=0), on_fail=None)
+    assert [r["check_name"] for r in results if r["status"] == "failed"] == []
+    X, y = np.random.default_rng(0).normal(size=(20, 2)), np.array(["a", "b"] * 10)
+    with pytest.raises(NotFittedError):
+        LabelEncodedXGBClassifier().predict(X)
+    # XGBoost fits no tree with n_estimators <= 0 (a constant model) without a word.
+    with pytest.raises(InvalidParameterError, match="'n_estimators' parameter"):
+        LabelEncodedXGBClassifier(n_estimators=0).fit(X, y)
+    X[0, 0] = np.nan  # XGBoost's missing value stays allowed, as documented
+    assert LabelEncodedXGBClassifier(n_estimators=3, n_jobs=1).fit(X, y).predict(X).shape == (20,)
