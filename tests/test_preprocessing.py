@@ -521,3 +521,21 @@ def _chained_messages(error: BaseException | None) -> list[str]:
         messages.append(str(error))
         error = error.__cause__ or error.__context__
     return messages
+
+
+def test_a_refit_that_raises_leaves_the_preprocessor_unfitted() -> None:
+    # The attributes used to be set one by one: a refit failing on a NaN numeric value kept the new categories and
+    # the old quantile transformer, and transform scaled the new data with the old data's quantiles.
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.default_rng(0)
+    old = pd.DataFrame({"a": rng.normal(size=50), "c": rng.choice(["x", "y"], 50)})
+    new = pd.DataFrame({"a": 100 * rng.normal(size=50), "c": rng.choice(["p", "q", "r"], 50)})
+    bad = new.copy()
+    bad.loc[0, "a"] = np.nan
+    preprocessor = TabularPreprocessor(random_state=0).fit(old)
+    with pytest.raises(ValueError, match="contains NaN"):
+        preprocessor.fit(bad)
+    assert not hasattr(preprocessor, "numeric_transformer_") and not hasattr(preprocessor, "n_features_in_")
+    with pytest.raises(NotFittedError):
+        preprocessor.transform(new)
