@@ -539,3 +539,11 @@ def test_a_refit_that_raises_leaves_the_preprocessor_unfitted() -> None:
     assert not hasattr(preprocessor, "numeric_transformer_") and not hasattr(preprocessor, "n_features_in_")
     with pytest.raises(NotFittedError):
         preprocessor.transform(new)
+
+
+def test_categorical_features_may_be_a_pandas_index_of_column_names() -> None:
+    # X.select_dtypes(...).columns was refused as "must be 'auto' or a list of columns".
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [5, 6, 5], "c": ["x", "y", "x"]})
+    preprocessor = TabularPreprocessor(categorical_features=pd.Index(["b", "c"]), numeric_transform=None).fit(X)
+    assert preprocessor.categorical_columns_ == ["b", "c"]
+    assert preprocessor.cardinalities_ == [3, 3]

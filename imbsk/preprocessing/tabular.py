@@ -289,7 +289,8 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
                     "categorical_features."
                 )
             return []
-        if spec is None or not isinstance(spec, (Sequence, np.ndarray)):
+        # A pandas Index too (X.select_dtypes(...).columns): it is neither a Sequence nor an ndarray.
+        if spec is None or not isinstance(spec, (Sequence, np.ndarray, pd.Index)):
             raise ValueError(
                 f"categorical_features must be 'auto' or a list of columns, got {spec!r}."
             )
