@@ -108,6 +108,22 @@ def test_projector_layout():
         Projector(10, ())
 
 
+@pytest.mark.parametrize("n_members", [3, 4])
+def test_project_ensemble_features_row_wise(n_members):
+    # An ensemble's features are (N, k, d): BatchNorm1d used to read k as its channels, failing for
+    # k != 4 and, for k == 4 (the first projector width), normalising across the members instead.
+    torch.manual_seed(0)
+    m = TabularMLP(4, CARDS, 2, hidden_layer_sizes=(16,), projector_dims=(4, 8), n_ensemble_members=n_members)
+    _, feats = m(*_batch(n=6), return_features=True)
+    assert feats.shape == (6, n_members, 16)
+    projected = m.project(feats)
+    assert projected.shape == (6, n_members, 8)
+    expected = m.projector(feats.reshape(-1, 16)).view(6, n_members, 8)
+    torch.testing.assert_close(projected, expected)
+    m.eval()
+    torch.testing.assert_close(m.project(feats), m.projector(feats.reshape(-1, 16)).view(6, n_members, 8))
+
+
 @pytest.mark.parametrize("num_embedding", ["plr", "piecewise"])
 def test_all_parameters_get_gradients(num_embedding):
     bins = _bins() if num_embedding == "piecewise" else None

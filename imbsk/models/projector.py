@@ -48,8 +48,15 @@ class Projector(nn.Module):
         self.out_features = dims[-1]
 
     def forward(self, x: Tensor) -> Tensor:
-        """Project ``x`` of shape (N, in_features) to (N, dims[-1])."""
-        return self.net(x)
+        """Project ``x`` of shape (N, in_features) to (N, dims[-1]), or (N, ..., in_features) row-wise.
+
+        Leading dimensions (an ensemble's members, ``(N, k, in_features)``) are flattened into
+        the batch first: ``BatchNorm1d`` would otherwise read a 3-D input's second axis as its
+        channels, and fail, or, when ``k`` equals a layer's width, normalise across the members.
+        """
+        if x.dim() == 2:
+            return self.net(x)
+        return self.net(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
 
 
 __all__ = ["Projector"]

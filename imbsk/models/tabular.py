@@ -299,7 +299,7 @@ class TabularMLP(nn.Module):
         return logits
 
     def project(self, features: Tensor) -> Tensor:
-        """Apply the VICReg projector to penultimate ``features``.
+        """Apply the VICReg projector to penultimate ``features``, (N, d) or an ensemble's (N, k, d).
 
         Raises
         ------
