@@ -289,6 +289,15 @@ def test_frozen_batchnorm_restores_momentum():
 def test_invalid_radii():
     with pytest.raises(ValueError, match="non-negative"):
         AsymmetricSAM([0.1, -0.2])
+    with pytest.raises(ValueError, match="non-empty"):
+        AsymmetricSAM([])
+
+
+@pytest.mark.parametrize("ascent_weights", [[1.0], [1.0, 2.0, 3.0], [[1.0, 2.0]], [1.0, -2.0], [1.0, np.nan]])
+def test_invalid_ascent_weights(ascent_weights):
+    # A one-entry vector used to broadcast to every class; negative or NaN weights were kept as given.
+    with pytest.raises(ValueError, match="ascent_weights"):
+        AsymmetricSAM([0.1, 0.2], ascent_weights)
 
 
 def test_pickle_drops_device_tensors():

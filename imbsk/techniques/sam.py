@@ -136,13 +136,22 @@ class AsymmetricSAM:
         self, class_radii: Sequence[float], ascent_weights: Sequence[float] | None = None, step: str = "fast"
     ) -> None:
         radii = np.asarray(class_radii, dtype=np.float64)
-        if radii.ndim != 1 or np.any(radii < 0) or not np.all(np.isfinite(radii)):
-            raise ValueError(f"class_radii must be non-negative and finite, got {radii.tolist()}.")
+        if radii.ndim != 1 or radii.size == 0 or np.any(radii < 0) or not np.all(np.isfinite(radii)):
+            raise ValueError(f"class_radii must be non-empty, 1-D, non-negative and finite, got {radii.tolist()}.")
         if step not in SAM_STEPS:
             raise ValueError(f"step must be one of {SAM_STEPS}, got {step!r}.")
         self.class_radii = radii
         self.step = step
         self.ascent_weights = np.ones_like(radii) if ascent_weights is None else np.asarray(ascent_weights, dtype=np.float64)
+        # A shorter vector would broadcast silently (one weight for every class) and a negative one would turn
+        # that class's ascent into a descent.
+        if self.ascent_weights.shape != radii.shape:
+            raise ValueError(
+                f"ascent_weights must have one entry per class radius, shape {radii.shape}, "
+                f"got {self.ascent_weights.shape}."
+            )
+        if np.any(self.ascent_weights < 0) or not np.all(np.isfinite(self.ascent_weights)):
+            raise ValueError(f"ascent_weights must be non-negative and finite, got {self.ascent_weights.tolist()}.")
         # Relative only: numpy's default absolute tolerance (1e-8) would call radii of 1e-9 and 4e-9 equal.
         self.uniform = bool(np.allclose(radii, radii[0], atol=0.0))
         ones = np.ones_like(radii)
