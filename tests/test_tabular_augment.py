@@ -109,6 +109,9 @@ def test_invalid_arguments():
         TabularAugmenter(x_num, x_cat, corruption_rate=1.5)
     with pytest.raises(ValueError):
         TabularAugmenter(x_num, x_cat, noise_std=-1.0)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="noise_std"):
+            TabularAugmenter(x_num, x_cat, noise_std=bad)
     with pytest.raises(ValueError):
         TabularAugmenter(x_num, x_cat[:10])
     aug = TabularAugmenter(x_num, x_cat)

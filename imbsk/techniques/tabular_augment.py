@@ -64,8 +64,9 @@ class TabularAugmenter:
             )
         if not 0.0 <= corruption_rate <= 1.0:
             raise ValueError(f"corruption_rate must be in [0, 1], got {corruption_rate}")
-        if noise_std < 0.0:
-            raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+        # `not >=` also rejects NaN, which would make every numerical view NaN; infinity likewise.
+        if not 0.0 <= noise_std < float("inf"):
+            raise ValueError(f"noise_std must be a finite number >= 0, got {noise_std}")
         if corruption_rate > 0.0 and x_num_train.shape[0] == 0:
             raise ValueError("corruption needs at least one training row")
         self.x_num_train = x_num_train
