@@ -205,6 +205,11 @@ def test_out_of_range_arguments_and_inputs_raise():
         TabularMLP(3, [], 2, dropout=1.0)  # [0, 1): dropout 1 zeroes every feature
     with pytest.raises(ValueError, match="cat_cardinalities"):
         TabularMLP(3, [2, 0], 2)  # every column has at least code 0
+    # Widths of 0 used to build a network of constant logits; negative ones failed in torch unnamed.
+    for name, value in (("hidden_layer_sizes", (8, 0)), ("hidden_layer_sizes", (-3,)), ("d_embedding", 0),
+                        ("n_frequencies", 0), ("d_cat_embedding", 0)):
+        with pytest.raises(ValueError, match=name):
+            TabularMLP(3, [2], 2, **{name: value})
     m = TabularMLP(3, [2], 2, hidden_layer_sizes=(4,))
     with pytest.raises(ValueError, match="x_num has 2 columns, expected 3"):
         m(torch.zeros(5, 2), torch.zeros(5, 1, dtype=torch.long))

@@ -151,6 +151,14 @@ class TabularMLP(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if n_ensemble_members < 1:
             raise ValueError(f"n_ensemble_members must be >= 1, got {n_ensemble_members}")
+        # As the estimator's parameter constraints: a width of 0 would build a network whose logits are a
+        # constant bias, and a negative one fails inside torch without naming the argument.
+        for name, size in (("d_embedding", d_embedding), ("n_frequencies", n_frequencies),
+                           ("d_cat_embedding", d_cat_embedding)):
+            if int(size) < 1:
+                raise ValueError(f"{name} must be >= 1, got {size}")
+        if any(int(width) < 1 for width in hidden_layer_sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive, got {tuple(hidden_layer_sizes)}")
 
         self.n_num_features = int(n_num_features)
         self.cat_cardinalities = cat_cardinalities
