@@ -50,7 +50,10 @@ class TabularMLP(nn.Module):
     - ``'onehot'``: concatenated one-hot vectors, no parameters.
 
     Code 0 of every categorical column is the "missing / unseen" category; it is an
-    ordinary row of the table, so ``cat_cardinalities`` must count it.
+    ordinary row of the table, so ``cat_cardinalities`` must count it. Codes must lie in
+    ``[0, cardinality)`` and are not checked in ``forward`` (a check would synchronise a
+    GPU every step; the estimator's preprocessing guarantees them): with ``'embedding'``,
+    an out-of-range code silently reads another column's vectors.
 
     With ``n_ensemble_members = k > 1`` the network is a parameter-efficient ensemble
     (TabM-mini, :mod:`imbsk.models.ensemble`): ``k`` members share the embeddings and
