@@ -278,3 +278,44 @@ def test_doc_config_files_exist():
     named.discard("CONFIG.json")  # the pages' placeholder
     assert len(named) >= 8
     assert sorted(name for name in named if not (ROOT / "examples" / "configs" / name).is_file()) == []
+
+
+def _section_titles(text: str) -> list[str]:
+    """A page's headings and paragraph leads (``Ensembles:``, ``**Seeds.**``), outside code blocks."""
+    prose = re.sub(r"^```.*?^```[ \t]*$", "", text, flags=re.S | re.M)
+    headings = re.findall(r"^#+ +(.+?)\s*$", prose, flags=re.M)
+    leads = re.findall(r"^(?:\*\*)?([A-Z][^:*\n]{0,60})(?::|\.?\*\*)", prose, flags=re.M)
+    return headings + leads
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_doc_links_and_named_sections_exist():
+    """Every relative link of README.md and docs/*.md names a file that exists (and a heading, with ``#anchor``), and
+    every section a page cites by name after a link (``[benchmarks.md](benchmarks.md), "Eighth run"``) is a heading
+    or a paragraph lead of that page: a renamed file or section must not leave references behind."""
+    pages = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    titles = {path.resolve(): _section_titles(path.read_text(encoding="utf-8")) for path in pages}
+    broken, checked = [], 0
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"\]\(([^)\s]+)\)(?:,? *\(?\"([^\"]+)\")?", text):
+            link, section = match.groups()
+            if re.match(r"[a-z]+:", link):
+                continue  # a URL
+            target, _, anchor = link.partition("#")
+            resolved = (path.parent / target).resolve() if target else path.resolve()
+            checked += 1
+            if not resolved.exists():
+                broken.append(f"{path.name}: {link} (no such file)")
+            elif anchor and anchor not in {_anchor(title) for title in titles.get(resolved, [])}:
+                broken.append(f"{path.name}: {link} (no such heading)")
+            elif section and resolved in titles:
+                section = " ".join(section.split())  # cited across a line break
+                if not any(title.lower().startswith(section.lower()) for title in titles[resolved]):
+                    broken.append(f"{path.name}: {link}, {section!r} (no such section)")
+    assert checked >= 50
+    assert broken == []
