@@ -102,8 +102,9 @@ MLPs, trees kept for XGBoost) and the caps it trained under (``'max_epochs'``,
 into ``<study>-best.json`` for the best trial whatever its own options.
 A trial also records ``'worker'`` (its process: host name, boot id, process
 namespace, pid and start time, so that a later run can tell a trial left
-running by a killed process; the study's storage holds them, shared or not)
-and, when the configuration itself failed it, ``'error'`` (the exception).
+running by a killed process; the study's storage holds them, shared or not;
+on Linux only, where ``/proc`` tells them) and, when the configuration itself
+failed it, ``'error'`` (the exception).
 
 Several workers
 ---------------
