@@ -359,6 +359,21 @@ def test_mix_batch_reproducible_and_validated():
         mix_batch((x * 255).to(torch.uint8), y, "mixup")
 
 
+@pytest.mark.parametrize("method", ["cutmix", "mixup"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_batch_lam_is_an_ordinary_tensor(method, dtype):
+    """One lam per batch still comes back as a writable (N,) tensor, whatever the dtype of x.
+
+    For float64 inputs it used to be a stride-0 view of the single draw, which in-place updates refuse.
+    """
+    x, y = torch.rand(6, 1, 8, 8, dtype=dtype), torch.arange(6)
+    *_, lam = mix_batch(x, y, method, generator=torch.Generator().manual_seed(0))
+    assert lam.shape == (6,) and lam.dtype == dtype and lam.is_contiguous()
+    expected = lam * 2
+    lam.mul_(2)  # e.g. folding per-sample weights into lam
+    assert torch.equal(lam, expected)
+
+
 def test_mixed_loss_matches_hand_formula():
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(5, 4, generator=g)

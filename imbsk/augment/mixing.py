@@ -137,7 +137,10 @@ def mix_batch(
         lam = _sample_beta(alpha, n_draws, generator)
     else:
         lam = torch.ones(n_draws, dtype=torch.float64)
-    lam = lam.expand(n)
+    # A real (N,) tensor, not a stride-0 view of the single draw: ``.to`` below copies only when it changes the
+    # dtype or device, so a float64 CPU batch would otherwise get back a view that in-place updates
+    # (``lam.mul_(w)``) refuse.
+    lam = lam.expand(n).contiguous()
 
     perm_dev = perm.to(x.device)
     x_perm = x.index_select(0, perm_dev)
@@ -152,7 +155,7 @@ def mix_batch(
     height, width = x.shape[-2:]
     box, kept = _cutmix_masks(lam[:n_draws], height, width, generator)
     box = box.expand(n, height, width).to(x.device)
-    kept = kept.expand(n)
+    kept = kept.expand(n).contiguous()
     x_mixed = torch.where(box[:, None, :, :], x_perm, x)
     return x_mixed, y, y_b, kept.to(device=x.device, dtype=lam_dtype)
 
