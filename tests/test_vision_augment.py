@@ -1,5 +1,6 @@
 """Tests for batched image augmentation (flip/crop, TrivialAugmentWide, AutoAugment) and CutMix / MixUp."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -100,6 +101,33 @@ def test_build_errors():
     for shape in [(3, 32, 32), (32, 32, 3), (32,)]:
         with pytest.raises(ValueError, match=r"image_size must be \(height, width\)"):
             build_image_augmentation("flip_crop", shape)
+
+
+@pytest.mark.parametrize(
+    "size, padding, match",
+    [
+        ((8, 8.5), None, "width"),  # used to build a module expecting (8, 8)
+        ((float("nan"), 8), None, "height"),  # used to fail with "cannot convert float NaN to integer"
+        ((0, 8), None, "height"),
+        ((8, 8), 1.7, "padding"),  # used to pad by 1
+        ((8, 8), -1, "padding"),
+        ((8, 8), float("inf"), "padding"),
+    ],
+)
+def test_build_refuses_sizes_and_padding_that_are_not_whole_numbers(size, padding, match):
+    with pytest.raises(ValueError, match=match):
+        build_image_augmentation("flip_crop", size, padding=padding)
+
+
+def test_build_accepts_whole_numbers_of_any_numeric_type():
+    aug = build_image_augmentation("flip_crop", (np.int64(8), 8.0), padding=np.int32(2))
+    assert aug.image_size == (8, 8) and aug.transforms[0].padding == 2
+
+
+def test_flip_crop_refuses_a_negative_padding():
+    # It used to draw offsets outside 0 .. 2 * padding and return the images uncropped.
+    with pytest.raises(ValueError, match="padding"):
+        V.RandomFlipCrop((8, 8), -1)
 
 
 def test_empty_batch():

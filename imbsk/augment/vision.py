@@ -110,6 +110,17 @@ def _apply_signs(op: Tensor, magnitude: Tensor) -> Tensor:
     return torch.where(signed & flip, -magnitude, magnitude)
 
 
+def _whole_number(value: object, name: str, minimum: int) -> int:
+    """``value`` as an int, refusing fractions, NaN and infinity rather than letting ``int()`` truncate them."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.") from None
+    if not math.isfinite(number) or number != math.floor(number) or number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+    return int(number)
+
+
 class RandomFlipCrop(nn.Module):
     """Random crop of the zero-padded image back to its size, then a horizontal flip with probability 1/2 [3].
 
@@ -131,7 +142,8 @@ class RandomFlipCrop(nn.Module):
     def __init__(self, image_size: tuple[int, int], padding: int) -> None:
         super().__init__()
         self.image_size = (int(image_size[0]), int(image_size[1]))
-        self.padding = int(padding)
+        # A negative padding would draw offsets outside 0 .. 2 * padding and silently crop nothing.
+        self.padding = _whole_number(padding, "padding", 0)
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
@@ -468,14 +480,13 @@ def build_image_augmentation(
     # only fail, confusingly, at the first batch ("Expected images of size (3, 32)").
     if len(image_size) != 2:
         raise ValueError(f"image_size must be (height, width); got {tuple(image_size)}.")
-    height, width = int(image_size[0]), int(image_size[1])
-    if height < 1 or width < 1:
-        raise ValueError(f"image_size must be positive; got {image_size}.")
+    # Whole numbers only: int() would truncate (8, 8.5) to a module expecting (8, 8), and fail on NaN with
+    # a message naming no argument.
+    height = _whole_number(image_size[0], "image_size[0] (height)", 1)
+    width = _whole_number(image_size[1], "image_size[1] (width)", 1)
     if key == "none":
         return ImageAugmentation(key, (height, width), [])
-    pad = default_crop_padding((height, width)) if padding is None else int(padding)
-    if pad < 0:
-        raise ValueError(f"padding must be >= 0; got {padding}.")
+    pad = default_crop_padding((height, width)) if padding is None else _whole_number(padding, "padding", 0)
     transforms: list[nn.Module] = [RandomFlipCrop((height, width), pad)]
     if key == "trivialaugment":
         transforms.append(TrivialAugmentWide())
