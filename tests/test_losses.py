@@ -279,6 +279,8 @@ def test_build_loss_names_and_params(batch):
         plain = build_loss(name, n_classes=K, class_counts=COUNTS, eps_per_class=None)
         assert not torch.allclose(smoothed(logits, y), plain(logits, y))
     assert set(LOSS_NAMES) == {"cross_entropy", "focal", "ldam"}
+    # Each module names the loss it was built for (what a fitted estimator's invert_smoothing check reads).
+    assert [build_loss(name, n_classes=K, class_counts=COUNTS).loss_name for name in LOSS_NAMES] == list(LOSS_NAMES)
 
 
 def test_build_loss_errors():

@@ -36,7 +36,7 @@ from torch import nn
 from imbsk.techniques.class_scaling import CLASS_SCALING_RULES, class_smoothing_values, sam_class_radii
 from imbsk.techniques.class_weights import balanced_sampling_weights, compute_class_weights
 from imbsk.techniques.label_smoothing import predicted_probabilities, unsmoothed_probabilities
-from imbsk.techniques.losses import LOSS_NAMES, FocalLoss, LDAMLoss, SmoothedCrossEntropy, build_loss
+from imbsk.techniques.losses import LOSS_NAMES, build_loss
 from imbsk.techniques.sam import SAM_STEPS, AsymmetricSAM
 from imbsk.training.batching import TensorBatchIterator, TensorData
 from imbsk.training.callbacks import (
@@ -70,8 +70,6 @@ _OWN_CALLBACK_NAMES = frozenset(
     {"epoch_timer", "train_loss", "valid_loss", "print_log",
      "lr_schedule", "finite_loss", "drw", "valid_scores", "early_stopping"}
 )
-#: The ``loss`` name of each criterion build_loss builds: what a fitted network was trained with.
-_CRITERION_LOSSES = {SmoothedCrossEntropy: "cross_entropy", FocalLoss: "focal", LDAMLoss: "ldam"}
 #: The device strings besides 'auto' and 'cpu': 'cuda' (the current GPU) or 'cuda:N'.
 _CUDA_DEVICE = re.compile(r"cuda(:[0-9]+)?")
 
@@ -640,7 +638,7 @@ class BaseImbalancedClassifier(ClassifierMixin, BaseEstimator):
         # After fit, the loss the network was trained with: set_params(loss=...) since then has not changed
         # what its outputs estimate (a focal model is not inverted, a cross-entropy one still is).
         net = self.__dict__.get("net_")
-        trained = self.loss if net is None else _CRITERION_LOSSES.get(type(net.criterion_), self.loss)
+        trained = self.loss if net is None else getattr(net.criterion_, "loss_name", self.loss)
         if trained != "cross_entropy":
             fix = "Use loss='cross_entropy'" if net is None else "Refit with loss='cross_entropy'"
             what = f"loss={trained!r}" if net is None else f"the model was trained with loss={trained!r}, which"

@@ -100,6 +100,9 @@ class SmoothedCrossEntropy(nn.Module):
 
     eps_per_class: Tensor | None
 
+    #: The ``loss`` name :func:`build_loss` builds this module for.
+    loss_name = "cross_entropy"
+
     def __init__(self, eps_per_class: Tensor | None = None) -> None:
         super().__init__()
         self.register_buffer("eps_per_class", _as_eps_buffer(eps_per_class))
@@ -144,6 +147,9 @@ class FocalLoss(nn.Module):
     """
 
     eps_per_class: Tensor | None
+
+    #: The ``loss`` name :func:`build_loss` builds this module for.
+    loss_name = "focal"
 
     def __init__(self, gamma: float = 2.0, eps_per_class: Tensor | None = None) -> None:
         super().__init__()
@@ -251,6 +257,9 @@ class LDAMLoss(nn.Module):
 
     margins: Tensor
     eps_per_class: Tensor | None
+
+    #: The ``loss`` name :func:`build_loss` builds this module for.
+    loss_name = "ldam"
 
     def __init__(
         self,

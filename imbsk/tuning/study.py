@@ -306,7 +306,7 @@ def tune(
         _pin_study_optimizer(study, optimizer)
         _check_batch_size_choices(study, choices)
         _check_pruning_steps(study, max_epochs, len(model_seeds), pruned=pruner not in (None, "none"))
-    _fail_abandoned_trials(study)
+    _fail_abandoned_trials(study, worker)
     # A run of no trial (a report: --n-trials 0) would leave them waiting in the study, to be run first by
     # whichever run of the study comes next, with its own options.
     for fixed in (enqueue_trials or ()) if n_trials > 0 else ():
@@ -369,14 +369,14 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def _fail_abandoned_trials(study: optuna.Study) -> None:
+def _fail_abandoned_trials(study: optuna.Study, here: dict[str, Any] | None) -> None:
     """Mark failed the running trials whose process has ended (killed: SIGKILL, out of memory).
 
     Such a trial stays RUNNING in the storage for good; as failed, it is what Ctrl-C leaves, and an
     enqueued configuration it was evaluating is enqueued again (:func:`_enqueue`). Trials of processes
-    on other machines or in other containers cannot be checked here and stay as they are.
+    on other machines or in other containers cannot be checked here and stay as they are. ``here`` is
+    this process (:func:`_this_process`).
     """
-    here = _this_process()
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         if not _has_ended(trial.user_attrs.get("worker"), here):
             continue
