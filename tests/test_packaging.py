@@ -33,7 +33,7 @@ def _setuptools_builds() -> bool:
     return int(setuptools.__version__.split(".")[0]) >= 77
 
 
-pytestmark = pytest.mark.skipif(not _setuptools_builds(), reason="needs setuptools>=77, the build backend")
+pytestmark = pytest.mark.skipif(not _setuptools_builds(), reason="needs setuptools>=77, the build backend (dev extra)")
 
 
 def _files(directory: Path) -> set[str]:
