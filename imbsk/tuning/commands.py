@@ -282,7 +282,8 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trials this worker adds to the study (0: report the study as it is)")
     parser.add_argument("--timeout", type=positive_float, default=None, help="stop starting trials after S seconds")
     parser.add_argument("--storage", default="sqlite:///imbsk-tuning.db",
-                        help="Optuna storage URL, e.g. sqlite:///study.db or postgresql://user@host/db")
+                        help="Optuna storage URL, e.g. sqlite:///study.db or postgresql://user@host/db (default: "
+                             "sqlite:///imbsk-tuning.db, a file in the current directory, not under --out)")
     parser.add_argument("--study-name", default=None, help="default: '<dataset>-<model>'")
     parser.add_argument("--data-home", default=None, help="directory of the data files")
     parser.add_argument("--device", default="cpu", type=device_name, metavar="{auto,cpu,cuda,cuda:N}",
