@@ -149,3 +149,12 @@ def test_truncated_archive_is_rejected_with_a_value_error(tmp_path, keep):
     (tmp_path / CIFAR10_FILE).write_bytes(payload[: int(keep * len(payload))])
     with pytest.raises(ValueError, match="truncated or corrupt"):
         load_cifar10(tmp_path, download=False)
+
+
+@pytest.mark.parametrize("keep", [5, 50])
+def test_archive_cut_within_its_first_block_is_rejected_with_a_value_error(tmp_path, keep):
+    # Cut before the first member header is whole, the archive failed in tarfile.open with a bare EOFError.
+    payload, _ = _archive_bytes(np.random.default_rng(3))
+    (tmp_path / CIFAR10_FILE).write_bytes(payload[:keep])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_cifar10(tmp_path, download=False)

@@ -161,8 +161,13 @@ def load_cifar10(
 
     try:
         archive = tarfile.open(path, mode="r:gz")
-    except (tarfile.TarError, OSError) as exc:
-        raise ValueError(f"{path} is not a readable .tar.gz archive ({exc}).") from exc
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        # tarfile.open reads the first member header: a file cut within its first block ends the
+        # gzip stream there, an EOFError (no OSError) that would escape naming no file.
+        raise ValueError(
+            f"{path} is not a readable .tar.gz archive: truncated or corrupt ({type(exc).__name__}: {exc}). "
+            f"Replace it with the archive from {_SOURCE}."
+        ) from exc
     try:
         with archive:
             train = [_decode_batch(_read_member(archive, name, path), name, path) for name in _TRAIN_BATCHES]
