@@ -158,3 +158,32 @@ def test_archive_cut_within_its_first_block_is_rejected_with_a_value_error(tmp_p
     (tmp_path / CIFAR10_FILE).write_bytes(payload[:keep])
     with pytest.raises(ValueError, match="truncated or corrupt"):
         load_cifar10(tmp_path, download=False)
+
+
+@pytest.mark.parametrize(
+    "member, content",
+    [
+        ("data_batch_1", [1, 2, 3]),
+        ("batches.meta", [b"airplane"] * 10),
+        ("data_batch_3", {b"data": np.zeros((2, 3072), np.uint8), b"labels": ["a", "b"]}),
+        ("test_batch", {b"data": np.zeros((2, 3072), np.uint8), b"labels": None}),
+        ("batches.meta", {b"label_names": 10}),
+    ],
+)
+def test_members_of_another_shape_are_rejected_with_a_value_error(tmp_path, member, content):
+    # A pickle of another type or with non-integer labels escaped as a TypeError / ValueError naming no file.
+    payload, _ = _archive_bytes(np.random.default_rng(4))
+    members = {}
+    with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as source:
+        for info in source.getmembers():
+            members[info.name] = source.extractfile(info).read()
+    members[f"cifar-10-batches-py/{member}"] = pickle.dumps(content, protocol=2)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    (tmp_path / CIFAR10_FILE).write_bytes(buffer.getvalue())
+    with pytest.raises(ValueError, match=str(tmp_path / CIFAR10_FILE)):
+        load_cifar10(tmp_path, download=False)

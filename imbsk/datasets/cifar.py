@@ -81,15 +81,25 @@ def _read_member(archive: tarfile.TarFile, name: str, path: Path) -> dict:
         raise ValueError(f"{path} has no member {member!r}; it is not the CIFAR-10 python archive.")
     with handle:
         # The batches were pickled by Python 2; 'bytes' keeps their str keys as bytes.
-        return pickle.load(io.BytesIO(handle.read()), encoding="bytes")
+        content = pickle.load(io.BytesIO(handle.read()), encoding="bytes")
+    if not isinstance(content, dict):
+        # Indexed with b'data' / .get below, another object fails with a TypeError naming no file.
+        raise ValueError(
+            f"{path}: member {member!r} holds a {type(content).__name__}, not the dict of a CIFAR-10 batch."
+        )
+    return content
 
 
 def _decode_batch(batch: dict, name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         data = np.asarray(batch[b"data"])
-        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+        raw_labels = batch[b"labels"]
     except KeyError as exc:
         raise ValueError(f"{path}: batch {name!r} lacks the key {exc.args[0]!r}.") from None
+    try:
+        labels = np.asarray(raw_labels, dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: batch {name!r} has labels that are not integers ({exc}).") from None
     n_pixels = int(np.prod(_IMAGE_SHAPE))
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != n_pixels:
         raise ValueError(
@@ -180,7 +190,7 @@ def load_cifar10(
             f"{_SOURCE}; verify=True checks its md5."
         ) from exc
     names = meta.get(b"label_names")
-    if names is None or len(names) != _N_CLASSES:
+    if not isinstance(names, (list, tuple)) or len(names) != _N_CLASSES:
         raise ValueError(f"{path}: {_META!r} must list {_N_CLASSES} b'label_names'.")
     target_names = [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names]
 
