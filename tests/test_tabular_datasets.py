@@ -520,3 +520,19 @@ def test_verify_sha256_takes_digests_in_either_case(tmp_path):
     _fetch.verify_sha256(path, "0" * 64, hashlib.sha256(csv).hexdigest().upper())
     with pytest.raises(ValueError, match="Checksum mismatch"):
         _fetch.verify_sha256(path, "0" * 64)
+
+
+@pytest.mark.parametrize("loader, name", [(load_adult, "adult.csv.gz"), (load_otto, "otto_train.csv.gz")])
+@pytest.mark.parametrize("damage", ["html", "truncated", "empty", "text in an int column"])
+def test_damaged_file_read_unverified_error_names_the_file(tmp_path, loader, name, damage) -> None:
+    # verify=False hands a damaged file to pandas, whose errors (EOFError, BadGzipFile) named no file.
+    header = "age,workclass" if loader is load_adult else "id,feat_1"
+    blob = gzip.compress(f"{header}\n1,2\n".encode() * 2000)
+    content = {
+        "html": b"<html>error</html>", "truncated": blob[: len(blob) // 2], "empty": b"",
+        "text in an int column": gzip.compress(f"{header}\nabc,2\n".encode()),
+    }[damage]
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ValueError, match="truncated, corrupt or not in the expected format") as info:
+        loader(tmp_path, download=False, verify=False)
+    assert str(tmp_path / name) in str(info.value)

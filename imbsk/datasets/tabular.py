@@ -297,6 +297,22 @@ def _cache_verified_csv(path: Path, csv: bytes, expected_sha256: str, *, source:
     atomic_write(path, gzip.compress(csv, compresslevel=9, mtime=0))
 
 
+def _read_data_csv(path: Path, source: str, **kwargs: Any) -> pd.DataFrame:
+    """``pd.read_csv(path, **kwargs)``, a damaged file's error naming it.
+
+    With ``verify=False`` a truncated, non-gzip or re-encoded file reaches the parser, whose own
+    errors ("Compressed file ended before ...", "Not a gzipped file (b'<h')", an int64 column
+    holding text) name no file and escape as EOFError / OSError rather than the documented ValueError.
+    """
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(
+            f"{path} is truncated, corrupt or not in the expected format ({type(exc).__name__}: {exc}). "
+            f"Replace it with the file from {source}; verify=True checks its sha256."
+        ) from exc
+
+
 _ADULT_DESCR = """\
 UCI Adult (Census Income)
 -------------------------
@@ -359,7 +375,7 @@ def load_adult(
     FileNotFoundError
         The file is absent and ``download`` is False, the download failed, or the data directory is a file.
     ValueError
-        Checksum mismatch, or unexpected content.
+        Checksum mismatch, or unexpected content (a truncated or corrupt file, with ``verify=False``).
     """
     directory = get_data_home(data_home)
     path = directory / ADULT_FILE
@@ -375,7 +391,7 @@ def load_adult(
     dtypes["income"] = pd.CategoricalDtype(ADULT_CLASSES)
     dtypes["split"] = pd.CategoricalDtype(["train", "test"])
     # keep_default_na=False: only '?' marks a missing value, nothing else.
-    frame = pd.read_csv(path, na_values=["?"], keep_default_na=False, dtype=dtypes)
+    frame = _read_data_csv(path, _ADULT_SOURCE, na_values=["?"], keep_default_na=False, dtype=dtypes)
     if list(frame.columns) != _ADULT_COLUMNS:
         raise ValueError(f"{path}: unexpected columns {list(frame.columns)}")
     if frame["income"].isna().any() or frame["split"].isna().any():
@@ -536,7 +552,7 @@ def load_otto(
         The file is absent and ``download`` is False, the download failed, or the data directory is a file.
     ValueError
         Checksum mismatch (of the file, or of the OpenML copy rewritten in
-        Kaggle's layout), or unexpected content.
+        Kaggle's layout), or unexpected content (a truncated or corrupt file, with ``verify=False``).
     """
     directory = get_data_home(data_home)
     path = directory / OTTO_FILE
@@ -549,7 +565,7 @@ def load_otto(
 
     dtypes: dict[str, Any] = {c: "int64" for c in ["id", *OTTO_FEATURES]}
     dtypes["target"] = pd.CategoricalDtype(OTTO_CLASSES)
-    frame = pd.read_csv(path, dtype=dtypes)
+    frame = _read_data_csv(path, _OTTO_SOURCE, dtype=dtypes)
     if list(frame.columns) != ["id", *OTTO_FEATURES, "target"]:
         raise ValueError(f"{path}: unexpected columns")
     if frame["target"].isna().any():
