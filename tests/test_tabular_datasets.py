@@ -536,3 +536,28 @@ def test_damaged_file_read_unverified_error_names_the_file(tmp_path, loader, nam
     with pytest.raises(ValueError, match="truncated, corrupt or not in the expected format") as info:
         loader(tmp_path, download=False, verify=False)
     assert str(tmp_path / name) in str(info.value)
+
+
+def test_covertype_sklearn_cache_of_another_shape_is_skipped(tmp_path, monkeypatch) -> None:
+    # A damaged scikit-learn cache counts as absent, like one that fails to load: it used to escape
+    # as pandas' "Must pass 2-d input" naming no file.
+    import sklearn.datasets
+
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sk"))
+    (tmp_path / "a").mkdir()
+    for data, target in [(np.zeros(3), np.zeros(3)), (np.zeros((3, 5)), np.zeros(3)), (np.zeros((3, 54)), np.zeros(2))]:
+        monkeypatch.setattr(sklearn.datasets, "fetch_covtype", lambda *a, **k: Bunch(data=data, target=target))
+        with pytest.raises(FileNotFoundError, match="covtype.data.gz"):
+            load_covertype(tmp_path / "a", download=False)
+
+
+def test_covertype_sklearn_fallback_false_reads_no_sklearn_cache(tmp_path, monkeypatch) -> None:
+    # The documented way to keep a data directory's scikit-learn pickles from being loaded.
+    import sklearn.datasets
+
+    (tmp_path / "covertype").mkdir()
+    calls = []
+    monkeypatch.setattr(sklearn.datasets, "fetch_covtype", lambda *a, **k: calls.append(k))
+    with pytest.raises(FileNotFoundError):
+        load_covertype(tmp_path, download=False, sklearn_fallback=False)
+    assert calls == []

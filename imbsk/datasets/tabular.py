@@ -652,7 +652,8 @@ def _covtype_from_sklearn(directory: Path) -> tuple[pd.DataFrame, pd.Series] | N
     Tried with ``directory`` as scikit-learn data home and then with
     scikit-learn's own default (``$SCIKIT_LEARN_DATA`` or ``~/scikit_learn_data``),
     each only if it exists: scikit-learn creates the data home it is given, and a
-    failed look-up must not leave empty directories behind.
+    failed look-up must not leave empty directories behind. scikit-learn reads its
+    cache with ``joblib.load`` (pickle), so a ``covertype/`` folder in either runs code.
     """
     try:
         from sklearn.datasets import fetch_covtype
@@ -664,13 +665,16 @@ def _covtype_from_sklearn(directory: Path) -> tuple[pd.DataFrame, pd.Series] | N
             continue
         try:
             bunch = fetch_covtype(data_home=home, download_if_missing=False)
+            X = np.asarray(bunch.data)
+            y = np.asarray(bunch.target)
+            if X.ndim != 2 or X.shape[1] != len(COVTYPE_FEATURE_NAMES) or y.shape != (len(X),):
+                # A damaged cache is no source: the pandas error its table would raise names no file.
+                continue
+            # sklearn stores the integer table as float64; restore the file's ints.
+            data = pd.DataFrame(X.astype(np.int64), columns=COVTYPE_FEATURE_NAMES)
+            target = pd.Series(y.astype(np.int64), name=COVTYPE_TARGET)
         except Exception:  # any failure of an optional cache means "not available"
             continue
-        X = np.asarray(bunch.data)
-        y = np.asarray(bunch.target)
-        # sklearn stores the integer table as float64; restore the file's ints.
-        data = pd.DataFrame(X.astype(np.int64), columns=COVTYPE_FEATURE_NAMES)
-        target = pd.Series(y.astype(np.int64), name=COVTYPE_TARGET)
         return data, target
     return None
 
@@ -713,7 +717,11 @@ def load_covertype(
     sha256 : str, default=None
         Expected hex sha256 of the local file.
     sklearn_fallback : bool, default=True
-        Whether to try scikit-learn's cached copy when no UCI file is present.
+        Whether to try scikit-learn's cached copy when no UCI file is present:
+        ``data_home/covertype/`` and then ``$SCIKIT_LEARN_DATA/covertype/`` (default
+        ``~/scikit_learn_data``). scikit-learn keeps that copy as joblib pickles, which
+        can execute code when loaded: pass False for a data directory you did not fill
+        yourself. A cache of another shape is skipped.
 
     Returns
     -------
