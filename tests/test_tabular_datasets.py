@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 from pathlib import Path
 
@@ -561,3 +562,24 @@ def test_covertype_sklearn_fallback_false_reads_no_sklearn_cache(tmp_path, monke
     with pytest.raises(FileNotFoundError):
         load_covertype(tmp_path, download=False, sklearn_fallback=False)
     assert calls == []
+
+
+@pytest.mark.parametrize("error", [http.client.IncompleteRead(b"x" * 10, 990), http.client.BadStatusLine("?")])
+def test_download_cut_short_is_an_os_error(monkeypatch, error) -> None:
+    # A transfer the server closes early raises http.client.IncompleteRead, no OSError: it escaped
+    # the loaders' "download failed" handling as a bare traceback.
+    import urllib.request
+
+    class Response:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            raise error
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: Response())
+    with pytest.raises(OSError, match="Download of https://example.invalid/f failed"):
+        _fetch.download_bytes("https://example.invalid/f")

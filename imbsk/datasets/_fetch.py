@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -143,7 +144,9 @@ def download_bytes(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed https URLs)
             return resp.read()
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        # A connection closed before Content-Length bytes came (IncompleteRead) or a garbled status
+        # line is an http.client.HTTPException, no OSError: it escaped the loaders' "download failed".
         raise OSError(f"Download of {url} failed: {exc}") from exc
 
 
