@@ -179,6 +179,16 @@ def test_adult_download_refuses_changed_upstream_files(tmp_path, monkeypatch) ->
     assert not (tmp_path / "adult.csv.gz").exists()
 
 
+
+def test_adult_download_of_a_non_ascii_page_names_the_download(tmp_path, monkeypatch) -> None:
+    # An HTML error page in UTF-8 failed as "'ascii' codec can't decode byte 0xe2", naming no download.
+    served = "<html>Die Seite wurde verschoben \u2013 bitte</html>".encode()
+    monkeypatch.setattr(tabular, "download_bytes", lambda url, *a, **k: served)
+    with pytest.raises(ValueError, match="not the UCI text files.*nothing was written") as info:
+        load_adult(tmp_path, download=True)
+    assert tabular.ADULT_URLS["train"] in str(info.value) and str(tmp_path) in str(info.value)
+    assert not (tmp_path / "adult.csv.gz").exists()
+
 def test_adult_download_failure_explains_where_to_put_file(tmp_path, monkeypatch) -> None:
     def fail(url, *a, **k):
         raise OSError("simulated: no network")

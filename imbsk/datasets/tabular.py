@@ -279,11 +279,16 @@ def _download_adult(path: Path) -> None:
         raise missing_file_error(
             ADULT_FILE, path.parent, _ADULT_SOURCE, reason=f"download failed: {exc}"
         ) from exc
-    _cache_verified_csv(
-        path, _assemble_adult(train_raw, test_raw), ADULT_CSV_SHA256,
-        source=f"{ADULT_FILE} assembled from {ADULT_URLS['train']} and {ADULT_URLS['test']}",
-        why="the upstream files changed", fix=f"Place a correct {ADULT_FILE} in {path.parent} instead.",
-    )
+    source = f"{ADULT_FILE} assembled from {ADULT_URLS['train']} and {ADULT_URLS['test']}"
+    fix = f"Place a correct {ADULT_FILE} in {path.parent} instead."
+    try:
+        csv = _assemble_adult(train_raw, test_raw)
+    except UnicodeDecodeError as exc:
+        # The UCI files are ASCII; anything else (an HTML error or portal page) failed with the codec's
+        # bare "'ascii' codec can't decode byte ...", which named neither the download nor what to do.
+        raise ValueError(f"{source}: the downloaded files are not the UCI text files ({exc}); nothing was "
+                         f"written. {fix}") from exc
+    _cache_verified_csv(path, csv, ADULT_CSV_SHA256, source=source, why="the upstream files changed", fix=fix)
 
 
 def _cache_verified_csv(path: Path, csv: bytes, expected_sha256: str, *, source: str, why: str, fix: str) -> None:
