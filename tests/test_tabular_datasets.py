@@ -331,6 +331,12 @@ def test_data_home_resolution(tmp_path, monkeypatch) -> None:
     assert _fetch.get_data_home() == tmp_path / "home" / ".cache" / "imbsk"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert _fetch.get_data_home() == tmp_path / "xdg" / "imbsk"
+    # A relative XDG_CACHE_HOME is ignored (XDG base directory spec), not a cache below the working directory.
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert _fetch.get_data_home() == tmp_path / "home" / ".cache" / "imbsk"
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    assert _fetch.get_data_home() == tmp_path / "home" / ".cache" / "imbsk"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("IMBSK_DATA", str(tmp_path / "env"))
     assert _fetch.get_data_home() == tmp_path / "env"
     assert _fetch.get_data_home(tmp_path / "arg") == tmp_path / "arg"

@@ -43,7 +43,8 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
     """Return the directory in which dataset files are looked for.
 
     Resolution order: the ``data_home`` argument, else the environment variable
-    ``IMBSK_DATA``, else ``$XDG_CACHE_HOME/imbsk``, else ``~/.cache/imbsk``.
+    ``IMBSK_DATA``, else ``$XDG_CACHE_HOME/imbsk`` (an absolute ``XDG_CACHE_HOME``: a relative
+    one is ignored, as the XDG base directory specification says), else ``~/.cache/imbsk``.
     The directory is not created here; only a download creates it.
 
     Parameters
@@ -60,8 +61,10 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get(DATA_ENV_VAR)
     if env:
         return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    xdg = Path(os.environ.get("XDG_CACHE_HOME") or "").expanduser()
+    # The XDG base directory spec has a relative XDG_CACHE_HOME ignored: taken as is, it would put the
+    # cache below whatever directory a command runs in, and each one would download the data again.
+    base = xdg if xdg.is_absolute() else Path.home() / ".cache"
     return base / "imbsk"
 
 
