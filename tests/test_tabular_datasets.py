@@ -346,6 +346,28 @@ def test_data_home_resolution(tmp_path, monkeypatch) -> None:
     assert str(tmp_path / "env" / "adult.csv.gz") in str(info.value)
 
 
+
+def test_data_home_without_a_home_directory_is_a_file_not_found_error(tmp_path, monkeypatch) -> None:
+    # HOME unset for a uid without a passwd entry (containers), or ~name of no user: pathlib's bare
+    # RuntimeError("Could not determine home directory.") escaped the command line as a traceback.
+    import pwd
+
+    def no_entry(uid):
+        raise KeyError(uid)
+
+    for name in ("IMBSK_DATA", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    with pytest.raises(FileNotFoundError, match="is HOME set.*IMBSK_DATA"):
+        load_adult(download=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an absolute cache needs no home directory
+    assert _fetch.get_data_home() == tmp_path / "imbsk"
+    monkeypatch.setenv("IMBSK_DATA", "~no-such-user-of-imbsk/data")
+    with pytest.raises(FileNotFoundError, match="IMBSK_DATA"):
+        _fetch.get_data_home()
+    with pytest.raises(FileNotFoundError, match="data_home"):
+        _fetch.get_data_home("~no-such-user-of-imbsk")
+
 def test_registry(tmp_path) -> None:
     assert DATASETS == {"adult": load_adult, "otto": load_otto, "covertype": load_covertype}
     with pytest.raises(ValueError, match="adult.*covertype.*otto"):

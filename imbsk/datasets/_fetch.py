@@ -55,17 +55,36 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
     Returns
     -------
     path : pathlib.Path
+
+    Raises
+    ------
+    FileNotFoundError
+        A ``~`` to expand (or the default, with no ``XDG_CACHE_HOME``) names a home
+        directory that cannot be determined: ``HOME`` unset for a user without one, or ``~name`` of no user.
     """
     if data_home is not None:
-        return Path(data_home).expanduser()
+        return _expand(Path(data_home), "data_home")
     env = os.environ.get(DATA_ENV_VAR)
     if env:
-        return Path(env).expanduser()
-    xdg = Path(os.environ.get("XDG_CACHE_HOME") or "").expanduser()
+        return _expand(Path(env), DATA_ENV_VAR)
+    xdg = _expand(Path(os.environ.get("XDG_CACHE_HOME") or ""), "XDG_CACHE_HOME")
     # The XDG base directory spec has a relative XDG_CACHE_HOME ignored: taken as is, it would put the
     # cache below whatever directory a command runs in, and each one would download the data again.
-    base = xdg if xdg.is_absolute() else Path.home() / ".cache"
+    base = xdg if xdg.is_absolute() else _expand(Path("~"), "the default data directory ~/.cache/imbsk") / ".cache"
     return base / "imbsk"
+
+
+def _expand(path: Path, what: str) -> Path:
+    """``path.expanduser()``, a ``~`` that names no home directory an OSError that says what to set."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        # HOME unset for a user without a passwd entry (a container run under an arbitrary uid), or
+        # ~name of no user: pathlib's bare RuntimeError escaped the command line as a traceback.
+        raise FileNotFoundError(
+            f"{what} ({path}) names a home directory that cannot be determined (is HOME set?). Pass data_home=... "
+            f"(--data-home on the command line) or set the environment variable {DATA_ENV_VAR} to the data directory."
+        ) from None
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
