@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -303,7 +304,10 @@ def _load_csv(path: Path, target: str | None) -> tuple[Any, Any, Any, Any]:
         raise _UsageError(f"--target is required with a CSV dataset ({path}).")
     try:
         frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
+    except (OSError, EOFError, zlib.error, pd.errors.ParserError, pd.errors.EmptyDataError,
+            UnicodeDecodeError) as error:
+        # pandas reads .csv.gz / .zip / .bz2 by extension: a truncated one ends in EOFError (no OSError),
+        # which escaped as a traceback; an empty file's "No columns to parse from file" named no file.
         raise _UsageError(f"cannot read {path}: {error}") from error
     if target not in frame.columns:
         raise _UsageError(f"column {target!r} is not in {path}; its columns are: {', '.join(map(str, frame.columns))}.")

@@ -238,6 +238,20 @@ def test_compare_csv_errors(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+
+@pytest.mark.parametrize("name, damage", [("data.csv.gz", "truncated"), ("data.csv", "empty")])
+def test_compare_damaged_csv_is_a_usage_error_naming_it(tmp_path, capsys, name, damage):
+    # pandas decompresses .csv.gz by extension: a truncated one raised a bare EOFError (a traceback), and an
+    # empty file's "No columns to parse from file" named no file.
+    X, y = _mixed_frame(60)
+    path = tmp_path / name
+    X.assign(label=y).to_csv(path, index=False)
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2] if damage == "truncated" else b"")
+    assert main(["compare", "--dataset", str(path), "--target", "label", "--out", str(tmp_path / "out"),
+                 "--no-progress", "--quick"]) == 2
+    assert f"cannot read {path}" in capsys.readouterr().err
+
 def test_seeds_option_parsing(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["compare", "--seeds", "zero", "--out", str(tmp_path)])
