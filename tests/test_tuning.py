@@ -345,6 +345,16 @@ def test_json_argument_inline_and_file(tmp_path):
         tuning.commands._json_argument("{width: 64", "--fixed-params")
 
 
+
+def test_json_file_that_is_not_utf8_is_named(tmp_path):
+    # A configuration saved as UTF-16 (Windows "Unicode") failed with the codec's message, naming no file.
+    path = tmp_path / "utf16.json"
+    path.write_text('{"params": {}}', encoding="utf-16")
+    with pytest.raises(ValueError, match=f"{path} is not a UTF-8 JSON file"):
+        tuning.load_config(path)
+    with pytest.raises(ValueError, match=f"{path} is not a UTF-8 JSON file"):
+        tuning.commands._json_argument(f"@{path}", "--estimator-params")
+
 def _categorical_split_sizes(booster) -> list[int]:
     """Number of categories sent down the 'yes' branch, for every categorical split of every tree."""
     sizes = []

@@ -326,8 +326,17 @@ def _json_argument(value: str | None, flag: str) -> dict[str, Any] | None:
     """A JSON object given inline or as ``@path``."""
     if value is None:
         return None
-    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    text = _read_json_text(Path(value[1:])) if value.startswith("@") else value
     return _json_object(text, flag)
+
+
+def _read_json_text(path: Path) -> str:
+    """The text of a JSON file; one that is not UTF-8 (a UTF-16 save, a binary) a ValueError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        # The codec's own "'utf-8' codec can't decode byte 0xff in position 0" named no file.
+        raise ValueError(f"{path} is not a UTF-8 JSON file ({error}).") from None
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
@@ -539,7 +548,7 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     ValueError
         Not a JSON object with a ``params`` object.
     """
-    config = _json_object(Path(path).read_text(), str(path))
+    config = _json_object(_read_json_text(Path(path)), str(path))
     if not isinstance(config.get("params"), dict):
         raise ValueError(f"{path} must hold a 'params' object (estimator arguments); its keys are {sorted(config)}")
     return config
