@@ -361,7 +361,7 @@ class LabelEncodedXGBClassifier(ClassifierMixin, BaseEstimator):
         learning_rate: float = 0.1,
         n_jobs: int | None = None,
         device: str = "cpu",
-        random_state: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_depth = max_depth

@@ -488,7 +488,7 @@ def make_imbalance_scorer(
     metric: str | Callable[..., float],
     class_counts: Any = None,
     **kwargs: Any,
-) -> Callable[[Any, Any, Any], float]:
+) -> _ImbalanceScorer:
     """Turn an imbalance metric into a scorer for ``GridSearchCV``/``cross_val_score``.
 
     The scorer calls ``estimator.predict(X)`` and evaluates
@@ -516,7 +516,8 @@ def make_imbalance_scorer(
     Returns
     -------
     scorer : callable
-        ``scorer(estimator, X, y) -> float``.
+        ``scorer(estimator, X, y, sample_weight=None) -> float``, with ``set_score_request``
+        for scikit-learn's metadata routing.
 
     Examples
     --------
@@ -538,7 +539,7 @@ def make_imbalance_scorer(
 
 
 #: Ready-made scorers by name; training class counts come from the fitted estimator.
-SCORERS: dict[str, Callable[[Any, Any, Any], float]] = {
+SCORERS: dict[str, _ImbalanceScorer] = {
     name: make_imbalance_scorer(name) for name in _METRICS
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from sklearn.utils import check_consistent_length, check_random_state
@@ -147,6 +147,50 @@ def _take(data: Any, indices: np.ndarray) -> Any:
         # Plain Python sequences cannot be fancy-indexed; keep the caller's type.
         return type(data)(data[i] for i in indices)
     return data[indices]
+
+
+# The pair, or the triple with ``return_indices=True``: typed apart so that ``X_lt, y_lt = make_long_tailed(...)``
+# type-checks (a bare union of both tuples makes a type checker refuse every unpacking).
+@overload
+def make_long_tailed(
+    X: Any,
+    y: Any,
+    imbalance_ratio: float,
+    *,
+    profile: str = "exponential",
+    class_order: str | Sequence[Any] = "descending",
+    n_max: int | None = None,
+    random_state: int | np.random.RandomState | None = None,
+    return_indices: Literal[False] = False,
+) -> tuple[Any, Any]: ...
+
+
+@overload
+def make_long_tailed(
+    X: Any,
+    y: Any,
+    imbalance_ratio: float,
+    *,
+    profile: str = "exponential",
+    class_order: str | Sequence[Any] = "descending",
+    n_max: int | None = None,
+    random_state: int | np.random.RandomState | None = None,
+    return_indices: Literal[True],
+) -> tuple[Any, Any, np.ndarray]: ...
+
+
+@overload
+def make_long_tailed(
+    X: Any,
+    y: Any,
+    imbalance_ratio: float,
+    *,
+    profile: str = "exponential",
+    class_order: str | Sequence[Any] = "descending",
+    n_max: int | None = None,
+    random_state: int | np.random.RandomState | None = None,
+    return_indices: bool = False,
+) -> tuple[Any, Any] | tuple[Any, Any, np.ndarray]: ...
 
 
 def make_long_tailed(

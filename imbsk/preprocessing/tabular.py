@@ -235,7 +235,7 @@ class TabularPreprocessor(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         numeric_transform: str | None = "quantile",
-        categorical_features: str | Sequence[Any] = "auto",
+        categorical_features: str | Sequence[Any] | pd.Index = "auto",
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.numeric_transform = numeric_transform

@@ -133,7 +133,10 @@ class AsymmetricSAM:
     """
 
     def __init__(
-        self, class_radii: Sequence[float], ascent_weights: Sequence[float] | None = None, step: str = "fast"
+        self,
+        class_radii: Sequence[float] | np.ndarray,
+        ascent_weights: Sequence[float] | np.ndarray | None = None,
+        step: str = "fast",
     ) -> None:
         radii = np.asarray(class_radii, dtype=np.float64)
         if radii.ndim != 1 or radii.size == 0 or np.any(radii < 0) or not np.all(np.isfinite(radii)):
