@@ -1512,6 +1512,17 @@ def test_estimator_params_join_every_trial(tmp_path):
     assert (params["ema_decay"], params["n_iter_no_change"], params["hidden_layer_sizes"]) == (0.5, 7, [64])
 
 
+@needs_adult
+def test_a_tol_that_is_not_a_number_is_refused_naming_tol(tmp_path):
+    # The trial's pruner read float(tol) before the estimator checked it: None failed with a TypeError
+    # ("float() argument must be ... not 'NoneType'") that named no parameter.
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="The 'tol' parameter of ImbalancedMLPClassifier"):
+        tuning.tune("adult", "mlp", n_trials=1, storage=f"sqlite:///{tmp_path}/t.db", data_home=DATA_HOME,
+                    max_epochs=1, max_train_rows=300, estimator_params={"tol": None})
+
+
 @pytest.mark.parametrize("extra, message", [
     ({"dropout": 0.2}, r"sets \['dropout'\], which the search space draws"),
     ({"random_state": 3}, r"sets \['random_state'\], which the tuning driver sets"),

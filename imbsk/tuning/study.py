@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import numbers
 import os
 import socket
 import time
@@ -263,13 +264,17 @@ def tune(
         params = space(trial, batch_sizes=choices) | extra
         trial.set_user_attr("params", params)  # first: a pruned trial keeps what it tried
         member_config = _member_config(dataset, model, params, device, max_train_rows, max_epochs, xgb_max_estimators)
+        # A tol that is not a number (estimator_params={'tol': None}) is left to the estimator's own check, which
+        # names the parameter; float() here failed first with a TypeError that named nothing.
+        tol = params.get("tol", default_tol)
+        tol = float(tol) if isinstance(tol, numbers.Real) and not isinstance(tol, bool) else default_tol
         members, accuracies = [], []
         for index, model_seed in enumerate(model_seeds):
             pruning = None
             if reports:
                 # The same tol as the fit's early stopping, so that the best reported is the epoch it keeps.
                 pruning = PruneTrial(trial, step_offset=index * max_epochs, prior_scores=list(accuracies),
-                                     tol=float(params.get("tol", default_tol)))
+                                     tol=tol)
             member = _evaluated_member(dataset, model, params, data, seed=model_seed, device=device,
                                        max_epochs=max_epochs, xgb_max_estimators=xgb_max_estimators,
                                        predictions_dir=predictions_dir, member_config=member_config,
