@@ -28,6 +28,11 @@ def _as_tensor(value: Any, device: torch.device | str) -> Tensor:
     array = np.asarray(value)
     if array.dtype == np.float64:
         array = array.astype(np.float32)
+    if not array.flags.writeable:
+        # A read-only array (np.load(mmap_mode='r'), a frozen buffer) that torch.as_tensor would share made torch
+        # warn that writing to the tensor is undefined: float32 images reach here as the caller's own array (the
+        # MLP's preprocessing always copies). torch.tensor copies it, with the same values.
+        return torch.tensor(array, device=device)
     return torch.as_tensor(array, device=device)
 
 
