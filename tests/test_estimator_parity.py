@@ -54,3 +54,19 @@ def test_read_only_input_fits_and_predicts_without_a_torch_warning(kind, digits)
         warnings.simplefilter("error")
         proba = clf.fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(proba, expected)
+
+
+def test_the_cnn_precision_docstring_quotes_the_cnn_measurement():
+    # It quoted the MLP's Otto fit (1.76x) as if it were the CNN's; the CNN page has its own step timings.
+    import re
+    from pathlib import Path
+
+    doc = ImbalancedCNNClassifier.__doc__
+    paragraph = doc[doc.index("    precision :"):doc.index("    random_state :")]
+    assert "Otto" not in paragraph
+    quoted = float(re.search(r"about ([\d.]+)x faster", paragraph).group(1))
+    page = (Path(__file__).parents[1] / "docs" / "cnn_classifier.md").read_text(encoding="utf-8")
+    steps = re.search(r"ResNet-8 ([\d.]+) -> ([\d.]+) ms, ResNet-32 ([\d.]+) -> ([\d.]+) ms", page)
+    before_8, after_8, before_32, after_32 = map(float, steps.groups())
+    for ratio in (before_8 / after_8, before_32 / after_32):
+        assert abs(ratio - quoted) < 0.05

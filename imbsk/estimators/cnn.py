@@ -341,9 +341,11 @@ class ImbalancedCNNClassifier(BaseImbalancedClassifier):
     precision : {'float32', 'bfloat16'}, default='float32'
         'bfloat16' runs every forward pass (training, validation, prediction)
         under ``torch.autocast``: matrix products and convolutions in bfloat16,
-        while weights, optimiser state, gradients and losses stay float32. A
-        full Otto fit ran 1.76x faster on a CPU with AVX512-BF16 (see
-        docs/performance.md); slow on CPUs without bfloat16 instructions.
+        while weights, optimiser state, gradients and losses stay float32. Only
+        a bare training step was timed for the CNN: about 1.8x faster for
+        ResNet-8 and ResNet-32 on a CPU with AVX512-BF16 (no full fit, no
+        accuracy comparison; see docs/cnn_classifier.md). Slow on CPUs without
+        bfloat16 instructions.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling, the validation split, augmentation and
         mixing, as for :class:`ImbalancedMLPClassifier`: an int makes CPU runs
