@@ -26,6 +26,7 @@ Under Class Imbalance", NeurIPS 2023.
 
 from __future__ import annotations
 
+import importlib
 import math
 import sys
 import time
@@ -905,15 +906,13 @@ def run_comparison(
     if torch_threads == "auto":
         torch_threads = 1 if info.device == "cpu" and info.n_train <= SINGLE_THREAD_MAX_ROWS else None
 
-    from tqdm.auto import tqdm
-
     if any(name not in _WITHOUT_TORCH for name in names):
         # The first network fit of a process pays about a second of one-time set-up (lazy imports, torch's
         # first autograd pass); timed inside the first method's first run it would make that method look slow.
         with _torch_threads(torch_threads):
             _warm_up_torch(info.device)
     rows = []
-    bar = tqdm(total=len(names) * len(seed_list), desc="imbsk compare", unit="run", file=sys.stderr, disable=not progress)
+    bar = _progress_bar(len(names) * len(seed_list), progress)
     try:
         # The methods' pipelines were built for scikit-learn's default array output: a global
         # set_config(transform_output='pandas') would make their sparse one-hot encoders (and
@@ -941,6 +940,28 @@ def run_comparison(
     finally:
         bar.close()
     return pd.DataFrame(rows, columns=["method", "seed", *METRICS, "fit_time", "error"])
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    """tqdm's bar over ``total`` runs on stderr (a widget in a notebook); a disabled one when not ``enabled``."""
+    if not enabled:
+        # tqdm.auto is not imported for a bar that is never shown: its import alone warns in a notebook (below).
+        from tqdm import tqdm as disabled
+
+        return disabled(total=total, disable=True)
+    if "tqdm.auto" not in sys.modules:
+        from tqdm import TqdmWarning
+
+        # Only at the first import (catch_warnings swaps the process-wide filters): in a notebook without
+        # ipywidgets, tqdm.auto falls back to its text bar, which works there, and says so with a TqdmWarning
+        # ('IProgress not found. Please update jupyter and ipywidgets'): advice about a package the user of
+        # imbsk never chose, printed above the comparison's results.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
+            importlib.import_module("tqdm.auto")
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="imbsk compare", unit="run", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------

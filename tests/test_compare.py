@@ -349,6 +349,26 @@ def test_torch_is_warmed_up_once_before_the_timed_runs_of_network_methods(monkey
     assert calls == ["cpu"]
 
 
+@pytest.mark.parametrize("progress", [False, True])
+def test_no_tqdm_warning_in_a_notebook_without_ipywidgets(monkeypatch, recwarn, capsys, progress):
+    # What tqdm.autonotebook looks for in a Jupyter kernel; no ipywidgets is installed here.
+    import types
+
+    shell = types.ModuleType("IPython")
+    shell.get_ipython = lambda: type("ZMQInteractiveShell", (), {})()
+    monkeypatch.setitem(sys.modules, "IPython", shell)
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # an import of it fails
+    for name in ("tqdm.auto", "tqdm.autonotebook", "tqdm.notebook"):  # imported afresh, as in a new kernel
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    warnings.simplefilter("always")
+    X, y = _mixed_frame(60)
+    results = run_comparison(X, y, X, y, methods=["logreg"], seeds=1, progress=progress)
+    assert results["error"].isna().all()
+    assert [str(w.message) for w in recwarn] == []
+    assert ("1/1" in capsys.readouterr().err) == progress  # the text bar still shows
+
+
 def test_every_method_handles_categorical_frames_with_nan(capsys):
     X, y = _mixed_frame(240)
     X_train, X_test, y_train, y_test = X.iloc[:180], X.iloc[180:], y[:180], y[180:]
