@@ -268,8 +268,9 @@ def _categories_as_strings(X: Any) -> pd.DataFrame:
     mixed object columns all become strings, and NaN becomes ``'__missing__'``.
     """
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-    # astype(str) keeps missing entries missing under pandas 3, so fillna still sees them.
-    return frame.astype(str).fillna(_MISSING_CATEGORY).astype(object)
+    # Missing entries are found before astype(str): pandas 3 keeps them missing, but pandas 2 writes them as the
+    # strings 'None', 'nan' and '<NA>', which would become categories of their own.
+    return frame.astype(str).where(frame.notna(), _MISSING_CATEGORY).astype(object)
 
 
 def _string_categories() -> FunctionTransformer:

@@ -414,6 +414,20 @@ def test_global_pandas_transform_output_changes_no_result():
     pd.testing.assert_frame_equal(results.drop(columns="fit_time"), expected.drop(columns="fit_time"))
 
 
+def test_missing_categories_become_one_missing_category_whatever_the_pandas_version():
+    # pandas < 3 turns None, NaN and pd.NA into the strings 'None', 'nan' and '<NA>' under astype(str):
+    # three categories that the encoders of the SVM, logreg, XGBoost and SMOTE-NC told apart.
+    from imbsk.compare import _categories_as_strings
+
+    X = pd.DataFrame({
+        "code": pd.Series(["b", None, "a", np.nan, pd.NA, 3], dtype=object),
+        "tier": pd.Series(["x", None, "x", "y", None, "y"], dtype="category"),
+    })
+    out = _categories_as_strings(X)
+    assert out["code"].tolist() == ["b", "__missing__", "a", "__missing__", "__missing__", "3"]
+    assert out["tier"].tolist() == ["x", "__missing__", "x", "y", "__missing__", "y"]
+
+
 def test_smote_nc_finds_the_categorical_columns_of_a_frame_with_integer_column_names():
     # The imputer in front of SMOTE-NC renames non-string columns (0 -> 'x0') and puts the
     # categorical ones last; the categorical column 0 taken as a position was the numeric 'x1'.

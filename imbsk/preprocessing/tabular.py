@@ -51,8 +51,9 @@ def _category_strings(values: Any) -> pd.Series:
     all read as missing.
     """
     series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
-    # astype(str) keeps missing entries as NaN in pandas >= 3 (it builds a ``str`` column).
-    return series.astype(str)
+    # astype(str) keeps missing entries as NaN in pandas >= 3 (it builds a ``str`` column), but pandas 2 writes
+    # them as the strings 'None', 'nan' and '<NA>' (an object column), which would become categories of their own.
+    return series.astype(str).where(series.notna())
 
 
 def sorted_categories(values: Any) -> np.ndarray:
