@@ -554,7 +554,11 @@ def _numeric_imputer(info: DatasetInfo, categorical: Any = "passthrough", *, kee
         transformers.append(("numeric", imputer, list(info.numeric_columns)))
     if info.categorical_columns:
         transformers.append(("categorical", categorical, list(info.categorical_columns)))
-    return ColumnTransformer(transformers, verbose_feature_names_out=False).set_output(transform="pandas")
+    # scikit-learn < 1.9 names each transformer's output columns x0, x1, ... when the column labels are not all
+    # strings, so both blocks would hold an 'x0' and the concatenation fails: the transformer's name as a prefix
+    # keeps them apart (string labels keep their names: the steps after this one see them unchanged).
+    string_labels = all(isinstance(label, str) for label in (*info.numeric_columns, *info.categorical_columns))
+    return ColumnTransformer(transformers, verbose_feature_names_out=not string_labels).set_output(transform="pandas")
 
 
 def _mlp_method(random_state: int, info: DatasetInfo, **technique: Any) -> Pipeline:
