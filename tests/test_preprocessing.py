@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from sklearn.base import clone
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -391,6 +392,10 @@ def test_check_estimator_fails_only_where_dict_output_is_the_reason() -> None:
         results = check_estimator(TabularPreprocessor(random_state=0), on_fail=None)
     failed = {r["check_name"] for r in results if r["status"] == "failed"}
     passed = {r["check_name"] for r in results if r["status"] == "passed"}
+    if tuple(int(part) for part in sklearn.__version__.split(".")[:2]) < (1, 7):
+        # scikit-learn 1.6's check gives a categorical-tagged estimator int32 data, then subtracts its float mean
+        # in place, which numpy refuses (fixed in scikit-learn 1.7).
+        failed.discard("check_positive_only_tag_during_fit")
     assert failed <= dict_output_checks, failed - dict_output_checks
     for name in ("check_estimators_nan_inf", "check_estimators_empty_data_messages",
                  "check_dtype_object", "check_n_features_in_after_fitting", "check_fit1d"):

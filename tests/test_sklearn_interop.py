@@ -73,8 +73,14 @@ def test_self_training_needs_numeric_input(frame):
     X, y = frame
     partly_labelled = np.where(y == "pos", 1, 0)
     partly_labelled[::3] = -1
-    with pytest.raises(ValueError, match="could not convert string to float"):
-        SelfTrainingClassifier(_mlp(categorical_features=[3, 4]), max_iter=1).fit(X, partly_labelled)
+    if int(pd.__version__.split(".")[0]) >= 3:
+        with pytest.raises(ValueError, match="could not convert string to float"):
+            SelfTrainingClassifier(_mlp(categorical_features=[3, 4]), max_iter=1).fit(X, partly_labelled)
+    else:
+        # pandas 2 makes 'city' an object column; with the category column beside it scikit-learn finds no
+        # common dtype to convert to and passes an object array on, which the listed positions embed.
+        fitted = SelfTrainingClassifier(_mlp(categorical_features=[3, 4]), max_iter=1).fit(X, partly_labelled)
+        assert fitted.estimator_.preprocessor_.categorical_columns_ == [3, 4]
     numeric = X[["a", "b", "c"]]
     assert set(SelfTrainingClassifier(_mlp(), max_iter=1).fit(numeric, partly_labelled).predict(numeric)) <= {0, 1}
 
