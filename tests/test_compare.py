@@ -252,10 +252,12 @@ def test_compare_damaged_csv_is_a_usage_error_naming_it(tmp_path, capsys, name, 
                  "--no-progress", "--quick"]) == 2
     assert f"cannot read {path}" in capsys.readouterr().err
 
-def test_seeds_option_parsing(tmp_path):
+
+def test_seeds_option_parsing(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["compare", "--seeds", "zero", "--out", str(tmp_path)])
     assert exit_info.value.code == 2
+    assert "--seeds: expected a number of seeds (3) or a comma list (0,1,2), got 'zero'" in capsys.readouterr().err
 
 
 def test_seeds_option_refuses_negative_seeds_and_runs_a_repeated_seed_once(tmp_path, capsys):

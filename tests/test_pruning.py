@@ -295,6 +295,7 @@ def test_tune_command_passes_the_pruner_and_counts_pruned_trials(tmp_path, capsy
     assert "study 'adult-mlp': 1 completed trials, 1 pruned" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         parser.parse_args(["--dataset", "adult", "--model", "mlp", "--n-trials", "1", "--pruner", "asha"])
+    assert "argument --pruner: invalid choice: 'asha'" in capsys.readouterr().err
 
 
 def test_example_scripts_pass_the_pruner(monkeypatch):

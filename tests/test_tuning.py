@@ -971,6 +971,7 @@ def test_evaluate_command_names_what_is_wrong_with_the_configuration(tmp_path, c
     assert main(["evaluate", "--config", str(tmp_path / "missing.json")]) == 2
     with pytest.raises(SystemExit):
         main(["evaluate", "--config", str(no_model), "--seeds", "3-1"])
+    assert "--seeds must name at least one non-negative seed; got '3-1'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("message", [
@@ -1076,6 +1077,7 @@ def test_run_tune_command_writes_outputs(tmp_path, capsys):
     assert list(seeds["seed"]) == [0, 1] and (seeds["ensemble_size"] == 2).all()
     with pytest.raises(SystemExit):
         parser.parse_args(["--dataset", "adult", "--model", "mlp", "--n-trials", "1", "--evaluate-ensemble-size", "0"])
+    assert "argument --evaluate-ensemble-size: must be a positive integer, got 0" in capsys.readouterr().err
 
 
 @needs_adult
@@ -1155,11 +1157,12 @@ def test_evaluate_config_that_is_a_directory_is_a_one_line_error(tmp_path, capsy
     assert len(error.strip().splitlines()) == 1
 
 
-def test_cli_parser_rejects_unknown_model():
+def test_cli_parser_rejects_unknown_model(capsys):
     parser = argparse.ArgumentParser()
     tuning.add_tune_arguments(parser)
     with pytest.raises(SystemExit):
         parser.parse_args(["--dataset", "adult", "--model", "svm", "--n-trials", "1"])
+    assert "argument --model: invalid choice: 'svm'" in capsys.readouterr().err
 
 
 @needs_adult
@@ -1432,6 +1435,7 @@ def test_example_script_reruns_on_the_same_storage(tmp_path, capsys):
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE]
     with pytest.raises(SystemExit):
         tuning.benchmark_main("adult", ["--seeds", "0"])
+    assert "argument --seeds: must be a positive integer, got 0" in capsys.readouterr().err
 
 
 def test_benchmark_seed_is_documented_as_the_trials_model_seed(capsys):
