@@ -238,7 +238,6 @@ def test_compare_csv_errors(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-
 @pytest.mark.parametrize("name, damage", [("data.csv.gz", "truncated"), ("data.csv", "empty")])
 def test_compare_damaged_csv_is_a_usage_error_naming_it(tmp_path, capsys, name, damage):
     # pandas decompresses .csv.gz by extension: a truncated one raised a bare EOFError (a traceback), and an
