@@ -302,20 +302,24 @@ def _cache_verified_csv(path: Path, csv: bytes, expected_sha256: str, *, source:
     atomic_write(path, gzip.compress(csv, compresslevel=9, mtime=0))
 
 
-def _read_data_csv(path: Path, source: str, **kwargs: Any) -> pd.DataFrame:
+def _read_data_csv(path: Path, *, layout: str, fix: str, **kwargs: Any) -> pd.DataFrame:
     """``pd.read_csv(path, **kwargs)``, a damaged file's error naming it.
 
-    With ``verify=False`` a truncated, non-gzip or re-encoded file reaches the parser, whose own
-    errors ("Compressed file ended before ...", "Not a gzipped file (b'<h')", an int64 column
-    holding text) name no file and escape as EOFError / OSError rather than the documented ValueError.
+    A truncated, non-gzip or re-encoded file reaching the parser (``verify=False``, or Covertype's
+    file, which has no default checksum) fails there with errors ("Compressed file ended before ...",
+    "Not a gzipped file (b'<h')", an int64 column holding text) that name no file and escape as
+    EOFError / OSError rather than the documented ValueError.
     """
     try:
         return pd.read_csv(path, **kwargs)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
         raise ValueError(
-            f"{path} is truncated, corrupt or not in the expected format ({type(exc).__name__}: {exc}). "
-            f"Replace it with the file from {source}; verify=True checks its sha256."
+            f"{path} is truncated, corrupt or not in the {layout} format ({type(exc).__name__}: {exc}). {fix}"
         ) from exc
+
+
+def _verified_source_fix(source: str) -> str:
+    return f"Replace it with the file from {source}; verify=True checks its sha256."
 
 
 _ADULT_DESCR = """\
@@ -396,7 +400,8 @@ def load_adult(
     dtypes["income"] = pd.CategoricalDtype(ADULT_CLASSES)
     dtypes["split"] = pd.CategoricalDtype(["train", "test"])
     # keep_default_na=False: only '?' marks a missing value, nothing else.
-    frame = _read_data_csv(path, _ADULT_SOURCE, na_values=["?"], keep_default_na=False, dtype=dtypes)
+    frame = _read_data_csv(path, layout="expected", fix=_verified_source_fix(_ADULT_SOURCE), na_values=["?"],
+                           keep_default_na=False, dtype=dtypes)
     if list(frame.columns) != _ADULT_COLUMNS:
         raise ValueError(f"{path}: unexpected columns {list(frame.columns)}")
     if frame["income"].isna().any() or frame["split"].isna().any():
@@ -570,7 +575,7 @@ def load_otto(
 
     dtypes: dict[str, Any] = {c: "int64" for c in ["id", *OTTO_FEATURES]}
     dtypes["target"] = pd.CategoricalDtype(OTTO_CLASSES)
-    frame = _read_data_csv(path, _OTTO_SOURCE, dtype=dtypes)
+    frame = _read_data_csv(path, layout="expected", fix=_verified_source_fix(_OTTO_SOURCE), dtype=dtypes)
     if list(frame.columns) != ["id", *OTTO_FEATURES, "target"]:
         raise ValueError(f"{path}: unexpected columns")
     if frame["target"].isna().any():
@@ -633,15 +638,8 @@ def _check_covtype_download(payload: bytes, expected_sha256: str | None, path: P
 
 def _read_covtype_file(path: Path) -> tuple[pd.DataFrame, pd.Series]:
     names = [*COVTYPE_FEATURE_NAMES, COVTYPE_TARGET]
-    try:
-        raw = pd.read_csv(path, header=None, dtype="int64")
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
-        # Without a default checksum a damaged file reaches the parser, whose own message
-        # ("Not a gzipped file (b'<h')", "Compressed file ended ...") names no file.
-        raise ValueError(
-            f"{path} is truncated, corrupt or not in the UCI format ({type(exc).__name__}: {exc}). "
-            f"Replace it with the file from {_COVTYPE_SOURCE}."
-        ) from exc
+    raw = _read_data_csv(path, layout="UCI", fix=f"Replace it with the file from {_COVTYPE_SOURCE}.", header=None,
+                         dtype="int64")
     if raw.shape[1] != len(names):
         raise ValueError(
             f"{path}: expected {len(names)} comma-separated columns "
